@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tpcount: count getppid() calls of one process through every kind of tracing hook, so the
+ * host's attach kinds can be tested against a syscall a spec can make on demand. Each program
+ * counts into its own global; choose programs with autoload, e.g. kprobes cannot load on a
+ * kernel without CONFIG_KPROBES while the rest can.
+ *
+ *   sys_enter_getppid   tracepoint syscalls/sys_enter_getppid -> hits, plus a tp_event
+ *   raw_sys_enter       raw_tp sys_enter (all syscalls, filtered by id)  -> raw_hits
+ *   btf_sys_enter       tp_btf sys_enter (same hook, BTF-typed args)    -> btf_hits
+ *   kprobe_getppid      kprobe on the syscall's entry function           -> kprobe_hits
+ *   kretprobe_getppid   kretprobe on it                                  -> kretprobe_hits
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "tpcount.h"
+
+/*
+ * vmlinux.h has no syscall numbers (they are macros, not BTF) and raw_tp/tp_btf sys_enter
+ * give only the number, so name it here per architecture.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define NR_getppid 110
+#elif defined(__TARGET_ARCH_arm64) || defined(__TARGET_ARCH_riscv)
+#define NR_getppid 173
+#else
+#error "tpcount.bpf.c: add __NR_getppid for this architecture"
+#endif
+
+/* Process (tgid) whose calls count; 0: every process. */
+const volatile __u32 target_pid = 0;
+
+__u64 hits = 0;
+__u64 raw_hits = 0;
+__u64 btf_hits = 0;
+__u64 kprobe_hits = 0;
+__u64 kretprobe_hits = 0;
+/* tp_events that did not fit into `events`. */
+__u64 dropped = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} events SEC(".maps");
+
+static __always_inline bool is_target(void)
+{
+	return !target_pid || (bpf_get_current_pid_tgid() >> 32) == target_pid;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int sys_enter_getppid(void *ctx)
+{
+	struct tp_event *e;
+
+	if (!is_target())
+		return 0;
+	/*
+	 * The build targets the default BPF CPU (v1), where an atomic add cannot return the old
+	 * value (that needs BPF_FETCH, -mcpu=v3); so seq is a separate read of hits and can be
+	 * off under concurrent callers. Exact for a single caller, which is what specs use.
+	 */
+	__sync_fetch_and_add(&hits, 1);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&dropped, 1);
+		return 0;
+	}
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->seq = *(volatile __u64 *)&hits;
+	e->ts = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* raw_tp: the tracepoint's raw arguments; sys_enter is (struct pt_regs *regs, long id). */
+SEC("raw_tp/sys_enter")
+int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (ctx->args[1] == NR_getppid && is_target())
+		__sync_fetch_and_add(&raw_hits, 1);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id == NR_getppid && is_target())
+		__sync_fetch_and_add(&btf_hits, 1);
+	return 0;
+}
+
+/*
+ * The entry point of a syscall is arch-specific (__x64_sys_getppid on x86-64, __arm64_... on
+ * arm64); the host may retarget these with prog:attach(func).
+ */
+SEC("kprobe/__x64_sys_getppid")
+int BPF_KPROBE(kprobe_getppid)
+{
+	if (is_target())
+		__sync_fetch_and_add(&kprobe_hits, 1);
+	return 0;
+}
+
+SEC("kretprobe/__x64_sys_getppid")
+int BPF_KRETPROBE(kretprobe_getppid, long ret)
+{
+	if (is_target())
+		__sync_fetch_and_add(&kretprobe_hits, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * internal.h: the types and helpers shared by the files of libsockhost. Nothing here is
+ * public API (that is sockhost.h). Each Lua type lives in its own file and exposes
+ * sh_<type>_open(lua_State *), registered from sh_core_open() in core.c.
+ *
+ * Lifetime rules (STYLE.md, modelled on liolib's LStream):
+ *  - every handle is a full userdata whose first pointer is NULL when closed;
+ *  - objects, links, ring buffers own their libbpf handle; programs and maps are borrowed
+ *    from their object and keep it alive through user value 1;
+ *  - one function serves __gc and __close, is idempotent and tolerates NULL.
+ */
+#ifndef SOCKHOST_INTERNAL_H
+#define SOCKHOST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#define SH_OBJECT_MT "sockhost.object"
+#define SH_PROGRAM_MT "sockhost.program"
+#define SH_MAP_MT "sockhost.map"
+#define SH_LINK_MT "sockhost.link"
+#define SH_RINGBUF_MT "sockhost.ringbuf"
+#define SH_SOCKET_MT "sockhost.socket"
+#define SH_TIMER_MT "sockhost.timer"
+#define SH_LOOP_MT "sockhost.loop"
+#define SH_STATS_MT "sockhost.stats"
+
+/* ---- codec.c: BTF type -> flat plan, Lua <-> bytes ------------------------------------- */
+struct sh_codec;       /* an immutable plan for one BTF type, owned by its cache */
+struct sh_codec_cache; /* one per struct btf; frees every plan it made */
+
+struct sh_codec_cache *sh_codec_cache_new(const struct btf *btf);
+void sh_codec_cache_free(struct sh_codec_cache *cache);
+/* Plan for type_id (typedefs/const/volatile are peeled). NULL with errno set and err filled
+ * ("unsupported BTF kind func_proto in 'struct x' field 'f'") when it cannot be coded. */
+const struct sh_codec *sh_codec_get(struct sh_codec_cache *cache, __u32 type_id, char *err,
+				    size_t errlen);
+size_t sh_codec_size(const struct sh_codec *c);
+/* Push the Lua value for the bytes at data (sh_codec_size(c) bytes). Never raises except on
+ * memory errors. */
+void sh_codec_push(lua_State *L, const struct sh_codec *c, const void *data);
+/* Encode the Lua value at idx into out (which it zeroes first). Raises a Lua error that starts
+ * with what (e.g. "map 'conns' key") and names the offending field path. */
+void sh_codec_encode(lua_State *L, int idx, const struct sh_codec *c, void *out,
+		     const char *what);
+/* Resolve a type by name: "struct event", "event", "enum op", "__u32", "u64". Returns the
+ * type id, or a negative errno. */
+int sh_btf_find_type(const struct btf *btf, const char *name);
+/* Human name of a type for messages ("struct event", "u32", "char[16]"). */
+const char *sh_btf_type_name(const struct btf *btf, __u32 type_id, char *buf, size_t len);
+
+/* ---- error.c: errors at the C/Lua boundary ----------------------------------------------- */
+/* Raise "<fmt ...>: <strerror(err)>[ (hint)]" as a table-free string error. err is a positive
+ * errno. The hint is looked up from err (EPERM -> "run as root or grant CAP_BPF...") when
+ * hint is NULL. Never returns. */
+int sh_raise_errno(lua_State *L, int err, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Raise an error table {message=, errno=, log=} whose __tostring gives message; used for
+ * verifier failures where the full log must reach pcall users. Never returns. */
+int sh_raise_verifier(lua_State *L, int err, const char *log, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* libbpf's print callback is routed here; the last warning is kept for messages. */
+void sh_libbpf_log_init(void);
+const char *sh_libbpf_last_log(void);
+void sh_libbpf_log_reset(void);
+/* Collect libbpf output into a caller buffer while a load runs (NULL to stop). */
+void sh_libbpf_log_capture(char *buf, size_t len);
+
+/* ---- util.c ------------------------------------------------------------------------------ */
+/* cgroup2 mount point from /proc/mounts, NULL if none. Cached. */
+const char *sh_cgroup2_root(void);
+/* Open a cgroup v2 directory, raising with a clear message when it is missing or not v2. */
+int sh_open_cgroup(lua_State *L, const char *path);
+/* Directory that holds the built-in BPF objects (env SOCKHOST_BPF_PATH, the build tree next
+ * to the binary, then the install dir). */
+const char *sh_bpf_dir(void);
+/* Make sure the directory of path is on a bpffs, mounting /sys/fs/bpf if needed. Raises. */
+void sh_ensure_bpffs(lua_State *L, const char *path);
+/* A socket-like Lua value (integer fd, object with :getfd(), sockhost.socket) -> fd or
+ * raises naming what it got. */
+int sh_check_sockfd(lua_State *L, int idx, const char *what);
+/* Is fd a socket? */
+bool sh_fd_is_socket(int fd);
+
+/* ---- lobject.c --------------------------------------------------------------------------- */
+struct sh_object {
+	struct bpf_object *obj; /* NULL when closed */
+	struct sh_codec_cache *codecs;
+	const struct btf *btf;
+	bool loaded;
+	char path[256];
+	/* after load: own mmaps of .data/.bss so globals read live kernel values */
+	int ndatasec;
+	struct sh_datasec {
+		struct bpf_map *map;
+		void *mem;        /* mmaped map value, or NULL (then use lookup/update) */
+		size_t size;
+		bool readonly;
+	} datasec[8];
+};
+struct sh_object *sh_object_check(lua_State *L, int idx); /* raises when closed */
+/* Register a link created from a program of the object at idx, so closing the object
+ * detaches it. The link userdata is at link_idx. */
+void sh_object_track_link(lua_State *L, int obj_idx, int link_idx);
+
+/* ---- lprog.c ----------------------------------------------------------------------------- */
+struct sh_program {
+	struct bpf_program *prog; /* borrowed from parent; NULL for a program opened by pin */
+	struct sh_object *parent; /* valid while user value 1 holds the object; else NULL */
+	int fd;                   /* owned fd for a program opened from a pin, else -1 */
+	enum bpf_prog_type type;
+	bool closed;
+	char name[64];
+};
+struct sh_program *sh_program_check(lua_State *L, int idx); /* raises when closed/unloaded */
+int sh_program_fd(lua_State *L, struct sh_program *p);      /* raises when not loaded */
+enum bpf_prog_type sh_program_type(struct sh_program *p);
+void sh_push_program(lua_State *L, int obj_idx, struct bpf_program *prog);
+void sh_push_pinned_program(lua_State *L, int fd); /* takes fd */
+
+/* ---- lmap.c ------------------------------------------------------------------------------ */
+struct sh_map {
+	int fd;                   /* owned fd (pinned/by id), else -1: use bpf_map__fd(map) */
+	bool owned;               /* fd is ours (pinned/by id); else borrowed from the object */
+	struct bpf_map *map;      /* borrowed from the object, or NULL for owned maps */
+	struct sh_object *parent; /* NULL for owned maps */
+	struct btf *own_btf;      /* for owned maps: kernel BTF of the map, freed on close */
+	struct sh_codec_cache *own_codecs;
+	enum bpf_map_type type;
+	__u32 key_size, value_size, max_entries, map_flags;
+	__u32 btf_key_id, btf_value_id;
+	const struct sh_codec *key_codec, *value_codec; /* NULL: raw byte strings */
+	char name[64];
+	bool closed;
+};
+struct sh_map *sh_map_check(lua_State *L, int idx); /* raises when closed or not loaded */
+void sh_push_map(lua_State *L, int obj_idx, struct bpf_map *map);
+void sh_push_owned_map(lua_State *L, int fd); /* takes fd; BTF from the kernel */
+int sh_map_fd(lua_State *L, struct sh_map *m); /* raises when not loaded */
+/* Codec for BTF value type of a map, NULL when the map has none. */
+const struct sh_codec *sh_map_value_codec(struct sh_map *m);
+struct sh_codec_cache *sh_map_codecs(struct sh_map *m);
+const struct btf *sh_map_btf(struct sh_map *m);
+
+/* ---- llink.c ----------------------------------------------------------------------------- */
+enum sh_link_kind {
+	SH_LINK_BPF,        /* a struct bpf_link (cgroup, perf, tracing links) */
+	SH_LINK_FD,         /* a raw BPF link fd from bpf_link_create (sockmap links) */
+	SH_LINK_SOCKFILTER, /* SO_ATTACH_BPF on a socket: not detached on gc (aya semantics) */
+	SH_LINK_PROG_ATTACH /* bpf_prog_attach fallback: detached with bpf_prog_detach2 */
+};
+struct sh_link {
+	struct bpf_link *link;
+	enum sh_link_kind kind;
+	bool attached;
+	int target_fd;          /* socket or map fd (borrowed, not closed) */
+	int link_fd;            /* SH_LINK_FD: owned link fd */
+	__u64 sock_cookie;      /* SH_LINK_SOCKFILTER: which socket, in case the fd is reused */
+	int prog_fd;            /* for prog_attach fallback (dup'ed, owned) */
+	enum bpf_attach_type attach_type;
+	char desc[160];         /* "sock_ops 'hello' -> cgroup /sys/fs/cgroup/unified/x" */
+};
+/* Push a new link handle (closed state first, then fill: liolib's newprefile). It has one
+ * user value, free for what the attachment needs kept alive (a map). */
+struct sh_link *sh_link_new(lua_State *L);
+/* attach.c: socket filter slots (aya SocketFilter semantics) */
+void sh_socket_filter_detach(lua_State *L, struct sh_link *l);
+int sh_detach_filter(lua_State *L);
+
+/* ---- attach.c: one entry per attach kind (ply's provider ops) ---------------------------- */
+struct sh_attach_kind {
+	const char *kind;                   /* "cgroup", "socket", "kprobe", ... */
+	/* Attach the program at prog_idx using Lua args from arg_idx on; pushes a link. */
+	int (*attach)(lua_State *L, int prog_idx, int arg_idx);
+	/* What the kind wants as target, for error messages. */
+	const char *describe;
+};
+const struct sh_attach_kind *sh_attach_kind_for(struct sh_program *p);
+const struct sh_attach_kind *sh_attach_kind_by_name(const char *kind);
+
+/* ---- lringbuf.c: sockhost.ringbuf(map, type_name_or_nil, fn) ------------------------------ */
+int sh_ringbuf_subscribe(lua_State *L);
+
+/* ---- lloop.c: one epoll loop per Lua state ----------------------------------------------- */
+struct sh_loop;
+struct sh_source;
+typedef int (*sh_dispatch_fn)(lua_State *L, struct sh_source *src, uint32_t events);
+struct sh_source {
+	int fd;
+	sh_dispatch_fn dispatch; /* returns 0, or -1 after storing an error with sh_loop_fail */
+	void *ctx;
+	bool registered;
+};
+struct sh_loop *sh_loop_get(lua_State *L); /* created on first use, owned by the registry */
+int sh_loop_add(lua_State *L, struct sh_source *src);
+void sh_loop_del(lua_State *L, struct sh_source *src);
+/* Store the Lua value on top of the stack as the loop's pending error (pops it). */
+void sh_loop_fail(lua_State *L);
+int sh_loop_fd(lua_State *L);
+/* Call the function below nargs arguments under a traceback handler; on error the error is
+ * stored for the loop (which stops) and -1 is returned. Never raises. */
+int sh_loop_call(lua_State *L, int nargs);
+/* One non-blocking-ish pass: wait up to timeout_ms, dispatch; raises a stored error. Returns
+ * the number of events dispatched. */
+int sh_loop_step(lua_State *L, int timeout_ms);
+
+/* ---- registration ------------------------------------------------------------------------ */
+int sh_object_open(lua_State *L);
+int sh_program_open(lua_State *L);
+int sh_map_open(lua_State *L);
+int sh_link_open(lua_State *L);
+int sh_ringbuf_open(lua_State *L);
+int sh_socket_open(lua_State *L);
+int sh_loop_open(lua_State *L);
+int sh_features_open(lua_State *L);
+int sh_btf_open(lua_State *L);
+int sh_core_open(lua_State *L); /* luaopen_sockhost_core's body */
+
+/* Check userdata of a metatable, raising "attempt to use a closed sockhost.X" when its first
+ * pointer-sized field is NULL. */
+void *sh_check_open(lua_State *L, int idx, const char *mt);
+/* Set the functions l into the table at -1 and make it a metatable with __index = methods. */
+void sh_new_class(lua_State *L, const char *mt, const luaL_Reg *meta, const luaL_Reg *methods);
+
+#endif

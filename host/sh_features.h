@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sh_features.h: what the running kernel and this process can do, for C callers (features.c
+ * owns the probes; Lua sees them as sockhost.core.features()). Results are probed once per
+ * process and cached; mount-dependent facilities (bpffs, tracefs, cgroup2, kprobe_events)
+ * are looked at again on every call.
+ */
+#ifndef SOCKHOST_SH_FEATURES_H
+#define SOCKHOST_SH_FEATURES_H
+
+#include <stddef.h>
+
+/* NULL when kind is present (or is not a kind features() knows), else buf filled with
+ * "<kind>: <reason>[; <instead>]", e.g. "kprobe: kernel built without CONFIG_KPROBES (no
+ * kprobe_events in tracefs); use a tracepoint or tp_btf", and buf returned. Attach code calls
+ * it after a failed attach to turn a bare errno into the reason. Never raises; thread-safe. */
+const char *sh_feature_missing(const char *kind, char *buf, size_t len);
+
+#endif

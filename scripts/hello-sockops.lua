@@ -1,0 +1,235 @@
+-- SPDX-License-Identifier: GPL-2.0
+--
+-- hello-sockops: print every sock_ops callback (TCP connect, established, listen, state
+-- changes ...) of the sockets in a cgroup, like aya's hello-sockops sample.
+--
+--   sockhost scripts/hello-sockops.lua --demo           one loopback connection, its callbacks
+--   sockhost scripts/hello-sockops.lua --duration 10    everything on the machine for 10 s
+--   sockhost scripts/hello-sockops.lua --json | jq .    NDJSON, one object per callback
+--
+-- Kernel side: bpf/hello-sockops.bpf.c (struct hello_event in bpf/hello-sockops.h).
+
+local sockhost = require "sockhost"
+local net = require "sockhost.net"
+local argparse = require "argparse"
+
+local function parse_args()
+   local parser = argparse("sockhost scripts/hello-sockops.lua",
+      "Print one line per TCP sock_ops callback of the sockets in a cgroup v2.",
+      "Lines read 'PID <pid> | from <local ip>:<port> | op <callback> | to <peer> ...'.\n"
+      .. "PID is the task current when the callback ran: exact for connect/listen, but for "
+      .. "callbacks run from softirq (passive open, most state changes) it is whichever task "
+      .. "the CPU was in. Stop with Ctrl-C; a summary goes to stderr.")
+   parser:option("--cgroup", "cgroup v2 directory to attach to (default: the cgroup2 root, "
+      .. "i.e. the whole machine; with --demo: the demo's own cgroup).")
+      :argname("<path>")
+   parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C; "
+      .. "with --demo: 1).")
+      :argname("<sec>")
+      :convert(function(s)
+         local n = tonumber(s)
+         if not n or n <= 0 then return nil, "--duration wants a positive number of seconds" end
+         return n
+      end)
+   parser:flag("--json", "One JSON object per callback (NDJSON) instead of text.")
+   parser:flag("--demo", "Make a loopback TCP connection (IPv4, and IPv6 when ::1 exists) "
+      .. "from a temporary cgroup sockhost-demo-<pid> under the cgroup2 root, which is "
+      .. "removed again at exit.")
+   return parser:parse(arg)
+end
+
+local function need(module, package_name, what)
+   local ok, m = pcall(require, module)
+   if not ok then
+      error(("%s needs the Lua module '%s' (apt-get install %s)"):format(what, module,
+         package_name), 0)
+   end
+   return m
+end
+
+-- Formatting ------------------------------------------------------------------------------
+
+local function is_zero(bytes)
+   return type(bytes) == "string" and not bytes:find("[^%z]")
+end
+
+local function text_line(e)
+   local parts = {
+      ("PID %d | from %s | op %s"):format(e.pid, net.endpoint(e.laddr, e.family, e.lport),
+         net.sockops_op_name(e.op) or tostring(e.op)),
+   }
+   if e.rport ~= 0 or not is_zero(e.raddr) then
+      parts[#parts + 1] = "to " .. net.endpoint(e.raddr, e.family, e.rport)
+   end
+   if e.op == 10 and e.args then -- BPF_SOCK_OPS_STATE_CB: args are old and new state
+      parts[#parts + 1] = ("state %s -> %s"):format(net.tcp_state_name(e.args[1]) or e.args[1],
+         net.tcp_state_name(e.args[2]) or e.args[2])
+   elseif e.state then
+      parts[#parts + 1] = "state " .. (net.tcp_state_name(e.state) or tostring(e.state))
+   end
+   return table.concat(parts, " | ")
+end
+
+local function json_record(e)
+   local r = {
+      pid = e.pid,
+      family = net.family_name(e.family) or e.family,
+      op = net.sockops_op_name(e.op) or e.op,
+      laddr = net.ntop(e.laddr, e.family),
+      lport = e.lport,
+      raddr = net.ntop(e.raddr, e.family),
+      rport = e.rport,
+      state = e.state and (net.tcp_state_name(e.state) or e.state) or nil,
+   }
+   if e.op == 10 and e.args then
+      r.old_state = net.tcp_state_name(e.args[1]) or e.args[1]
+      r.new_state = net.tcp_state_name(e.args[2]) or e.args[2]
+   end
+   return r
+end
+
+-- The demo cgroup --------------------------------------------------------------------------
+
+local function read_file(path)
+   local f, err = io.open(path, "r")
+   if not f then return nil, err end
+   local s = f:read("a")
+   f:close()
+   return s
+end
+
+local function write_file(path, data)
+   local f, err = io.open(path, "w")
+   if not f then return nil, err end
+   local ok, werr = f:write(data)
+   local cok, cerr = f:close() -- a refused cgroup move shows up here, at the flush
+   if not ok then return nil, werr end
+   if not cok then return nil, ("%s: %s"):format(path, cerr) end
+   return true
+end
+
+local function self_pid()
+   local stat = assert(read_file("/proc/self/stat"))
+   return assert(math.tointeger(tonumber(stat:match("^(%d+)"))))
+end
+
+-- The cgroup v2 directory this process is in now ("0::/path" in /proc/self/cgroup).
+local function current_cgroup(root)
+   local text = assert(read_file("/proc/self/cgroup"))
+   for line in text:gmatch("[^\n]+") do
+      local rel = line:match("^0::(/.*)$")
+      if rel then return rel == "/" and root or root .. rel end
+   end
+   error("no cgroup v2 entry in /proc/self/cgroup", 0)
+end
+
+local function shell_quote(s)
+   return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- A to-be-closed guard: moves the process back to where it was and removes the directory,
+-- whatever happens (also on an error raised after it was made).
+local function demo_cgroup(root, pid)
+   local path = ("%s/sockhost-demo-%d"):format(root, pid)
+   local home = current_cgroup(root)
+   -- plain Lua has no mkdir; the shell's is fine (it runs and exits before we move)
+   if not os.execute("mkdir -- " .. shell_quote(path)) then
+      error(("cannot create demo cgroup %s"):format(path), 0)
+   end
+   local cg = { path = path, home = home, inside = false }
+   function cg.enter()
+      assert(write_file(path .. "/cgroup.procs", tostring(pid)))
+      cg.inside = true
+   end
+   function cg.leave()
+      if cg.inside then
+         local ok, err = write_file(home .. "/cgroup.procs", tostring(pid))
+         if not ok then
+            io.stderr:write(("hello-sockops: cannot move back to %s: %s\n"):format(home, err))
+         end
+         cg.inside = not ok
+      end
+   end
+   return setmetatable(cg, {
+      __close = function()
+         cg.leave()
+         -- os.remove is C remove(), which rmdirs a directory; it must be empty of tasks
+         local ok, err = os.remove(path)
+         if not ok then
+            io.stderr:write(("hello-sockops: cannot remove %s: %s\n"):format(path, err))
+         end
+      end,
+   })
+end
+
+-- One TCP connection over loopback with a line each way, all in this process.
+local function talk(socket, host)
+   local srv = assert(socket.bind(host, 0))
+   local _, port = srv:getsockname()
+   local cli = assert(socket.connect(host, port))
+   local conn = assert(srv:accept())
+   srv:close()
+   for _, s in ipairs({ cli, conn }) do s:settimeout(2) end
+   assert(cli:send("hello\n"))
+   assert(conn:receive("*l"))
+   assert(conn:send("bye\n"))
+   assert(cli:receive("*l"))
+   cli:close()
+   conn:close()
+end
+
+-- Sockets belong to the cgroup their creator was in when they were made, so only the
+-- connection setup needs to happen inside; the process leaves again right away.
+local function run_demo(cg)
+   local socket = need("socket", "lua-socket", "--demo")
+   cg.enter()
+   local ok, err = pcall(function()
+      talk(socket, "127.0.0.1")
+      -- IPv6 only where the machine has ::1 (IPv6 may be disabled)
+      local probe = socket.bind("::1", 0)
+      if probe then
+         probe:close()
+         talk(socket, "::1")
+      end
+   end)
+   cg.leave()
+   if not ok then error("demo connection failed: " .. tostring(err), 0) end
+end
+
+-- Main ------------------------------------------------------------------------------------
+
+local function main()
+   local args = parse_args()
+   local json = args.json and need("cjson", "lua-cjson", "--json")
+   io.stdout:setvbuf("line")
+
+   local root = sockhost.cgroup2_root()
+   local cg <close> = args.demo and demo_cgroup(root, self_pid()) or nil
+   local target = args.cgroup or (cg and cg.path) or root
+
+   local obj <close> = sockhost.open("hello-sockops")
+   local seen = 0
+   local function on_event(e)
+      seen = seen + 1
+      if json then
+         io.stdout:write(json.encode(json_record(e)), "\n")
+      else
+         io.stdout:write(text_line(e), "\n")
+      end
+   end
+   -- luacheck: push no unused (to-be-closed handles: held for their lifetime, not read)
+   local events <close> = obj:subscribe("events", "struct hello_event", on_event)
+   local link <close> = obj:program("hello"):attach(target)
+   -- luacheck: pop
+
+   if cg then run_demo(cg) end
+   local duration = args.duration or (args.demo and 1) or nil
+   local reason, signal = sockhost.run { duration = duration }
+
+   local ok, dropped = pcall(function() return obj.globals.dropped end)
+   io.stderr:write(("hello-sockops: %d events, %s dropped (%s%s, cgroup %s)\n"):format(seen,
+      ok and tostring(dropped) or "?", reason, signal and " " .. signal or "", target))
+   -- link, events, obj and then cg close here, in that order: detach before the cgroup goes.
+end
+
+main()

@@ -1,0 +1,212 @@
+-- SPDX-License-Identifier: GPL-2.0
+-- sockhost.object and sockhost.program: open, choose, load, globals, close, bad input.
+local sockhost = require "sockhost"
+local errors = require "helpers.errors"
+
+local build = assert(os.getenv("SOCKHOST_BUILD_DIR"), "run through ctest (SOCKHOST_BUILD_DIR)")
+local fixtures = build .. "/spec/fixtures/"
+
+local function tmpfile(content)
+   local path = os.tmpname()
+   local f = assert(io.open(path, "wb"))
+   f:write(content)
+   f:close()
+   return path
+end
+
+local errmsg = errors.message
+
+describe("sockhost.open", function()
+   it("opens and loads a built-in object by name", function()
+      local obj = sockhost.open("sockcount")
+      assert.is_true(obj.loaded)
+      assert.equal("sockcount", obj.name)
+      assert.equal(sockhost.bpf_dir() .. "/sockcount.bpf.o", obj.path)
+      assert.matches("^sockhost.object 'sockcount' %(.*, loaded%)$", tostring(obj))
+      obj:close()
+   end)
+
+   it("names the built-in objects when a name matches none", function()
+      local msg = errmsg(function() sockhost.open("no-such-thing") end)
+      assert.matches("^no built%-in BPF object 'no%-such%-thing' in .+ %(built%-in: .*sockcount", msg)
+   end)
+
+   it("says when the path does not exist", function()
+      errors.raises(function() sockhost.open("/nonexistent/x.bpf.o") end,
+         "object '/nonexistent/x.bpf.o': No such file or directory")
+   end)
+
+   it("says when the file is not ELF", function()
+      local path = tmpfile("hello, not an object\n")
+      finally(function() os.remove(path) end)
+      errors.raises(function() sockhost.open(path) end,
+         "object '" .. path .. "': not an ELF file")
+   end)
+
+   it("says when the ELF file is not a BPF object", function()
+      errors.raises(function() sockhost.open("/bin/true") end,
+         "object '/bin/true': ELF file is not a BPF object (e_machine 62, want EM_BPF)")
+   end)
+
+   it("says when the object is truncated", function()
+      local f = assert(io.open(sockhost.bpf_dir() .. "/sockcount.bpf.o", "rb"))
+      local path = tmpfile(f:read(600))
+      f:close()
+      finally(function() os.remove(path) end)
+      local msg = errmsg(function() sockhost.open(path) end)
+      assert.matches("^object '" .. path:gsub("%p", "%%%0") .. "': cannot open", msg)
+   end)
+
+   it("lists the programs when a program name does not exist", function()
+      local obj <close> = sockhost.open("sockcount", { load = false })
+      errors.raises(function() obj:program("nope") end,
+         "object 'sockcount' has no program 'nope' (programs: count, drop_all)")
+      errors.raises(function() sockhost.open("sockcount", { programs = { "nope" } }) end,
+         "object 'sockcount' has no program 'nope' (programs: count, drop_all)")
+   end)
+
+   it("lists the maps when a map name does not exist", function()
+      local obj <close> = sockhost.open("sockcount", { load = false })
+      errors.raises(function() obj:map("nope") end,
+         "object 'sockcount' has no map 'nope' (maps: counts)")
+   end)
+
+   it("loads only the programs the script chose", function()
+      local obj <close> = sockhost.open("sockcount", { programs = { "count" } })
+      assert.is_true(obj:program("count").loaded)
+      assert.is_false(obj:program("drop_all").loaded)
+      assert.is_false(obj:program("drop_all").autoload)
+      errors.raises(function() return obj:program("drop_all").fd end,
+         "program 'drop_all' is not loaded: it was not selected to load (autoload off)")
+   end)
+
+   it("lets autoload be switched off before load, and not after", function()
+      local obj <close> = sockhost.open("sockcount", { load = false })
+      obj:program("drop_all").autoload = false
+      obj:load()
+      assert.is_true(obj:program("count").loaded)
+      assert.is_false(obj:program("drop_all").loaded)
+      errors.raises(function() obj:program("count").autoload = false end,
+         "program 'count': autoload can only change before load")
+      errors.raises(function() obj:load() end, "object 'sockcount' is already loaded")
+   end)
+
+   it("resizes maps before load", function()
+      local obj <close> = sockhost.open("hello-sockops", { maps = { events = { max_entries = 4096 * 16 } } })
+      assert.equal(4096 * 16, obj:map("events").max_entries)
+      errors.raises(function() obj:map("events"):resize(8192) end,
+         "map 'events': resize only works before load")
+   end)
+
+   it("returns the same handle for the same program or map", function()
+      local obj <close> = sockhost.open("sockcount")
+      assert.equal(obj:program("count"), obj:program("count"))
+      assert.equal(obj:map("counts"), obj:map("counts"))
+      local names = {}
+      for _, p in ipairs(obj:programs()) do names[#names + 1] = p.name end
+      assert.same({ "count", "drop_all" }, names)
+      assert.equal(1, #obj:maps())
+   end)
+
+   it("describes programs", function()
+      local obj <close> = sockhost.open("sockcount")
+      local p = obj:program("count")
+      assert.equal("count", p.name)
+      assert.equal("socket_filter", p.type)
+      assert.equal("socket", p.section)
+      assert.equal("sockhost.program 'count' (socket_filter)", tostring(p))
+      local info = p:info()
+      assert.equal("socket_filter", info.type)
+      assert.equal("count", info.name)
+      assert.is_true(info.id > 0)
+      assert.equal(16, #info.tag)
+      assert.is_true(info.xlated_size > 0)
+      assert.equal(2, #info.map_ids) -- counts and .rodata
+   end)
+end)
+
+describe("globals", function()
+   it("sets .rodata before load and reads it after", function()
+      local obj <close> = sockhost.open("sockcount", { globals = { proto_filter = 17 } })
+      assert.equal(17, obj.globals.proto_filter)
+   end)
+
+   it("sets globals step by step before load", function()
+      local obj <close> = sockhost.open("tpcount", { load = false, programs = { "sys_enter_getppid" } })
+      obj.globals.target_pid = 4242
+      obj:load()
+      assert.equal(4242, obj.globals.target_pid)
+      assert.equal(0, obj.globals.hits)
+   end)
+
+   it("reads and writes .bss live after load", function()
+      local obj <close> = sockhost.open("tpcount", { programs = { "sys_enter_getppid" } })
+      obj.globals.hits = 12345
+      assert.equal(12345, obj.globals.hits)
+   end)
+
+   it("refuses .rodata after load", function()
+      local obj <close> = sockhost.open("sockcount")
+      errors.raises(function() obj.globals.proto_filter = 6 end,
+         "global 'proto_filter' is read-only after load (it is in .rodata: set it in open's opts.globals or before obj:load())")
+   end)
+
+   it("names the globals when one does not exist", function()
+      errors.raises(function() sockhost.open("sockcount", { globals = { port = 1 } }) end,
+         "object 'sockcount' has no global 'port' (globals: proto_filter)")
+   end)
+
+   it("refuses a value of the wrong type or out of range", function()
+      local obj <close> = sockhost.open("sockcount", { load = false })
+      local msg = errmsg(function() obj.globals.proto_filter = "udp" end)
+      assert.matches("^global 'proto_filter'", msg)
+      msg = errmsg(function() obj.globals.proto_filter = -1 end)
+      assert.matches("^global 'proto_filter'.*out of range", msg)
+      msg = errmsg(function() obj.globals.proto_filter = 1 << 32 end)
+      assert.matches("^global 'proto_filter'.*out of range", msg)
+   end)
+
+   it("says when an object without BTF cannot type its globals", function()
+      local obj <close> = sockhost.open(fixtures .. "nobtf.bpf.o")
+      errors.raises(function() return obj.globals.seen end,
+         "object 'nobtf' has no BTF, so its globals cannot be typed (compile with clang -g)")
+   end)
+end)
+
+describe("verifier rejection", function()
+   it("raises with the log's tail and keeps the whole log", function()
+      local path = fixtures .. "bad_verifier.bpf.o"
+      local ok, err = pcall(sockhost.open, path)
+      assert.is_false(ok)
+      assert.equal("table", type(err))
+      assert.equal(13, err.errno) -- EACCES: the verifier said no
+      assert.matches("^object '" .. path:gsub("%p", "%%%0") .. "': program '[%w_]+' was rejected by the verifier: Permission denied; verifier log tail:\n", err.message)
+      assert.matches("%(full log in err.log%)$", err.message)
+      assert.is_true(#err.log > #err.message / 2)
+      assert.equal(err.message, tostring(err))
+   end)
+end)
+
+describe("handle lifecycle", function()
+   it("closes idempotently and refuses use after close", function()
+      local obj = sockhost.open("sockcount")
+      local prog, map = obj:program("count"), obj:map("counts")
+      obj:close()
+      obj:close()
+      assert.equal("sockhost.object (closed)", tostring(obj))
+      errors.raises(function() obj:program("count") end, "attempt to use a closed sockhost.object")
+      errors.raises(function() prog:info() end, "attempt to use a closed sockhost.program")
+      errors.raises(function() return map[0] end, "attempt to use a closed sockhost.map")
+      assert.equal("sockhost.program (closed)", tostring(prog))
+      assert.equal("sockhost.map (closed)", tostring(map))
+   end)
+
+   it("closes at the end of a <close> scope", function()
+      local keep
+      do
+         local obj <close> = sockhost.open("sockcount")
+         keep = obj
+      end
+      assert.equal("sockhost.object (closed)", tostring(keep))
+   end)
+end)
