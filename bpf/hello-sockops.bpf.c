@@ -29,6 +29,15 @@ struct {
 } events SEC(".maps");
 
 /*
+ * The host decodes ring buffer records by BTF type name ("struct hello_event"), but clang
+ * emits BTF only for types reachable from globals, maps and function signatures, not from
+ * locals, and a ring buffer map has no value type to name. This unused global keeps the type
+ * in the object's BTF. A struct rather than the usual pointer: the host sees it as a global
+ * too, and its codec has no use for pointers (this one reads as an all-zero struct).
+ */
+struct hello_event hello_event_type __attribute__((unused));
+
+/*
  * The address fields of struct bpf_sock_ops only allow whole 4-byte loads: the kernel rewrites
  * each load into loads from struct sock and rejects narrower or wider ones. So copy them word
  * by word, spelled out: a loop over skops->local_ip6[i] may become a moving pointer into the

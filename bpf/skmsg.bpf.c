@@ -15,7 +15,8 @@
 /*
  * Values are __u64 rather than __u32: on update the kernel reads the fd from either size,
  * but a lookup from userspace answers only for 8-byte values (it returns the socket cookie;
- * a 4-byte map gives ENOSPC).
+ * a 4-byte map gives ENOSPC). The __type()s document key and value; libbpf still creates
+ * both socket maps without BTF (see skmsg.h).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);

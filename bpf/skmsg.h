@@ -9,8 +9,13 @@
 
 /*
  * Key of `sock_hash`: one TCP connection as seen from the socket stored under it. Nothing in
- * skmsg.bpf.c builds keys, so the host picks them; this layout is a convention chosen to be
- * easy to fill from Lua (net.pton gives the address bytes directly):
+ * skmsg.bpf.c builds keys, so the host picks them; this layout is a convention, with the
+ * address bytes as on the wire so Lua makes them from text with net.pton. Note that libbpf
+ * creates sockmap/sockhash maps without BTF (bpf_object__create_map() drops it for these
+ * types), so unless the host recovers the key type from the object's .maps section, keys
+ * cross as raw 40-byte strings:
+ *     string.pack("=c16c16I2I2I2I2", sip16, dip16, sport, dport, family, 0)
+ * with sip16 = net.pton("127.0.0.1") .. ("\0"):rep(12).
  *   sip, dip     network byte order, the address bytes as on the wire. AF_INET: the 4 bytes
  *                first, the other 12 zero. AF_INET6: all 16.
  *   sport, dport host byte order.

@@ -44,6 +44,15 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
 
+/*
+ * The host decodes ring buffer records by BTF type name ("struct tp_event"), but clang
+ * emits BTF only for types reachable from globals, maps and function signatures, not from
+ * locals, and a ring buffer map has no value type to name. This unused global keeps the type
+ * in the object's BTF. A struct rather than the usual pointer: the host sees it as a global
+ * too, and its codec has no use for pointers (this one reads as an all-zero struct).
+ */
+struct tp_event tp_event_type __attribute__((unused));
+
 static __always_inline bool is_target(void)
 {
 	return !target_pid || (bpf_get_current_pid_tgid() >> 32) == target_pid;

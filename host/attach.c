@@ -223,6 +223,8 @@ static int attach_kprobe(lua_State *L, int prog_idx, int arg)
 	char target[200];
 
 	need_libbpf_program(L, p, "kprobe attach");
+	if (!sh_feature_missing("kprobe", target, sizeof(target)))
+		sh_ensure_tracefs(L, "kprobe attach");
 	sec = bpf_program__section_name(p->prog);
 	opts.retprobe = !strncmp(sec, "kretprobe", 9);
 	if (lua_isnoneornil(L, arg)) {
@@ -250,6 +252,7 @@ static int attach_tracepoint(lua_State *L, int prog_idx, int arg)
 	char target[200];
 
 	need_libbpf_program(L, p, "tracepoint attach");
+	sh_ensure_tracefs(L, "tracepoint attach");
 	if (lua_isnoneornil(L, arg)) {
 		snprintf(target, sizeof(target), "%s", bpf_program__section_name(p->prog));
 		bl = bpf_program__attach(p->prog);

@@ -129,9 +129,12 @@ static void put_name(struct namebuf *nb, const struct btf *btf, __u32 id, int de
 	case BTF_KIND_ENUM:
 	case BTF_KIND_ENUM64:
 	case BTF_KIND_FWD:
-		put(nb, btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t)) ? "union "
-			: btf_is_any_enum(t)                             ? "enum "
-									 : "struct ");
+		if (btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t)))
+			put(nb, "union ");
+		else if (btf_is_any_enum(t))
+			put(nb, "enum ");
+		else
+			put(nb, "struct ");
 		put(nb, anon(name));
 		return;
 	case BTF_KIND_FUNC_PROTO:

@@ -118,9 +118,15 @@ struct builder {
 };
 
 static const char *const kind_names[] = {
-	"void",  "int",     "ptr",        "array",    "struct", "union",     "enum",
-	"fwd",   "typedef", "volatile",   "const",    "restrict", "func",    "func_proto",
-	"var",   "datasec", "float",      "decl_tag", "type_tag", "enum64",
+	[BTF_KIND_UNKN] = "void", [BTF_KIND_INT] = "int", [BTF_KIND_PTR] = "ptr",
+	[BTF_KIND_ARRAY] = "array", [BTF_KIND_STRUCT] = "struct", [BTF_KIND_UNION] = "union",
+	[BTF_KIND_ENUM] = "enum", [BTF_KIND_FWD] = "fwd", [BTF_KIND_TYPEDEF] = "typedef",
+	[BTF_KIND_VOLATILE] = "volatile", [BTF_KIND_CONST] = "const",
+	[BTF_KIND_RESTRICT] = "restrict", [BTF_KIND_FUNC] = "func",
+	[BTF_KIND_FUNC_PROTO] = "func_proto", [BTF_KIND_VAR] = "var",
+	[BTF_KIND_DATASEC] = "datasec", [BTF_KIND_FLOAT] = "float",
+	[BTF_KIND_DECL_TAG] = "decl_tag", [BTF_KIND_TYPE_TAG] = "type_tag",
+	[BTF_KIND_ENUM64] = "enum64",
 };
 
 static const char *kind_name(const struct btf_type *t)
@@ -135,17 +141,22 @@ static int fail(struct builder *b, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int fail(struct builder *b, int err, const char *fmt, ...)
 {
+	size_t len = b->errlen;
+	char *out = b->err;
 	va_list ap;
 	int n;
 
-	if (b->err && b->errlen) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->err, b->errlen, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < b->errlen)
-			snprintf(b->err + n, b->errlen - n, b->pathlen ? " in '%s' field '%s'" : " in '%s'",
-				 b->root, b->path);
-	}
+	if (!out || !len)
+		return -err;
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len)
+		return -err;
+	if (b->pathlen)
+		snprintf(out + n, len - n, " in '%s' field '%s'", b->root, b->path);
+	else
+		snprintf(out + n, len - n, " in '%s'", b->root);
 	return -err;
 }
 
@@ -268,15 +279,16 @@ static int build_enum(struct builder *b, int idx, const struct btf_type *t)
 		b->enums = e;
 	}
 	for (i = 0; i < n; i++) {
-		__u32 name_off = btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off;
+		const struct btf_enum *e32 = btf_enum(t) + i;
+		__u32 name_off = btf_is_enum(t) ? e32->name_off : btf_enum64(t)[i].name_off;
 		const char *s = btf__name_by_offset(b->btf, name_off);
 		__s64 v;
 		long off;
 
-		if (btf_is_enum(t))
-			v = is_signed ? (__s64)btf_enum(t)[i].val : (__s64)(__u32)btf_enum(t)[i].val;
-		else
+		if (!btf_is_enum(t))
 			v = (__s64)btf_enum64_value(btf_enum64(t) + i);
+		else
+			v = is_signed ? (__s64)e32->val : (__s64)(__u32)e32->val;
 		off = pool_add(b, s ? s : "", s ? strlen(s) : 0);
 		if (off < 0)
 			return (int)off;
@@ -401,19 +413,19 @@ static int build_array(struct builder *b, int idx, const struct btf_type *t)
 		b->nodes[idx].op = SH_OP_CHARS;
 		return 0;
 	}
-	stride = btf__resolve_size(b->btf, a->type);
-	if (stride < 0)
-		return fail(b, EINVAL, "cannot size array element type %u", a->type);
 	if (++b->depth > SH_MAX_DEPTH)
 		return fail(b, EINVAL, "nesting deeper than %d levels", SH_MAX_DEPTH);
 	if (b->depth > b->max_depth)
 		b->max_depth = b->depth;
 	b->nodes[idx].op = SH_OP_ARRAY;
-	b->nodes[idx].stride = (__u32)stride;
 	path_push(b, "[]", &saved);
 	err = build(b, a->type, 0, 0, NULL);
+	stride = err < 0 ? 0 : btf__resolve_size(b->btf, a->type);
+	if (stride < 0)
+		err = fail(b, EINVAL, "cannot size the element type");
 	path_pop(b, saved);
 	b->depth--;
+	b->nodes[idx].stride = (__u32)stride;
 	return err < 0 ? err : 0;
 }
 
@@ -603,7 +615,6 @@ static const struct sh_codec *get_failed(char *err, size_t errlen, int e, const 
 const struct sh_codec *sh_codec_get(struct sh_codec_cache *cache, __u32 type_id, char *err,
 				    size_t errlen)
 {
-	const union { __u16 u; __u8 b[2]; } probe = { .u = 1 };
 	struct builder b = { .err = err, .errlen = errlen };
 	const struct btf_type *t;
 	struct sh_codec *c;
@@ -615,10 +626,10 @@ const struct sh_codec *sh_codec_get(struct sh_codec_cache *cache, __u32 type_id,
 		err[0] = '\0';
 	if (type_id < cache->nids && cache->by_id[type_id])
 		return cache->by_id[type_id];
-	if (!probe.b[0])
-		return get_failed(err, errlen, ENOTSUP, "BTF codec needs a little-endian host", 0);
-	if (btf__endianness(cache->btf) != BTF_LITTLE_ENDIAN)
-		return get_failed(err, errlen, ENOTSUP, "BTF is big-endian, this host is not", 0);
+	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ ||
+	    btf__endianness(cache->btf) != BTF_LITTLE_ENDIAN)
+		return get_failed(err, errlen, ENOTSUP,
+				  "BTF codec handles little-endian data and hosts only", 0);
 	cnt = btf__type_cnt(cache->btf);
 	if (type_id >= cnt)
 		return get_failed(err, errlen, ENOENT, "no BTF type with id %u", type_id);
@@ -704,6 +715,15 @@ static const struct sh_enum_entry *enum_find(const struct sh_codec *c, const str
 	return lo < n->count && e[lo].value == v ? e + lo : NULL;
 }
 
+/* memcpy: fields of packed structs and ring-buffer records need not be aligned. */
+#define PUSH_AS(op, type, push)                                                                    \
+	case op: {                                                                                 \
+		type v;                                                                            \
+		memcpy(&v, p, sizeof(v));                                                          \
+		push(L, v);                                                                        \
+		return;                                                                            \
+	}
+
 static void push_node(lua_State *L, const struct sh_codec *c, const struct sh_node *n,
 		      const char *p)
 {
@@ -712,57 +732,19 @@ static void push_node(lua_State *L, const struct sh_codec *c, const struct sh_no
 	__u32 i;
 
 	switch (n->op) {
-	case SH_OP_U8:
-		lua_pushinteger(L, *(const __u8 *)p);
-		return;
-	case SH_OP_U16: {
-		__u16 v;
-
-		memcpy(&v, p, sizeof(v));
-		lua_pushinteger(L, v);
-		return;
-	}
-	case SH_OP_U32: {
-		__u32 v;
-
-		memcpy(&v, p, sizeof(v));
-		lua_pushinteger(L, v);
-		return;
-	}
-	case SH_OP_U64: {
-		__u64 v;
-
-		/* Lua integers are signed 64-bit: a u64 >= 2^63 comes out as the same 64 bits,
-		 * i.e. negative (math.ult and %u-style formatting recover the unsigned view),
-		 * and sh_codec_encode takes those negative integers back for u64 fields. */
-		memcpy(&v, p, sizeof(v));
-		lua_pushinteger(L, (lua_Integer)v);
-		return;
-	}
-	case SH_OP_S8:
-		lua_pushinteger(L, *(const __s8 *)p);
-		return;
-	case SH_OP_S16: {
-		__s16 v;
-
-		memcpy(&v, p, sizeof(v));
-		lua_pushinteger(L, v);
-		return;
-	}
-	case SH_OP_S32: {
-		__s32 v;
-
-		memcpy(&v, p, sizeof(v));
-		lua_pushinteger(L, v);
-		return;
-	}
-	case SH_OP_S64: {
-		__s64 v;
-
-		memcpy(&v, p, sizeof(v));
-		lua_pushinteger(L, v);
-		return;
-	}
+	PUSH_AS(SH_OP_U8, __u8, lua_pushinteger)
+	PUSH_AS(SH_OP_U16, __u16, lua_pushinteger)
+	PUSH_AS(SH_OP_U32, __u32, lua_pushinteger)
+	/* Lua integers are signed 64-bit: a u64 >= 2^63 comes out as the same 64 bits, i.e.
+	 * negative (math.ult and string.format("%x") give the unsigned view back), and
+	 * sh_codec_encode takes such negative integers for u64 fields. */
+	PUSH_AS(SH_OP_U64, __u64, lua_pushinteger)
+	PUSH_AS(SH_OP_S8, __s8, lua_pushinteger)
+	PUSH_AS(SH_OP_S16, __s16, lua_pushinteger)
+	PUSH_AS(SH_OP_S32, __s32, lua_pushinteger)
+	PUSH_AS(SH_OP_S64, __s64, lua_pushinteger)
+	PUSH_AS(SH_OP_F32, float, lua_pushnumber)
+	PUSH_AS(SH_OP_F64, double, lua_pushnumber)
 	case SH_OP_BITS:
 		lua_pushinteger(L, load_scalar(n, p));
 		return;
@@ -777,20 +759,6 @@ static void push_node(lua_State *L, const struct sh_codec *c, const struct sh_no
 			lua_pushlstring(L, c->pool + e->name, e->name_len);
 		else
 			lua_pushinteger(L, v);
-		return;
-	}
-	case SH_OP_F32: {
-		float v;
-
-		memcpy(&v, p, sizeof(v));
-		lua_pushnumber(L, v);
-		return;
-	}
-	case SH_OP_F64: {
-		double v;
-
-		memcpy(&v, p, sizeof(v));
-		lua_pushnumber(L, v);
 		return;
 	}
 	case SH_OP_CHARS:
@@ -816,6 +784,7 @@ static void push_node(lua_State *L, const struct sh_codec *c, const struct sh_no
 		return;
 	}
 }
+#undef PUSH_AS
 
 void sh_codec_push(lua_State *L, const struct sh_codec *c, const void *data)
 {

@@ -61,6 +61,11 @@
 
 #define FEAT_MAX 128
 
+/* The words users see for the most common gap (spec/features_spec.lua checks them) */
+#define NO_KPROBES "kernel built without CONFIG_KPROBES (no kprobe_events in tracefs)"
+#define NO_KPROBE_EVENTS "kernel built without CONFIG_KPROBE_EVENTS (no kprobe_events in tracefs)"
+#define KPROBE_INSTEAD "use a tracepoint or tp_btf"
+
 struct feat {
 	char kind[40];
 	const char *what; /* "program type", "map type", "attach", "facility" */
@@ -147,6 +152,8 @@ static void feat_path(struct feat *f, const char *path)
 {
 	size_t n = strlen(path);
 
+	if (!f)
+		return;
 	if (n >= sizeof(f->path)) {
 		snprintf(f->note, sizeof(f->note), "path longer than %zu bytes not shown",
 			 sizeof(f->path) - 1);
@@ -463,12 +470,9 @@ static void probe_kprobes(struct feat_set *s, const char *tracefs)
 		if (prog && !prog->ok)
 			feat_copy(kp, prog);
 		else if (!kprobe_pmu && !kev && kernel_has_kprobes)
-			feat_fail(kp, "use a tracepoint or tp_btf",
-				  "kernel built without CONFIG_KPROBE_EVENTS (no kprobe_events in "
-				  "tracefs)");
+			feat_fail(kp, KPROBE_INSTEAD, "%s", NO_KPROBE_EVENTS);
 		else if (!kprobe_pmu && !kev)
-			feat_fail(kp, "use a tracepoint or tp_btf",
-				  "kernel built without CONFIG_KPROBES (no kprobe_events in tracefs)");
+			feat_fail(kp, KPROBE_INSTEAD, "%s", NO_KPROBES);
 		else
 			feat_ok(kp);
 
@@ -663,8 +667,8 @@ static void probe_facilities(struct feat_set *s, struct btf **btfp, char *btf_wh
 			     PERF_FLAG_FD_CLOEXEC);
 		if (fd < 0) {
 			err = errno;
-			feat_fail(f, "use a ring buffer", "perf_event_open (BPF output) refused: %s",
-				  errstr(err));
+			feat_fail(f, "use a ring buffer",
+				  "perf_event_open (BPF output) refused: %s", errstr(err));
 		} else {
 			close(fd);
 			feat_ok(f);
@@ -776,11 +780,9 @@ static void probe_live(struct feat_set *s)
 		feat_ok(f);
 		feat_path(f, events);
 	} else if (!kprobe_pmu && !kernel_has_kprobes) {
-		feat_fail(f, "use a tracepoint or tp_btf",
-			  "kernel built without CONFIG_KPROBES (no kprobe_events in tracefs)");
+		feat_fail(f, KPROBE_INSTEAD, "%s", NO_KPROBES);
 	} else if (!kprobe_pmu) {
-		feat_fail(f, "use a tracepoint or tp_btf",
-			  "kernel built without CONFIG_KPROBE_EVENTS (no kprobe_events in tracefs)");
+		feat_fail(f, KPROBE_INSTEAD, "%s", NO_KPROBE_EVENTS);
 	} else if (!tracefs) {
 		feat_fail(f, "kprobes still attach through the kprobe PMU",
 			  "tracefs not mounted");

@@ -84,6 +84,8 @@ int sh_open_cgroup(lua_State *L, const char *path);
 const char *sh_bpf_dir(void);
 /* Make sure the directory of path is on a bpffs, mounting /sys/fs/bpf if needed. Raises. */
 void sh_ensure_bpffs(lua_State *L, const char *path);
+/* Mount tracefs at /sys/kernel/tracing when no tracefs is where libbpf looks. Raises. */
+void sh_ensure_tracefs(lua_State *L, const char *why);
 /* A socket-like Lua value (integer fd, object with :getfd(), sockhost.socket) -> fd or
  * raises naming what it got. */
 int sh_check_sockfd(lua_State *L, int idx, const char *what);

@@ -220,56 +220,61 @@ static int handle_script(lua_State *L, char **argv)
 enum { LINE_OK, LINE_EOF, LINE_SIGNAL };
 
 static bool use_readline;
-static char *repl_line;
-static bool repl_line_done;
-
-static void on_rl_line(char *line)
-{
-	repl_line = line; /* NULL at end of input */
-	repl_line_done = true;
-	rl_callback_handler_remove();
-}
 
 /*
- * readline's callback interface, so that the wait for input happens in ppoll() with SIGINT
- * and SIGTERM unblocked only there: a signal can never be lost between looking at the flag and
- * blocking, and readline never sees it.
+ * readline's getc: the wait for input is a ppoll() with SIGINT and SIGTERM unblocked only
+ * there (read_line_tty blocks them around readline()), so a signal is never lost between
+ * looking at the flag and blocking. readline's own handlers (kept for SIGTSTP, SIGWINCH...)
+ * defer their work; rl_check_signals() runs it, which cleans up the terminal and passes
+ * SIGINT/SIGTERM on to laction. A caught signal then ends the line with EOF, the line is
+ * emptied first so that readline returns NULL instead of taking the EOF as ^D.
  */
+static int repl_getc(FILE *stream)
+{
+	struct pollfd pfd = { .fd = fileno(stream), .events = POLLIN };
+	sigset_t mask;
+	unsigned char c;
+
+	sigprocmask(SIG_SETMASK, NULL, &mask);
+	sigdelset(&mask, SIGINT);
+	sigdelset(&mask, SIGTERM);
+	for (;;) {
+		ssize_t n;
+
+		rl_check_signals();
+		if (caught_signal) {
+			rl_replace_line("", 0);
+			return EOF;
+		}
+		if (ppoll(&pfd, 1, NULL, &mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			return EOF;
+		}
+		n = read(pfd.fd, &c, 1);
+		if (n == 1)
+			return c;
+		if (n == 0 || errno != EINTR)
+			return EOF;
+	}
+}
+
 static int read_line_tty(const char *prompt, char **out)
 {
-	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 	sigset_t block, orig;
-	int sig;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &orig);
-	repl_line_done = false;
-	repl_line = NULL;
-	rl_callback_handler_install(prompt, on_rl_line);
-	while (!repl_line_done && !caught_signal) {
-		int n = ppoll(&pfd, 1, NULL, &orig);
-
-		if (n > 0)
-			rl_callback_read_char();
-		else if (n < 0 && errno != EINTR)
-			break;
-	}
-	sig = caught_signal;
+	*out = readline(prompt);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
-	if (repl_line_done) {
-		*out = repl_line;
-		return repl_line ? LINE_OK : LINE_EOF;
+	if (caught_signal) {
+		free(*out);
+		*out = NULL;
+		return LINE_SIGNAL;
 	}
-	rl_free_line_state();
-	rl_callback_sigcleanup();
-	if (sig)
-		rl_echo_signal_char(sig);
-	rl_callback_handler_remove();
-	fputc('\n', stdout);
-	fflush(stdout);
-	return sig ? LINE_SIGNAL : LINE_EOF;
+	return *out ? LINE_OK : LINE_EOF;
 }
 
 static int read_line_plain(char **out)
@@ -304,6 +309,7 @@ static int push_line(lua_State *L, bool first)
 	int r;
 
 	fflush(stdout);
+	arm_signals(); /* laction fell back to SIG_DFL if a signal came since the last call */
 	if (use_readline)
 		r = read_line_tty(first ? PROMPT : PROMPT2, &line);
 	else
@@ -462,6 +468,7 @@ static int do_repl(lua_State *L)
 	use_readline = isatty(STDIN_FILENO);
 	if (use_readline) {
 		rl_readline_name = PROGNAME;
+		rl_getc_function = repl_getc;
 		stifle_history(HISTORY_MAX);
 		hist = history_path(histbuf, sizeof(histbuf));
 		if (hist)
@@ -481,9 +488,10 @@ static int do_repl(lua_State *L)
 		if (r == LINE_SIGNAL) {
 			sig = caught_signal;
 			clear_signal(L);
-			if (sig == SIGINT && use_readline)
-				continue; /* ^C cancels the line being typed */
-			break;
+			if (sig != SIGINT || !use_readline)
+				break;
+			sig = 0; /* ^C cancels the line being typed */
+			continue;
 		}
 		if (status == LUA_OK)
 			status = docall(L, 0, LUA_MULTRET);

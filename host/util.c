@@ -142,6 +142,27 @@ void sh_ensure_bpffs(lua_State *L, const char *path)
 			   path, dir);
 }
 
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC 0x74726163
+#endif
+
+/* libbpf resolves tracepoint ids (and legacy kprobes) through tracefs; a machine without
+ * systemd may not have it mounted, so mount it where libbpf looks, as bpftool does for
+ * bpffs. Only when neither libbpf path is usable. */
+void sh_ensure_tracefs(lua_State *L, const char *why)
+{
+	const char *dir = "/sys/kernel/tracing";
+	struct statfs sfs;
+
+	if (access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return;
+	if (statfs(dir, &sfs) == 0 && sfs.f_type == TRACEFS_MAGIC)
+		return;
+	if (mount("tracefs", dir, "tracefs", 0, NULL) < 0)
+		sh_raise_errno(L, errno, NULL, "%s needs tracefs, which is not mounted; mounting it "
+			       "at %s", why, dir);
+}
+
 bool sh_fd_is_socket(int fd)
 {
 	struct stat st;
@@ -154,8 +175,14 @@ int sh_check_sockfd(lua_State *L, int idx, const char *what)
 	int fd = -1;
 
 	idx = lua_absindex(L, idx);
-	if (lua_isinteger(L, idx)) {
-		fd = (int)lua_tointeger(L, idx);
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		int isint = 0;
+		lua_Integer n = lua_tointegerx(L, idx, &isint);
+
+		if (!isint)
+			return luaL_error(L, "%s: fd must be an integer, got %s", what,
+					  lua_tostring(L, idx));
+		fd = (int)n;
 	} else if (luaL_testudata(L, idx, SH_SOCKET_MT)) {
 		int *sfd = lua_touserdata(L, idx);
 
@@ -168,8 +195,13 @@ int sh_check_sockfd(lua_State *L, int idx, const char *what)
 		if (lua_getfield(L, idx, "getfd") == LUA_TFUNCTION) {
 			lua_pushvalue(L, idx);
 			lua_call(L, 1, 1);
-			if (lua_isinteger(L, -1))
-				fd = (int)lua_tointeger(L, -1);
+			/* LuaSocket gives the descriptor as a float */
+			lua_Integer n;
+			int isnum = 0;
+
+			n = lua_tointegerx(L, -1, &isnum);
+			if (isnum)
+				fd = (int)n;
 		}
 		lua_pop(L, 1);
 		if (fd < 0)

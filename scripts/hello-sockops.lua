@@ -49,8 +49,14 @@ end
 
 -- Formatting ------------------------------------------------------------------------------
 
+-- Address fields may come as strings or as sequences of byte integers, depending on how the
+-- codec treats __u8 arrays; net.ntop takes both, and so does this.
 local function is_zero(bytes)
-   return type(bytes) == "string" and not bytes:find("[^%z]")
+   if type(bytes) == "string" then return not bytes:find("[^\0]") end
+   for _, b in ipairs(bytes) do
+      if b ~= 0 then return false end
+   end
+   return true
 end
 
 local function text_line(e)
@@ -162,9 +168,11 @@ local function demo_cgroup(root, pid)
    })
 end
 
--- One TCP connection over loopback with a line each way, all in this process.
+-- One TCP connection over loopback with a line each way, all in this process. False when
+-- the address cannot be bound (no ::1 where IPv6 is disabled).
 local function talk(socket, host)
-   local srv = assert(socket.bind(host, 0))
+   local srv = socket.bind(host, 0)
+   if not srv then return false end
    local _, port = srv:getsockname()
    local cli = assert(socket.connect(host, port))
    local conn = assert(srv:accept())
@@ -176,6 +184,7 @@ local function talk(socket, host)
    assert(cli:receive("*l"))
    cli:close()
    conn:close()
+   return true
 end
 
 -- Sockets belong to the cgroup their creator was in when they were made, so only the
@@ -184,13 +193,8 @@ local function run_demo(cg)
    local socket = need("socket", "lua-socket", "--demo")
    cg.enter()
    local ok, err = pcall(function()
-      talk(socket, "127.0.0.1")
-      -- IPv6 only where the machine has ::1 (IPv6 may be disabled)
-      local probe = socket.bind("::1", 0)
-      if probe then
-         probe:close()
-         talk(socket, "::1")
-      end
+      if not talk(socket, "127.0.0.1") then error("cannot listen on 127.0.0.1", 0) end
+      talk(socket, "::1")
    end)
    cg.leave()
    if not ok then error("demo connection failed: " .. tostring(err), 0) end

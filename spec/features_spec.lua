@@ -7,7 +7,8 @@ local sockhost = require "sockhost"
 
 local KPROBE_REASON = "kernel built without CONFIG_KPROBES (no kprobe_events in tracefs)"
 local KPROBE_INSTEAD = "use a tracepoint or tp_btf"
-local DENIED = "BPF not permitted: run as root or grant CAP_BPF+CAP_PERFMON (Operation not permitted)"
+local DENIED = "BPF not permitted: run as root or grant CAP_BPF+CAP_PERFMON "
+   .. "(Operation not permitted)"
 
 local function exists(path)
    local f = io.open(path, "r")
@@ -127,7 +128,11 @@ print(features.cgroup_link.ok, features.cgroup_link.reason)
 print(features.cgroup2.ok)
 ]])
       f:close()
-      local runner = os.getenv("SOCKHOST_BIN") or "lua5.4"
+      -- the sanitizer build runs specs inside the instrumented sockhost executable
+      local runner = os.getenv("SOCKHOST_BIN")
+      if runner == nil or runner == "" then
+         runner = "lua5.4"
+      end
       local cmd = string.format("chmod 644 %s && LUA_PATH=%s LUA_CPATH=%s setpriv --reuid=65534 "
          .. "--regid=65534 --clear-groups --inh-caps=-all %s %s 2>&1", kernel.quote(script),
          kernel.quote(package.path), kernel.quote(package.cpath), runner, kernel.quote(script))

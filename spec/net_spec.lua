@@ -173,6 +173,31 @@ describe("sockhost.net", function()
       end)
    end)
 
+   describe("bytes()", function()
+      it("turns a string into a sequence of byte integers", function()
+         assert.same({ 127, 0, 0, 1 }, net.bytes((net.pton("127.0.0.1"))))
+         assert.same({}, net.bytes(""))
+      end)
+
+      it("zero-pads to a field's length", function()
+         assert.same({ 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+            net.bytes(net.pton("10.0.0.1"), 16))
+      end)
+
+      it("round-trips through ntop as a decoded __u8[16] field would", function()
+         local field = net.bytes(net.pton("10.0.0.1"), 16)
+         assert.equal("10.0.0.1", net.ntop(field, 2))
+         assert.equal("fe80::1", net.ntop(net.bytes(net.pton("fe80::1"), 16), 10))
+      end)
+
+      it("raises on misuse", function()
+         assert.has_error(function() net.bytes(1) end,
+            "bad argument #1 to 'bytes' (string expected, got number)")
+         assert.has_error(function() net.bytes("abcd", 2) end,
+            "bad argument #2 to 'bytes' (length of at least 4 expected, got 2)")
+      end)
+   end)
+
    describe("ipv4()", function()
       it("formats a __u32 holding network-order bytes", function()
          -- 127.0.0.1 as struct bpf_sock_ops.local_ip4 reads on this host

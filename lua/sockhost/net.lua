@@ -8,8 +8,10 @@
 -- under stock lua5.4, a script's formatter, the REPL).
 --
 -- Conventions:
---   * Addresses are byte strings in network order, as BPF structs carry them (a __u8[16] field
---     decodes to a 16-byte Lua string). Sequences of byte integers are accepted too.
+--   * Addresses are bytes in network order, as BPF structs carry them. The codec decodes a
+--     __u8[16] field to a sequence of 16 byte integers (char arrays become strings, typedef'd
+--     byte arrays do not, so no byte is lost at a NUL); byte strings are accepted as well.
+--     net.pton gives a string; net.bytes turns one into a sequence to store into such a field.
 --   * Misuse (wrong type, bad length, out-of-range number) raises an error. Parsing text that
 --     may simply be wrong (net.pton) returns nil and a message instead.
 --   * The *_name functions return nil for a number they do not know.
@@ -115,6 +117,22 @@ local function to_bytes(v, fname)
       out[i] = string.char(b)
    end
    return table.concat(out)
+end
+
+--- net.bytes(s [, len]) -> {b1, b2, ...}: the bytes of string s as a sequence of integers,
+-- zero-padded to len when given (for __u8[len] struct fields: net.bytes(net.pton(ip), 16)).
+function net.bytes(s, len)
+   if type(s) ~= "string" then
+      error(("bad argument #1 to 'bytes' (string expected, got %s)"):format(type(s)), 2)
+   end
+   local n = len == nil and #s or toint(len)
+   if not n or n < #s then
+      error(("bad argument #2 to 'bytes' (length of at least %d expected, got %s)")
+         :format(#s, tostring(len)), 2)
+   end
+   local out = { s:byte(1, -1) }
+   for i = #s + 1, n do out[i] = 0 end
+   return out
 end
 
 local function ntop4(s)

@@ -1,0 +1,142 @@
+-- SPDX-License-Identifier: GPL-2.0
+-- Nothing outlives the process: a sockhost script stopped by SIGINT, SIGTERM, SIGKILL or
+-- its own error leaves no program attached to its cgroup, no link and no program behind.
+local kernel = require "helpers.kernel"
+local socket = require "socket"
+
+local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
+
+local function read_file(path)
+   local f = io.open(path, "r")
+   if not f then return nil end
+   local s = f:read("a")
+   f:close()
+   return s
+end
+
+local function wait_for(fn, secs)
+   local deadline = socket.gettime() + (secs or 10)
+   while socket.gettime() < deadline do
+      local v = fn()
+      if v then return v end
+      socket.sleep(0.05)
+   end
+   return nil
+end
+
+local function prog_exists(id)
+   return (kernel.sh("bpftool prog show id " .. id .. " >/dev/null 2>&1"))
+end
+
+--- The script the child runs: attaches sock_ops to the cgroup, a tracepoint, a socket
+-- filter and an sk_msg program, reports its pid and program ids, then waits in run() and
+-- writes what run() returned.
+local SCRIPT = [[
+local sockhost = require "sockhost"
+local cg, dir, mode = arg[1], arg[2], arg[3]
+local hello = sockhost.open("hello-sockops")
+local l1 = hello:program("hello"):attach(cg)
+local tp = sockhost.open("tpcount", { programs = { "sys_enter_getppid" } })
+local l2 = tp:program("sys_enter_getppid"):attach()
+local sk = sockhost.open("skmsg", { programs = { "msg_count" } })
+local l3 = sk:program("msg_count"):attach(sk:map("sock_map"))
+local ids = { hello:program("hello"):info().id, tp:program("sys_enter_getppid"):info().id,
+              sk:program("msg_count"):info().id }
+local f = assert(io.open(dir .. "/ready.tmp", "w"))
+f:write(sockhost.pid(), " ", table.concat(ids, " "), "\n")
+f:close()
+os.rename(dir .. "/ready.tmp", dir .. "/ready")
+if mode == "error" then
+   sockhost.after(0.05, function() error("boom from a timer") end)
+end
+if mode == "busy" then
+   while true do end
+end
+local reason, sig = sockhost.run()
+f = assert(io.open(dir .. "/summary", "w"))
+f:write(reason, " ", tostring(sig), "\n")
+f:close()
+]]
+
+describe("teardown", function()
+   local cg, dir, script
+   before_each(function()
+      cg = kernel.new_cgroup("teardown")
+      dir = os.tmpname()
+      os.remove(dir)
+      assert(kernel.sh("mkdir -p " .. dir))
+      script = dir .. "/script.lua"
+      local f = assert(io.open(script, "w"))
+      f:write(SCRIPT)
+      f:close()
+   end)
+   after_each(function()
+      kernel.sh("rm -rf " .. kernel.quote(dir))
+      kernel.remove_cgroup(cg)
+   end)
+
+   --- Start the script; returns its pid and program ids once everything is attached.
+   local function start(mode)
+      kernel.spawn(string.format("%s %s %s %s %s 2>%s/stderr; echo $? > %s/status",
+         kernel.quote(bin), kernel.quote(script), kernel.quote(cg), kernel.quote(dir),
+         mode or "run", dir, dir))
+      local ready = wait_for(function() return read_file(dir .. "/ready") end)
+      assert(ready, "script did not get ready: " .. tostring(read_file(dir .. "/stderr")))
+      local nums = {}
+      for n in ready:gmatch("%d+") do nums[#nums + 1] = math.tointeger(tonumber(n)) end
+      local pid = table.remove(nums, 1)
+      assert.same({ nums[1] }, kernel.prog_ids_attached_to_cgroup(cg))
+      for _, id in ipairs(nums) do assert.is_true(prog_exists(id)) end
+      return pid, nums
+   end
+
+   local function status()
+      local s = wait_for(function() return read_file(dir .. "/status") end)
+      return s and math.tointeger(tonumber(s))
+   end
+
+   local function assert_nothing_left(ids)
+      assert.same({}, kernel.prog_ids_attached_to_cgroup(cg))
+      -- programs are freed after an RCU grace period once the last reference goes
+      for _, id in ipairs(ids) do
+         assert.is_true(wait_for(function() return not prog_exists(id) end, 5) or false,
+            "program id " .. id .. " is still loaded")
+      end
+   end
+
+   for _, sig in ipairs({ "INT", "TERM" }) do
+      it("on SIG" .. sig .. " returns from run, lets the script finish, then detaches", function()
+         local pid, ids = start()
+         assert(kernel.sh("kill -" .. sig .. " " .. pid))
+         assert.equal(0, status())
+         assert.equal("signal SIG" .. sig .. "\n", read_file(dir .. "/summary"))
+         assert_nothing_left(ids)
+      end)
+   end
+
+   it("on SIGKILL leaves nothing attached (the kernel drops the links)", function()
+      local pid, ids = start()
+      assert(kernel.sh("kill -KILL " .. pid))
+      assert.equal(137, status())
+      assert.is_nil(read_file(dir .. "/summary"))
+      assert_nothing_left(ids)
+   end)
+
+   it("on SIGINT outside run interrupts the script, detaches and exits 130", function()
+      local pid, ids = start("busy")
+      assert(kernel.sh("kill -INT " .. pid))
+      assert.equal(130, status())
+      assert.matches("interrupted", read_file(dir .. "/stderr"))
+      assert_nothing_left(ids)
+   end)
+
+   it("on a callback error stops with the traceback, detaches and exits 1", function()
+      local _, ids = start("error")
+      assert.equal(1, status())
+      local err = read_file(dir .. "/stderr")
+      assert.matches("boom from a timer", err)
+      assert.matches("stack traceback", err)
+      assert.is_nil(read_file(dir .. "/summary"))
+      assert_nothing_left(ids)
+   end)
+end)
