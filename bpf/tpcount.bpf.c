@@ -30,6 +30,12 @@
 
 /* Process (tgid) whose calls count; 0: every process. */
 const volatile __u32 target_pid = 0;
+/*
+ * Syscall the raw_tp and tp_btf programs count (they see every syscall and filter by id).
+ * getppid by default; a spec running inside Lua, which cannot call getppid, picks one it
+ * can make on demand (openat) and attaches the tracepoint program to that syscall's event.
+ */
+const volatile __u32 target_nr = NR_getppid;
 
 __u64 hits = 0;
 __u64 raw_hits = 0;
@@ -65,19 +71,15 @@ int sys_enter_getppid(void *ctx)
 
 	if (!is_target())
 		return 0;
-	/*
-	 * The build targets the default BPF CPU (v1), where an atomic add cannot return the old
-	 * value (that needs BPF_FETCH, -mcpu=v3); so seq is a separate read of hits and can be
-	 * off under concurrent callers. Exact for a single caller, which is what specs use.
-	 */
-	__sync_fetch_and_add(&hits, 1);
+	/* built for BPF CPU v3, so the add returns the old value atomically (BPF_FETCH) */
+	__u64 seq = __sync_fetch_and_add(&hits, 1) + 1;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&dropped, 1);
 		return 0;
 	}
 	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->seq = *(volatile __u64 *)&hits;
+	e->seq = seq;
 	e->ts = bpf_ktime_get_ns();
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -87,7 +89,7 @@ int sys_enter_getppid(void *ctx)
 SEC("raw_tp/sys_enter")
 int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (ctx->args[1] == NR_getppid && is_target())
+	if (ctx->args[1] == target_nr && is_target())
 		__sync_fetch_and_add(&raw_hits, 1);
 	return 0;
 }
@@ -95,7 +97,7 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long id)
 {
-	if (id == NR_getppid && is_target())
+	if (id == target_nr && is_target())
 		__sync_fetch_and_add(&btf_hits, 1);
 	return 0;
 }

@@ -95,6 +95,46 @@ const struct btf *sh_map_btf(struct sh_map *m)
 	return m->owned ? m->own_btf : (m->parent ? m->parent->btf : NULL);
 }
 
+/*
+ * libbpf 1.1 creates sockmap/sockhash (and a few other kinds) without BTF and reports key and
+ * value type id 0, but the object's own BTF still describes the map definition: the .maps
+ * DATASEC holds a var named after the map whose struct has `key` and `value` members that
+ * point to the declared types (__type(key, T) is `typeof(T) *key`). Recover them from there.
+ */
+static __u32 maps_member_type(const struct btf *btf, const char *map, const char *member)
+{
+	__s32 sec = btf__find_by_name_kind(btf, ".maps", BTF_KIND_DATASEC);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *t;
+
+	if (sec < 0)
+		return 0;
+	t = btf__type_by_id(btf, sec);
+	vs = btf_var_secinfos(t);
+	for (int i = 0; i < btf_vlen(t); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+		const struct btf_type *def;
+		const struct btf_member *m;
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), map))
+			continue;
+		def = btf__type_by_id(btf, var->type);
+		while (def && (btf_is_typedef(def) || btf_is_const(def) || btf_is_volatile(def)))
+			def = btf__type_by_id(btf, def->type);
+		if (!def || !btf_is_struct(def))
+			return 0;
+		m = btf_members(def);
+		for (int j = 0; j < btf_vlen(def); j++, m++) {
+			const struct btf_type *ptr = btf__type_by_id(btf, m->type);
+
+			if (!strcmp(btf__name_by_offset(btf, m->name_off), member) && btf_is_ptr(ptr))
+				return ptr->type;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 void sh_push_map(lua_State *L, int obj_idx, struct bpf_map *map)
 {
 	struct sh_map *m;
@@ -118,6 +158,10 @@ void sh_push_map(lua_State *L, int obj_idx, struct bpf_map *map)
 	m->btf_value_id = bpf_map__btf_value_type_id(map);
 	snprintf(m->name, sizeof(m->name), "%s", bpf_map__name(map));
 	m->closed = false;
+	if (m->parent->btf && !m->btf_key_id && !m->btf_value_id) {
+		m->btf_key_id = maps_member_type(m->parent->btf, m->name, "key");
+		m->btf_value_id = maps_member_type(m->parent->btf, m->name, "value");
+	}
 	resolve_codecs(L, m, m->parent->codecs);
 }
 

@@ -47,7 +47,10 @@ f:write(sockhost.pid(), " ", table.concat(ids, " "), "\n")
 f:close()
 os.rename(dir .. "/ready.tmp", dir .. "/ready")
 if mode == "error" then
-   sockhost.after(0.05, function() error("boom from a timer") end)
+   -- the error comes when the spec says so, after it has seen everything attached
+   sockhost.every(0.02, function()
+      if io.open(dir .. "/go") then error("boom from a timer") end
+   end)
 end
 if mode == "busy" then
    while true do end
@@ -132,6 +135,7 @@ describe("teardown", function()
 
    it("on a callback error stops with the traceback, detaches and exits 1", function()
       local _, ids = start("error")
+      assert(io.open(dir .. "/go", "w")):close()
       assert.equal(1, status())
       local err = read_file(dir .. "/stderr")
       assert.matches("boom from a timer", err)
