@@ -14,6 +14,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +87,8 @@ static int msghandler(lua_State *L)
 		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
 			return 1; /* that is the message */
 		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	} else if (strstr(msg, "\nstack traceback:\n")) {
+		return 1; /* a callback's error re-raised by the loop already has its traceback */
 	}
 	luaL_traceback(L, L, msg, 1);
 	return 1;
@@ -143,8 +147,8 @@ static const char *build_tree_dir(char *buf, size_t len)
 	Dl_info info;
 	ssize_t n;
 
-	if (dladdr((void *)build_tree_dir, &info) && info.dli_fname && strchr(info.dli_fname, '/') &&
-	    realpath(info.dli_fname, tmp)) {
+	if (dladdr((void *)build_tree_dir, &info) && info.dli_fname &&
+	    strchr(info.dli_fname, '/') && realpath(info.dli_fname, tmp)) {
 		strip_file(tmp);
 		if (has_lua_tree(tmp) && strlen(tmp) < len) {
 			strcpy(buf, tmp);

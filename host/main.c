@@ -49,14 +49,15 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: " PROGNAME " [options] [script [args]]\n"
 		"Available options are:\n"
-		"  -e stat      execute string 'stat' (may be repeated)\n"
-		"  -i           enter interactive mode after executing 'script'\n"
-		"  -h, --help   show this help\n"
+		"  -e stat        execute string 'stat' (may be repeated)\n"
+		"  -i             enter interactive mode after executing 'script'\n"
+		"  -h, --help     show this help\n"
 		"  -v, --version  show version information\n"
-		"  --features   show which kernel facilities sockhost can use\n"
-		"  --           stop handling options\n"
-		"  -            stop handling options and execute stdin\n"
-		"With no script and no -e, " PROGNAME " reads statements at an interactive prompt.\n");
+		"  --features     show which kernel facilities sockhost can use\n"
+		"  --             stop handling options\n"
+		"  -              stop handling options and execute stdin\n"
+		"With no script and no -e, " PROGNAME " reads statements at an interactive "
+		"prompt.\n");
 }
 
 static void print_version(void)
@@ -123,6 +124,8 @@ static int msghandler(lua_State *L)
 		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
 			return 1; /* that is the message */
 		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	} else if (strstr(msg, "\nstack traceback:\n")) {
+		return 1; /* a callback's error re-raised by the loop already has its traceback */
 	}
 	luaL_traceback(L, L, msg, 1);
 	return 1;
@@ -223,25 +226,34 @@ static bool use_readline;
 
 /*
  * readline's getc: the wait for input is a ppoll() with SIGINT and SIGTERM unblocked only
- * there (read_line_tty blocks them around readline()), so a signal is never lost between
- * looking at the flag and blocking. readline's own handlers (kept for SIGTSTP, SIGWINCH...)
- * defer their work; rl_check_signals() runs it, which cleans up the terminal and passes
- * SIGINT/SIGTERM on to laction. A caught signal then ends the line with EOF, the line is
- * emptied first so that readline returns NULL instead of taking the EOF as ^D.
+ * there, so a signal is never lost between looking at the flag and blocking. readline's own
+ * handlers (kept for SIGTSTP, SIGWINCH...) only note a signal; rl_check_signals() does the
+ * work: it restores the terminal and sends the signal again to laction. That resend stays
+ * pending when the signal is blocked (readline 8.2 unblocks SIGINT as a side effect, not
+ * SIGTERM), so it is taken with sigtimedwait(). A caught signal then ends the line with EOF;
+ * the line is emptied first so that readline returns NULL instead of taking EOF as ^D.
  */
 static int repl_getc(FILE *stream)
 {
+	static const struct timespec no_wait;
 	struct pollfd pfd = { .fd = fileno(stream), .events = POLLIN };
-	sigset_t mask;
+	sigset_t block, mask;
 	unsigned char c;
 
-	sigprocmask(SIG_SETMASK, NULL, &mask);
-	sigdelset(&mask, SIGINT);
-	sigdelset(&mask, SIGTERM);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
 	for (;;) {
 		ssize_t n;
+		int sig;
 
+		sigprocmask(SIG_BLOCK, &block, &mask);
+		sigdelset(&mask, SIGINT);
+		sigdelset(&mask, SIGTERM);
 		rl_check_signals();
+		sig = sigtimedwait(&block, NULL, &no_wait);
+		if (sig > 0 && !caught_signal)
+			caught_signal = sig;
 		if (caught_signal) {
 			rl_replace_line("", 0);
 			return EOF;
@@ -259,6 +271,7 @@ static int repl_getc(FILE *stream)
 	}
 }
 
+/* SIGINT and SIGTERM stay blocked in readline() except while repl_getc waits. */
 static int read_line_tty(const char *prompt, char **out)
 {
 	sigset_t block, orig;
@@ -323,7 +336,12 @@ static int push_line(lua_State *L, bool first)
 
 static void save_line(const char *line)
 {
-	if (use_readline && line[0] != '\0')
+	HIST_ENTRY *last;
+
+	if (!use_readline || line[0] == '\0')
+		return;
+	last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
+	if (!last || strcmp(last->line, line) != 0)
 		add_history(line);
 }
 
@@ -633,6 +651,13 @@ static int pmain(lua_State *L)
 		return 0;
 	}
 	create_arg_table(L, argv, run->argc, run->o.script);
+	/* -e one-liners and the REPL get the module at hand, as bpftrace users expect; scripts
+	 * require it themselves. */
+	if ((run->o.has_e || run->o.has_i || run->o.script == run->argc) &&
+	    dostring(L, "sockhost = require('sockhost')", "=(sockhost)") != LUA_OK) {
+		run->status = failure_status();
+		return 0;
+	}
 	if (run_e_chunks(L, argv, run->o.script) < 0) {
 		run->status = failure_status();
 		return 0;

@@ -34,6 +34,10 @@ local function read_file(name)
    return s
 end
 
+local function assert_prefix(prefix, s)
+   assert.equal(prefix, s:sub(1, #prefix))
+end
+
 -- Run sockhost with args (already quoted for sh) and input on stdin (/dev/null when nil).
 -- Returns { out = stdout, err = stderr, code = exit status, how = "exit" or "signal" }.
 local function run(args, input)
@@ -77,7 +81,8 @@ describe("sockhost executable", function()
    describe("-e", function()
       it("runs the chunk", function()
          local r = run("-e " .. q("print(1+1)"))
-         assert.same({ out = "2\n", err = "", code = 0 }, { out = r.out, err = r.err, code = r.code })
+         assert.same({ out = "2\n", err = "", code = 0 },
+            { out = r.out, err = r.err, code = r.code })
       end)
 
       it("runs every chunk in order, then the script, and starts no REPL", function()
@@ -172,8 +177,7 @@ io.write("...=", table.concat({ ... }, ","), " #", select("#", ...), "\n")
          local r = run(q(script))
          assert.equal(1, r.code)
          assert.equal("", r.out)
-         assert.equal("sockhost: " .. script .. ":2: kaput\nstack traceback:\n",
-            r.err:sub(1, #("sockhost: " .. script .. ":2: kaput\nstack traceback:\n")))
+         assert_prefix("sockhost: " .. script .. ":2: kaput\nstack traceback:\n", r.err)
          assert.matches("in local 'f'", r.err, 1, true)
       end)
 
@@ -181,7 +185,8 @@ io.write("...=", table.concat({ ... }, ","), " #", select("#", ...), "\n")
          local script = write_tmp("x = = 1\n")
          local r = run(q(script))
          assert.equal(1, r.code)
-         assert.matches("^sockhost: " .. script:gsub("%p", "%%%0") .. ":1: unexpected symbol", r.err)
+         assert.equal("", r.out)
+         assert_prefix("sockhost: " .. script .. ":1: unexpected symbol", r.err)
       end)
 
       it("report a missing script and exit 1", function()
@@ -248,7 +253,8 @@ io.write("...=", table.concat({ ... }, ","), " #", select("#", ...), "\n")
             local status, err = signal_run(q(BIN) .. " -e " .. q(LOOP) .. " 2>" .. q(errfile),
                sig, errfile)
             assert.equal(want[1], status)
-            assert.matches("^sockhost: %(command line%):1: " .. want[2], err)
+            -- the position is there only when the hook fires inside a call
+            assert.matches("^sockhost: [^\n]*" .. want[2] .. "\nstack traceback:\n", err)
          end)
       end
 

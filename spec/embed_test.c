@@ -39,11 +39,11 @@ static void fail(struct sockhost *sh, const char *fmt, ...)
 	exit(1);
 }
 
-#define CHECK(sh, cond, ...)                                                                        \
-	do {                                                                                        \
-		if (!(cond))                                                                        \
-			fail(sh, __VA_ARGS__);                                                      \
-		checks++;                                                                           \
+#define CHECK(sh, cond, ...)                  \
+	do {                                  \
+		if (!(cond))                  \
+			fail(sh, __VA_ARGS__); \
+		checks++;                     \
 	} while (0)
 
 static long long now_ms(void)
