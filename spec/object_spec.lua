@@ -180,7 +180,9 @@ describe("verifier rejection", function()
       assert.is_false(ok)
       assert.equal("table", type(err))
       assert.equal(13, err.errno) -- EACCES: the verifier said no
-      assert.matches("^object '" .. path:gsub("%p", "%%%0") .. "': program '[%w_]+' was rejected by the verifier: Permission denied; verifier log tail:\n", err.message)
+      assert.matches("^object '" .. path:gsub("%p", "%%%0") .. "': program 'bad_lookup' was "
+         .. "rejected by the verifier: Permission denied; verifier log tail:\n", err.message)
+      assert.matches("R0 invalid mem access 'map_value_or_null'", err.message)
       assert.matches("%(full log in err.log%)$", err.message)
       assert.is_true(#err.log > #err.message / 2)
       assert.equal(err.message, tostring(err))
