@@ -374,6 +374,57 @@ static int globals_newindex(lua_State *L)
 	return 0;
 }
 
+/* pairs(obj.globals): every global of every datasec with its current value. */
+static int globals_pairs_next(lua_State *L)
+{
+	struct sh_object *o = sh_object_check(L, lua_upvalueindex(1));
+	lua_Integer sec = lua_tointeger(L, lua_upvalueindex(2));
+	lua_Integer var = lua_tointeger(L, lua_upvalueindex(3));
+
+	if (!o->btf)
+		return 0;
+	if (!o->ndatasec)
+		map_datasecs(o);
+	for (; sec < o->ndatasec; sec++, var = 0) {
+		__u32 sec_id = bpf_map__btf_value_type_id(o->datasec[sec].map);
+		const struct btf_type *t = sec_id ? btf__type_by_id(o->btf, sec_id) : NULL;
+
+		if (!t || !btf_is_datasec(t) || var >= btf_vlen(t))
+			continue;
+		const struct btf_var_secinfo *vs = btf_var_secinfos(t) + var;
+		const char *name = btf__name_by_offset(o->btf, btf__type_by_id(o->btf,
+										 vs->type)->name_off);
+
+		lua_pushinteger(L, sec);
+		lua_replace(L, lua_upvalueindex(2));
+		lua_pushinteger(L, var + 1);
+		lua_replace(L, lua_upvalueindex(3));
+		lua_pushstring(L, name);
+		object_get_global(L, o, name);
+		return 2;
+	}
+	return 0;
+}
+
+static int globals_pairs(lua_State *L)
+{
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__object");
+	lua_pushinteger(L, 0);
+	lua_pushinteger(L, 0);
+	lua_pushcclosure(L, globals_pairs_next, 3);
+	return 1;
+}
+
+static int globals_tostring(lua_State *L)
+{
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__object");
+	struct sh_object *o = sh_object_check(L, -1);
+	lua_pushfstring(L, "sockhost globals of '%s'", object_name(o));
+	return 1;
+}
+
 static void push_globals_proxy(lua_State *L, int obj_idx)
 {
 	obj_idx = lua_absindex(L, obj_idx);
@@ -388,6 +439,12 @@ static void push_globals_proxy(lua_State *L, int obj_idx)
 		lua_pushvalue(L, obj_idx);
 		lua_pushcclosure(L, globals_newindex, 1);
 		lua_setfield(L, -2, "__newindex");
+		lua_pushvalue(L, obj_idx);
+		lua_setfield(L, -2, "__object");
+		lua_pushcfunction(L, globals_pairs);
+		lua_setfield(L, -2, "__pairs");
+		lua_pushcfunction(L, globals_tostring);
+		lua_setfield(L, -2, "__tostring");
 		lua_setmetatable(L, -2);
 		lua_pushvalue(L, -1);
 		lua_setfield(L, -3, "globals");

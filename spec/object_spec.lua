@@ -145,6 +145,19 @@ describe("globals", function()
       assert.equal(12345, obj.globals.hits)
    end)
 
+   it("iterates every global with its value", function()
+      local obj <close> = sockhost.open("tpcount", { programs = { "sys_enter_getppid" },
+         globals = { target_pid = 99 } })
+      obj.globals.hits = 5
+      local seen = {}
+      for k, v in pairs(obj.globals) do seen[k] = v end
+      assert.equal(99, seen.target_pid)
+      assert.equal(5, seen.hits)
+      assert.equal(0, seen.raw_hits)
+      assert.same({ pid = 0, seq = 0, ts = 0 }, seen.tp_event_type)
+      assert.equal("sockhost globals of 'tpcount'", tostring(obj.globals))
+   end)
+
    it("refuses .rodata after load", function()
       local obj <close> = sockhost.open("sockcount")
       errors.raises(function() obj.globals.proto_filter = 6 end,
