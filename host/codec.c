@@ -15,11 +15,15 @@
  *  - enums[]: enumerators of every enum node, per node sorted by value (first declared wins
  *    on duplicates) so decoding is a direct index (dense enums) or a binary search.
  *  - pool: field names, enumerator names and type names for messages, NUL-terminated and
- *    copied out of the BTF (libbpf may rewrite its string data while an object loads).
+ *    copied out of the BTF, so a plan never points into memory libbpf owns.
  *
  * Lifetime: a cache belongs to one struct btf and must be freed before it. Plans are owned by
  * the cache; a plan pointer is valid until sh_codec_cache_free. Plans never change once made,
  * so any number of maps and ring buffers may share one.
+ *
+ * sh_codec_encode zeroes its output before it looks at the Lua value and may raise half way:
+ * callers encode into scratch memory and copy on success, never straight into live data
+ * (an mmaped .data section, say).
  *
  * Bytes are read and written in host order; sh_codec_get refuses BTF of the other byte order
  * and big-endian hosts (bitfield positions here are computed for little-endian).

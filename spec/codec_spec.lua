@@ -44,8 +44,11 @@ end
 -- m[k] = v, read it back (as expect when the codec normalises v), then delete it so the
 -- small hash maps of the fixture never fill up.
 local function roundtrip(m, k, v, expect)
+   if expect == nil then
+      expect = v
+   end
    m[k] = v
-   assert.same(expect == nil and v or expect, m[k])
+   assert.same(expect, m[k])
    m[k] = nil
    assert.is_nil(m[k])
 end
@@ -236,15 +239,22 @@ describe("sockhost codec", function()
    end)
 
    describe("strings and structs", function()
-      it("round-trips char[16] keys, cut at the first NUL", function()
+      it("round-trips char[16] keys", function()
          local m = obj:map("by_comm")
          local addr = { ip = 0x7f000001, port = 8080, proto = 6, pad = 0 }
          roundtrip(m, "curl", addr)
          roundtrip(m, "", addr)
          roundtrip(m, string.rep("x", 16), addr)
-         m["ab\0cd"] = addr
-         assert.same({ "ab" }, keys(m))
-         m.ab = nil
+         m.curl = addr
+         assert.same({ "curl" }, keys(m))
+         m.curl = nil
+      end)
+
+      it("cuts char arrays at the first NUL when reading", function()
+         local m = obj:map("all_kinds")
+         local key = { id = 3, op = "FX_NONE" }
+         roundtrip(m, key, { comm = "ab\0cd", tag = "\0x" },
+            with(zero_kinds(), { comm = "ab", tag = "" }))
       end)
 
       it("fills missing struct fields with zero", function()
@@ -515,9 +525,14 @@ describe("sockhost codec", function()
             "integer -1 out of range for u16", 1, true)
          assert.error_matches(function() o.globals.banner = string.rep("b", 17) end,
             "string of 17 bytes too long for char[16]", 1, true)
-         assert.error_matches(function() o.globals.listen_addr = { foo = 1 } end,
+         assert.error_matches(function() o.globals.listen_addr = { port = 1, foo = 1 } end,
             "unknown field 'foo' in struct fx_addr (fields: ip, port, proto, pad)", 1, true)
+         assert.error_matches(function() o.globals.max_conns = -1 end,
+            "integer -1 out of range for u32", 1, true)
+         -- a failed write leaves the old value alone
          assert.same(0, o.globals.port)
+         assert.same(64, o.globals.max_conns)
+         assert.same({ ip = 0x7f000001, port = 80, proto = 0, pad = 0 }, o.globals.listen_addr)
       end)
    end)
 end)
