@@ -510,9 +510,14 @@ static void object_load(lua_State *L, int idx)
 					  o->path, prog);
 		}
 		free(cap);
-		lua_pushstring(L, sh_libbpf_last_log());
+		/* libbpf's last word, unless it only repeats that the load failed */
+		const char *last = sh_libbpf_last_log();
+		if (!strncmp(last, "libbpf: ", 8))
+			last += 8;
+		if (!strncmp(last, "failed to load object", 21))
+			last = "";
 		sh_raise_errno(L, err, NULL, "object '%s': load failed%s%s", o->path,
-			       *lua_tostring(L, -1) ? ": " : "", lua_tostring(L, -1));
+			       *last ? ": " : "", last);
 	}
 	free(cap);
 	o->loaded = true;
@@ -592,10 +597,11 @@ static int l_open(lua_State *L)
 	err = errno;
 	if (!o->obj) {
 		o->obj = NULL;
-		lua_pushstring(L, sh_libbpf_last_log());
+		const char *last = sh_libbpf_last_log();
+		if (!strncmp(last, "libbpf: ", 8))
+			last += 8;
 		return sh_raise_errno(L, err, NULL, "object '%s': cannot open%s%s", path,
-				      *lua_tostring(L, -1) ? ": " : "",
-				      lua_tostring(L, -1));
+				      *last ? ": " : "", last);
 	}
 	o->btf = bpf_object__btf(o->obj);
 	o->codecs = o->btf ? sh_codec_cache_new(o->btf) : NULL;

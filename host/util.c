@@ -64,12 +64,18 @@ int sh_open_cgroup(lua_State *L, const char *path)
 	return fd;
 }
 
-static bool has_objects(const char *dir)
+/* Does dir hold the built-in objects? If so, make it canonical in place (messages and
+ * obj.path then name the same file whichever binary resolved it). */
+static bool has_objects(char *dir)
 {
-	char probe[PATH_MAX];
+	char probe[PATH_MAX], real[PATH_MAX];
 
 	snprintf(probe, sizeof(probe), "%s/hello-sockops.bpf.o", dir);
-	return access(probe, R_OK) == 0;
+	if (access(probe, R_OK) != 0)
+		return false;
+	if (realpath(dir, real))
+		snprintf(dir, PATH_MAX, "%s", real);
+	return true;
 }
 
 /* The build tree keeps bpf/ next to the sockhost binary (build/sockhost, build/bpf) and two

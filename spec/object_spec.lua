@@ -125,6 +125,20 @@ describe("sockhost.open", function()
    end)
 end)
 
+describe("privileges", function()
+   it("says once, at the first BPF call, that BPF needs root or CAP_BPF", function()
+      local kernel = require "helpers.kernel"
+      local bin = assert(os.getenv("SOCKHOST_BIN"))
+      local ok, out, code = kernel.sh("setpriv --reuid=nobody --regid=nogroup --clear-groups "
+         .. "--inh-caps=-all " .. bin .. " -e 'sockhost.open(\"sockcount\")' 2>&1")
+      assert.is_false(ok)
+      assert.equal(1, code)
+      assert.equal("sockhost: (command line):1: object '" .. sockhost.bpf_dir() .. "/sockcount.bpf.o': "
+         .. "load failed: Operation not permitted (BPF needs root or CAP_BPF+CAP_PERFMON "
+         .. "(and CAP_NET_ADMIN for network hooks))", out:match("^[^\n]*"))
+   end)
+end)
+
 describe("globals", function()
    it("sets .rodata before load and reads it after", function()
       local obj <close> = sockhost.open("sockcount", { globals = { proto_filter = 17 } })
