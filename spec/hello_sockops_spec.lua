@@ -2,29 +2,13 @@
 -- scripts/hello-sockops.lua run as a user runs it, against one connection the spec makes
 -- inside the spec's own cgroup.
 local kernel = require "helpers.kernel"
-local socket = require "socket"
 local cjson = require "cjson"
 
 local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
 local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"), "run through ctest (SOCKHOST_SOURCE_DIR)")
 local script = src .. "/scripts/hello-sockops.lua"
 
-local function read_file(path)
-   local f = io.open(path, "r")
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function wait_for(fn, secs)
-   local deadline = socket.gettime() + (secs or 10)
-   while socket.gettime() < deadline do
-      local v = fn()
-      if v then return v end
-      socket.sleep(0.02)
-   end
-end
+local read_file, wait_for = kernel.read_file, kernel.wait_for
 
 describe("scripts/hello-sockops.lua", function()
    local cg, out

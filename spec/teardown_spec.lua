@@ -2,27 +2,10 @@
 -- Nothing outlives the process: a sockhost script stopped by SIGINT, SIGTERM, SIGKILL or
 -- its own error leaves no program attached to its cgroup, no link and no program behind.
 local kernel = require "helpers.kernel"
-local socket = require "socket"
 
 local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
 
-local function read_file(path)
-   local f = io.open(path, "r")
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function wait_for(fn, secs)
-   local deadline = socket.gettime() + (secs or 10)
-   while socket.gettime() < deadline do
-      local v = fn()
-      if v then return v end
-      socket.sleep(0.05)
-   end
-   return nil
-end
+local read_file, wait_for = kernel.read_file, kernel.wait_for
 
 local function prog_exists(id)
    return (kernel.sh("bpftool prog show id " .. id .. " >/dev/null 2>&1"))

@@ -45,7 +45,8 @@ function kernel.must(cmd)
 end
 local must = kernel.must
 
-local function read_file(path)
+--- The whole content of a file, or nil when it cannot be opened.
+function kernel.read_file(path)
    local f = io.open(path, "r")
    if not f then
       return nil
@@ -53,6 +54,19 @@ local function read_file(path)
    local s = f:read("a")
    f:close()
    return s
+end
+local read_file = kernel.read_file
+
+--- Call fn every 20 ms until it returns a true value (which is returned), at most secs
+-- seconds (default 10); nil when time ran out.
+function kernel.wait_for(fn, secs)
+   local deadline = socket.gettime() + (secs or 10)
+   while socket.gettime() < deadline do
+      local v = fn()
+      if v then return v end
+      socket.sleep(0.02)
+   end
+   return nil
 end
 
 local function write_file(path, data)
