@@ -6,6 +6,7 @@
  * state (the loop) lives in that state's registry, never in C globals.
  */
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 #include "sockhost.h"
@@ -47,6 +48,16 @@ static int l_pid(lua_State *L)
 	return 1;
 }
 
+/* sockhost.now(): CLOCK_MONOTONIC seconds (the clock bpf_ktime_get_ns counts), for rates */
+static int l_now(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
 static int l_bpf_dir(lua_State *L)
 {
 	lua_pushstring(L, sh_bpf_dir());
@@ -59,6 +70,7 @@ int sh_core_open(lua_State *L)
 		{ "cgroup2_root", l_cgroup2_root },
 		{ "bpf_dir", l_bpf_dir },
 		{ "pid", l_pid },
+		{ "now", l_now },
 		{ NULL, NULL },
 	};
 	int (*const opens[])(lua_State *) = {

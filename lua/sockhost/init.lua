@@ -9,7 +9,11 @@ for k, v in pairs(core) do
    M[k] = v
 end
 
-local lazy = { net = "sockhost.net", inspect = "sockhost.inspect" }
+local lazy = {
+   net = "sockhost.net", inspect = "sockhost.inspect", fmt = "sockhost.fmt",
+   tab = "sockhost.tab", hist = "sockhost.hist", interval = "sockhost.interval",
+   ndjson = "sockhost.ndjson",
+}
 setmetatable(M, {
    __index = function(t, k)
       local mod = lazy[k]
