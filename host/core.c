@@ -5,7 +5,9 @@
  * class construction. The module is opened once per lua_State; state that must be per
  * state (the loop) lives in that state's registry, never in C globals.
  */
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -58,6 +60,23 @@ static int l_now(lua_State *L)
 	return 1;
 }
 
+/* sockhost.cgroup_id(path): the id bpf_get_current_cgroup_id() and bpftool report for a
+ * cgroup v2 directory (its kernfs inode number). */
+static int l_cgroup_id(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int fd = sh_open_cgroup(L, path);
+	struct stat st;
+	int rc = fstat(fd, &st);
+	int err = errno;
+
+	close(fd);
+	if (rc < 0)
+		return sh_raise_errno(L, err, NULL, "cgroup '%s'", path);
+	lua_pushinteger(L, (lua_Integer)st.st_ino);
+	return 1;
+}
+
 static int l_bpf_dir(lua_State *L)
 {
 	lua_pushstring(L, sh_bpf_dir());
@@ -71,6 +90,7 @@ int sh_core_open(lua_State *L)
 		{ "bpf_dir", l_bpf_dir },
 		{ "pid", l_pid },
 		{ "now", l_now },
+		{ "cgroup_id", l_cgroup_id },
 		{ NULL, NULL },
 	};
 	int (*const opens[])(lua_State *) = {

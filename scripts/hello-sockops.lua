@@ -94,79 +94,7 @@ local function json_record(e)
    return r
 end
 
--- The demo cgroup --------------------------------------------------------------------------
-
-local function read_file(path)
-   local f, err = io.open(path, "r")
-   if not f then return nil, err end
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function write_file(path, data)
-   local f, err = io.open(path, "w")
-   if not f then return nil, err end
-   local ok, werr = f:write(data)
-   local cok, cerr = f:close() -- a refused cgroup move shows up here, at the flush
-   if not ok then return nil, werr end
-   if not cok then return nil, ("%s: %s"):format(path, cerr) end
-   return true
-end
-
-local function self_pid()
-   local stat = assert(read_file("/proc/self/stat"))
-   return assert(math.tointeger(tonumber(stat:match("^(%d+)"))))
-end
-
--- The cgroup v2 directory this process is in now ("0::/path" in /proc/self/cgroup).
-local function current_cgroup(root)
-   local text = assert(read_file("/proc/self/cgroup"))
-   for line in text:gmatch("[^\n]+") do
-      local rel = line:match("^0::(/.*)$")
-      if rel then return rel == "/" and root or root .. rel end
-   end
-   error("no cgroup v2 entry in /proc/self/cgroup", 0)
-end
-
-local function shell_quote(s)
-   return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- A to-be-closed guard: moves the process back to where it was and removes the directory,
--- whatever happens (also on an error raised after it was made).
-local function demo_cgroup(root, pid)
-   local path = ("%s/sockhost-demo-%d"):format(root, pid)
-   local home = current_cgroup(root)
-   -- plain Lua has no mkdir; the shell's is fine (it runs and exits before we move)
-   if not os.execute("mkdir -- " .. shell_quote(path)) then
-      error(("cannot create demo cgroup %s"):format(path), 0)
-   end
-   local cg = { path = path, home = home, inside = false }
-   function cg.enter()
-      assert(write_file(path .. "/cgroup.procs", tostring(pid)))
-      cg.inside = true
-   end
-   function cg.leave()
-      if cg.inside then
-         local ok, err = write_file(home .. "/cgroup.procs", tostring(pid))
-         if not ok then
-            io.stderr:write(("hello-sockops: cannot move back to %s: %s\n"):format(home, err))
-         end
-         cg.inside = not ok
-      end
-   end
-   return setmetatable(cg, {
-      __close = function()
-         cg.leave()
-         -- os.remove is C remove(), which rmdirs a directory; it must be empty of tasks
-         local ok, err = os.remove(path)
-         if not ok then
-            io.stderr:write(("hello-sockops: cannot remove %s: %s\n"):format(path, err))
-         end
-      end,
-   })
-end
+-- The demo ------------------------------------------------------------------------------
 
 -- One TCP connection over loopback with a line each way, all in this process. False when
 -- the address cannot be bound (no ::1 where IPv6 is disabled).
@@ -191,12 +119,10 @@ end
 -- connection setup needs to happen inside; the process leaves again right away.
 local function run_demo(cg)
    local socket = need("socket", "lua-socket", "--demo")
-   cg.enter()
-   local ok, err = pcall(function()
+   local ok, err = pcall(cg.within, function()
       if not talk(socket, "127.0.0.1") then error("cannot listen on 127.0.0.1", 0) end
       talk(socket, "::1")
    end)
-   cg.leave()
    if not ok then error("demo connection failed: " .. tostring(err), 0) end
 end
 
@@ -208,7 +134,7 @@ local function main()
    io.stdout:setvbuf("line")
 
    local root = sockhost.cgroup2_root()
-   local cg <close> = args.demo and demo_cgroup(root, self_pid()) or nil
+   local cg <close> = args.demo and require("sockhost.demo").cgroup("demo") or nil
    local target = args.cgroup or (cg and cg.path) or root
 
    local obj <close> = sockhost.open("hello-sockops")

@@ -155,6 +155,18 @@ describe("pinning and statistics", function()
    end)
 end)
 
+describe("machine facts", function()
+   it("gives a cgroup's id as bpftool and the kernel know it", function()
+      local kernel = require "helpers.kernel"
+      local cg = kernel.new_cgroup("id")
+      finally(function() kernel.remove_cgroup(cg) end)
+      local _, ino = kernel.sh("stat -c %i " .. cg)
+      assert.equal(math.tointeger(tonumber(ino)), sockhost.cgroup_id(cg))
+      errors.raises(function() sockhost.cgroup_id("/tmp") end,
+         "cgroup '/tmp': not a cgroup v2 directory (cgroup2 is mounted at " .. sockhost.cgroup2_root() .. ")")
+   end)
+end)
+
 describe("privileges", function()
    it("says once, at the first BPF call, that BPF needs root or CAP_BPF", function()
       local kernel = require "helpers.kernel"
