@@ -10,6 +10,7 @@ pkgs=(
 	lua5.4 liblua5.4-dev libreadline-dev
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
 	iproute2 procps
+	iputils-ping
 )
 
 missing=()

@@ -6,6 +6,7 @@ local sockhost = require "sockhost"
 local socket = require "socket"
 local kernel = require "helpers.kernel"
 local errors = require "helpers.errors"
+local testbed = require "helpers.testbed"
 
 local NR_OPENAT = 257 -- x86_64
 
@@ -177,17 +178,24 @@ describe("socket filter", function()
    end)
 
    it("attaches to a raw socket bound to an interface", function()
+      -- the spec's own veth pair into its own namespace: other processes' UDP on lo would
+      -- be counted too
+      local bed = testbed.create("rawsock")
+      local sink, port = testbed.udp_sink(bed)
+      finally(function() -- busted keeps only the last finally of a test: one for both
+         sink:close()
+         testbed.remove(bed)
+      end)
       local obj <close> = sockhost.open("sockcount", { globals = { proto_filter = 17 } })
-      local raw <close> = sockhost.socket("lo")
-      assert.matches("^sockhost.socket raw on 'lo' %(fd %d+%)$", tostring(raw))
+      local raw <close> = sockhost.socket(bed.host_if)
+      assert.equal(("sockhost.socket raw on '%s' (fd %d)"):format(bed.host_if, raw:fd()),
+         tostring(raw))
       obj:program("count"):attach(raw)
-      local u, port = udp_receiver()
-      finally(function() u:close() end)
-      kernel.udp_send("127.0.0.1", port, 4, 50)
-      assert.equal(4, drain_udp(u))
-      -- on lo an AF_PACKET socket sees each frame once as outgoing and once as incoming;
-      -- the filter sees ethernet (14) + IPv4 (20) + UDP (8) + payload
-      assert.same({ packets = 8, bytes = 8 * (14 + 20 + 8 + 50) }, obj:map("counts")[0])
+      testbed.udp_from_ns(bed, port, 4, 50)
+      assert.equal(4, testbed.drain(sink, 4))
+      -- each datagram crosses the pair once, inbound; the filter sees the whole frame:
+      -- ethernet (14) + IPv4 (20) + UDP (8) + payload
+      assert.same({ packets = 4, bytes = 4 * (14 + 20 + 8 + 50) }, obj:map("counts")[0])
    end)
 
    it("runs crafted packets through test_run", function()
@@ -214,12 +222,14 @@ describe("socket filter", function()
       local path = "/sys/fs/bpf/sockhost-spec-filter-" .. sockhost.pid()
       local prog = obj:program("count")
       prog:pin(path)
-      finally(function() os.remove(path) end)
+      local u, port = udp_receiver()
+      finally(function() -- busted keeps only a test's last finally: one for both
+         os.remove(path)
+         u:close()
+      end)
       local pinned <close> = sockhost.open_pinned(path)
       assert.equal("sockhost.program 'count' (socket_filter)", tostring(pinned))
       assert.equal(prog:info().id, pinned:info().id)
-      local u, port = udp_receiver()
-      finally(function() u:close() end)
       pinned:attach(u)
       kernel.udp_send("127.0.0.1", port, 3, 10)
       assert.equal(3, drain_udp(u))

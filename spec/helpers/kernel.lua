@@ -287,7 +287,7 @@ function kernel.netns_exec(name, cmd)
 end
 
 --- A veth pair with one end in this namespace and its peer in namespace ns, both up and
--- addressed (opts.host_addr / opts.ns_addr in CIDR form; default 10.199.<n>.1/30 and .2/30,
+-- addressed (opts.host_addr / opts.ns_addr in CIDR form; default a 10.199.x.y/30 from pid,
 -- used only between these two ends). Returns {host_if=, ns_if=, host_ip=, ns_ip=, ns=};
 -- remove it with veth_delete.
 function kernel.veth_pair(ns, opts)
@@ -295,8 +295,11 @@ function kernel.veth_pair(ns, opts)
    local n = next_id()
    local tag = string.format("%d%d", kernel.pid() % 100000, n % 100)
    local host_if, ns_if = "shh" .. tag, "shp" .. tag -- at most 10 of IFNAMSIZ's 15
-   local host_addr = opts.host_addr or string.format("10.199.%d.1/30", n % 250)
-   local ns_addr = opts.ns_addr or string.format("10.199.%d.2/30", n % 250)
+   -- a /30 derived from pid and counter, so concurrent spec processes never share a subnet
+   local slot = (kernel.pid() * 7 + n) % 16384
+   local base = string.format("10.199.%d.%d", slot // 64, (slot % 64) * 4)
+   local host_addr = opts.host_addr or base:gsub("%d+$", function(x) return tostring(x + 1) end) .. "/30"
+   local ns_addr = opts.ns_addr or base:gsub("%d+$", function(x) return tostring(x + 2) end) .. "/30"
    must(string.format("ip link add %s type veth peer name %s", host_if, ns_if))
    local ok, err = pcall(function()
       must(string.format("ip link set %s netns %s", ns_if, quote(ns)))
