@@ -1,26 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lmap.c: sockhost.map, one map of an object (borrowed: user value 1 keeps the object
- * alive) or a map opened from a pin (owns its fd and the kernel BTF it was created with).
- * Keys and values cross as Lua values through the map's BTF codecs, resolved once per
- * handle; maps without BTF take and give raw byte strings. sockmap/sockhash values are
- * sockets and prog array values are programs. Ring buffers have no elements to look up.
+ * alive) or a map opened from a pin or id (owns its fd and the kernel BTF it was created
+ * with). This file owns the handle: creation, the BTF codecs resolved once per handle, fields,
+ * metamethods, pinning, and the single-element operations (lookup, update, delete,
+ * lookup_and_delete). Keys and values are converted in lmapval.c, walks live in lmapwalk.c
+ * and what only some kinds have in lmapkinds.c (lmap.h lists them).
+ *
+ * A handle whose object was closed, or that was closed itself, raises "attempt to use a
+ * closed sockhost.map" on every use except tostring and the name field.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "internal.h"
+#include "lmap.h"
 
-static const char *mtype(enum bpf_map_type t)
+const char *sh_map_type_name(enum bpf_map_type t)
 {
 	const char *s = libbpf_bpf_map_type_str(t);
 
 	return s ? s : "unknown";
 }
 
-static bool is_closed(struct sh_map *m)
+bool sh_map_is_closed(const struct sh_map *m)
 {
 	return m->closed || (m->parent && !m->parent->obj);
 }
@@ -35,18 +39,6 @@ int sh_map_fd(lua_State *L, struct sh_map *m)
 	if (fd < 0)
 		luaL_error(L, "map '%s' is not loaded yet (call obj:load() first)", m->name);
 	return fd;
-}
-
-static bool is_percpu(enum bpf_map_type t)
-{
-	return t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_PERCPU_ARRAY ||
-	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH || t == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
-}
-
-static bool has_no_elements(enum bpf_map_type t)
-{
-	return t == BPF_MAP_TYPE_RINGBUF || t == BPF_MAP_TYPE_USER_RINGBUF ||
-	       t == BPF_MAP_TYPE_PERF_EVENT_ARRAY;
 }
 
 static void resolve_codecs(lua_State *L, struct sh_map *m, struct sh_codec_cache *cache)
@@ -71,7 +63,7 @@ struct sh_map *sh_map_check(lua_State *L, int idx)
 {
 	struct sh_map *m = luaL_checkudata(L, idx, SH_MAP_MT);
 
-	if (is_closed(m))
+	if (sh_map_is_closed(m))
 		luaL_error(L, "attempt to use a closed %s", SH_MAP_MT);
 	if (!m->owned) {
 		/* sizes may change until load (resize), so read them from libbpf each time */
@@ -203,146 +195,16 @@ void sh_push_owned_map(lua_State *L, int fd)
 	}
 }
 
-/* ---- keys and values ---------------------------------------------------------------------- */
+/* ---- single elements ---------------------------------------------------------------------- */
 
-static size_t value_bytes(struct sh_map *m)
-{
-	if (is_percpu(m->type))
-		return ((m->value_size + 7) & ~7u) * (size_t)libbpf_num_possible_cpus();
-	return m->value_size;
-}
-
-/* Raw bytes: a string of the exact size, or an integer for 1/2/4/8-byte slots. */
-static void encode_raw(lua_State *L, int idx, void *out, size_t size, const char *what,
-		       struct sh_map *m)
-{
-	if (lua_isinteger(L, idx) && (size == 1 || size == 2 || size == 4 || size == 8)) {
-		lua_Integer v = lua_tointeger(L, idx);
-		uint8_t u8 = v;
-		uint16_t u16 = v;
-		uint32_t u32 = v;
-
-		if (size < 8 && (v < 0 || (uint64_t)v >> (8 * size)))
-			luaL_error(L, "map '%s' %s: integer %I out of range for %d bytes", m->name,
-				   what, v, (int)size);
-		memcpy(out, size == 1 ? (void *)&u8 : size == 2 ? (void *)&u16 :
-			    size == 4 ? (void *)&u32 : (void *)&v, size);
-		return;
-	}
-	if (lua_type(L, idx) != LUA_TSTRING)
-		luaL_error(L, "map '%s' %s: expected a %d-byte string (the map has no BTF), got %s",
-			   m->name, what, (int)size, luaL_typename(L, idx));
-	size_t len;
-	const char *s = lua_tolstring(L, idx, &len);
-	if (len != size)
-		luaL_error(L, "map '%s' %s: expected a %d-byte string, got %d bytes", m->name, what,
-			   (int)size, (int)len);
-	memcpy(out, s, size);
-}
-
-static void *encode_key(lua_State *L, struct sh_map *m, int idx)
-{
-	void *key = lua_newuserdatauv(L, m->key_size ? m->key_size : 1, 0);
-	char what[96];
-
-	if (m->key_codec && sh_codec_size(m->key_codec) == m->key_size) {
-		snprintf(what, sizeof(what), "map '%s' key", m->name);
-		sh_codec_encode(L, idx, m->key_codec, key, what);
-	} else {
-		encode_raw(L, idx, key, m->key_size, "key", m);
-	}
-	return key;
-}
-
-static void *encode_value(lua_State *L, struct sh_map *m, int idx)
-{
-	size_t size = value_bytes(m);
-	void *val = lua_newuserdatauv(L, size, 0);
-	char what[96];
-
-	memset(val, 0, size);
-	if (m->type == BPF_MAP_TYPE_SOCKMAP || m->type == BPF_MAP_TYPE_SOCKHASH) {
-		snprintf(what, sizeof(what), "map '%s' (%s) value", m->name, mtype(m->type));
-		__u64 fd = (__u64)sh_check_sockfd(L, idx, what);
-		memcpy(val, &fd, m->value_size < 8 ? m->value_size : 8);
-		return val;
-	}
-	if (m->type == BPF_MAP_TYPE_PROG_ARRAY) {
-		struct sh_program *p = luaL_testudata(L, idx, SH_PROGRAM_MT);
-		__u32 fd;
-
-		if (!p)
-			luaL_error(L, "map '%s' (prog_array) value: expected a program handle, got %s",
-				   m->name, luaL_typename(L, idx));
-		fd = (__u32)sh_program_fd(L, sh_program_check(L, idx));
-		memcpy(val, &fd, sizeof(fd));
-		return val;
-	}
-	if (is_percpu(m->type)) {
-		/* one value for every CPU; per-CPU tables are issue B's reduction work */
-		size_t stride = (m->value_size + 7) & ~7u;
-		int ncpu = libbpf_num_possible_cpus();
-
-		snprintf(what, sizeof(what), "map '%s' value", m->name);
-		for (int c = 0; c < ncpu; c++) {
-			if (m->value_codec)
-				sh_codec_encode(L, idx, m->value_codec, (char *)val + c * stride, what);
-			else
-				encode_raw(L, idx, (char *)val + c * stride, m->value_size, "value", m);
-		}
-		return val;
-	}
-	if (m->value_codec && sh_codec_size(m->value_codec) == m->value_size) {
-		snprintf(what, sizeof(what), "map '%s' value", m->name);
-		sh_codec_encode(L, idx, m->value_codec, val, what);
-	} else {
-		encode_raw(L, idx, val, m->value_size, "value", m);
-	}
-	return val;
-}
-
-static void push_decoded(lua_State *L, const struct sh_codec *c, const void *data, size_t size)
-{
-	if (c && sh_codec_size(c) == size)
-		sh_codec_push(L, c, data);
-	else
-		lua_pushlstring(L, data, size);
-}
-
-static void push_value(lua_State *L, struct sh_map *m, const void *val)
-{
-	if (is_percpu(m->type)) {
-		size_t stride = (m->value_size + 7) & ~7u;
-		int ncpu = libbpf_num_possible_cpus();
-
-		lua_createtable(L, ncpu, 0);
-		for (int c = 0; c < ncpu; c++) {
-			push_decoded(L, m->value_codec, (const char *)val + c * stride,
-				     m->value_size);
-			lua_rawseti(L, -2, c + 1);
-		}
-		return;
-	}
-	push_decoded(L, m->value_codec, val, m->value_size);
-}
-
-static void check_elements(lua_State *L, struct sh_map *m, const char *op)
-{
-	if (has_no_elements(m->type))
-		luaL_error(L, "map '%s' is a %s: it has no elements to %s (subscribe to it with "
-			   "sockhost.ringbuf)", m->name, mtype(m->type), op);
-}
-
-/* ---- operations --------------------------------------------------------------------------- */
-
-static int map_lookup(lua_State *L, struct sh_map *m, int kidx)
+static int map_lookup(lua_State *L, struct sh_map *m, int kidx, bool percpu)
 {
 	int fd = sh_map_fd(L, m);
 	void *key, *val;
 
-	check_elements(L, m, "look up");
-	key = encode_key(L, m, kidx);
-	val = lua_newuserdatauv(L, value_bytes(m), 0);
+	sh_map_require(L, m, SH_MAP_OP_LOOKUP, "look up");
+	key = sh_map_encode_key(L, m, kidx);
+	val = lua_newuserdatauv(L, sh_map_value_bytes(m) ? sh_map_value_bytes(m) : 1, 0);
 	if (bpf_map_lookup_elem(fd, key, val) < 0) {
 		if (errno == ENOENT) {
 			lua_pushnil(L);
@@ -350,7 +212,7 @@ static int map_lookup(lua_State *L, struct sh_map *m, int kidx)
 		}
 		return sh_raise_errno(L, errno, NULL, "map '%s': lookup", m->name);
 	}
-	push_value(L, m, val);
+	sh_map_push_value(L, m, val, percpu, NULL);
 	return 1;
 }
 
@@ -362,28 +224,20 @@ static int parse_flags(lua_State *L, int idx)
 	return flags[luaL_checkoption(L, idx, "any", names)];
 }
 
-static int map_update(lua_State *L, struct sh_map *m, int kidx, int vidx, int flags)
+/* Encode everything first: a bad key or value raises before the map is touched. */
+static int map_update(lua_State *L, struct sh_map *m, int kidx, int vidx, int flags,
+		      bool percpu)
 {
 	int fd = sh_map_fd(L, m);
 	void *key, *val;
 
-	check_elements(L, m, "update");
-	key = encode_key(L, m, kidx);
-	val = encode_value(L, m, vidx);
-	if (bpf_map_update_elem(fd, key, val, flags) < 0) {
-		int err = errno;
-
-		if (err == E2BIG)
-			return luaL_error(L, "map '%s': update failed: map full (%d entries)",
-					  m->name, (int)m->max_entries);
-		if (err == EEXIST && flags == BPF_NOEXIST)
-			return luaL_error(L, "map '%s': update with \"noexist\" failed: the key "
-					  "already exists", m->name);
-		if (err == ENOENT && flags == BPF_EXIST)
-			return luaL_error(L, "map '%s': update with \"exist\" failed: no such key",
-					  m->name);
-		return sh_raise_errno(L, err, NULL, "map '%s': update", m->name);
-	}
+	sh_map_require(L, m, SH_MAP_OP_UPDATE, "update");
+	vidx = lua_absindex(L, vidx);
+	key = sh_map_encode_key(L, m, kidx);
+	sh_map_check_index(L, m, key, "update");
+	val = sh_map_encode_value(L, m, vidx, percpu);
+	if (bpf_map_update_elem(fd, key, val, flags) < 0)
+		return sh_map_update_failed(L, m, errno, flags, vidx);
 	return 0;
 }
 
@@ -392,10 +246,12 @@ static int map_delete(lua_State *L, struct sh_map *m, int kidx)
 	int fd = sh_map_fd(L, m);
 	void *key;
 
-	check_elements(L, m, "delete");
-	key = encode_key(L, m, kidx);
+	sh_map_require(L, m, SH_MAP_OP_DELETE, "delete");
+	key = sh_map_encode_key(L, m, kidx);
+	sh_map_check_index(L, m, key, "delete");
 	if (bpf_map_delete_elem(fd, key) < 0) {
-		if (errno == ENOENT) {
+		/* an empty sockmap slot answers EINVAL, not ENOENT */
+		if (errno == ENOENT || (errno == EINVAL && m->type == BPF_MAP_TYPE_SOCKMAP)) {
 			lua_pushboolean(L, 0);
 			return 1;
 		}
@@ -405,19 +261,27 @@ static int map_delete(lua_State *L, struct sh_map *m, int kidx)
 	return 1;
 }
 
+/* m:lookup(k [, {percpu = true}]) -> value or nil */
 static int l_lookup(lua_State *L)
 {
+	struct sh_map *m = sh_map_check(L, 1);
+	struct sh_map_opts o;
+
 	luaL_checkany(L, 2);
-	return map_lookup(L, sh_map_check(L, 1), 2);
+	sh_map_opts(L, m, 3, &o, "percpu");
+	return map_lookup(L, m, 2, o.percpu);
 }
 
+/* m:update(k, v [, "any"|"noexist"|"exist" [, {percpu = true}]]) */
 static int l_update(lua_State *L)
 {
 	struct sh_map *m = sh_map_check(L, 1);
+	struct sh_map_opts o;
 
 	luaL_checkany(L, 2);
 	luaL_checkany(L, 3);
-	map_update(L, m, 2, 3, parse_flags(L, 4));
+	sh_map_opts(L, m, 5, &o, "percpu");
+	map_update(L, m, 2, 3, parse_flags(L, 4), o.percpu);
 	return 0;
 }
 
@@ -427,55 +291,28 @@ static int l_delete(lua_State *L)
 	return map_delete(L, sh_map_check(L, 1), 2);
 }
 
-/* pairs(m): get_next_key walk. A key deleted under us is skipped; the walk is bounded so a
- * map the kernel keeps changing cannot keep it going forever. */
-static int pairs_next(lua_State *L)
-{
-	struct sh_map *m = sh_map_check(L, lua_upvalueindex(1));
-	void *prev = lua_touserdata(L, lua_upvalueindex(2));
-	lua_Integer steps = lua_tointeger(L, lua_upvalueindex(3));
-	bool started = lua_toboolean(L, lua_upvalueindex(4));
-	int fd = sh_map_fd(L, m);
-	void *next = lua_newuserdatauv(L, m->key_size, 0);
-	void *val = lua_newuserdatauv(L, value_bytes(m), 0);
-
-	for (;;) {
-		if (steps++ > 2 * (lua_Integer)m->max_entries + 16)
-			return 0;
-		if (bpf_map_get_next_key(fd, started ? prev : NULL, next) < 0) {
-			if (errno == ENOENT)
-				return 0;
-			return sh_raise_errno(L, errno, NULL, "map '%s': iterate", m->name);
-		}
-		memcpy(prev, next, m->key_size);
-		started = true;
-		lua_pushinteger(L, steps);
-		lua_replace(L, lua_upvalueindex(3));
-		lua_pushboolean(L, 1);
-		lua_replace(L, lua_upvalueindex(4));
-		if (bpf_map_lookup_elem(fd, next, val) == 0)
-			break;
-		if (errno != ENOENT)
-			return sh_raise_errno(L, errno, NULL, "map '%s': lookup", m->name);
-	}
-	push_decoded(L, m->key_codec, next, m->key_size);
-	push_value(L, m, val);
-	return 2;
-}
-
-static int l_pairs(lua_State *L)
+/* m:lookup_and_delete(k [, {percpu = true}]) -> value or nil, atomically */
+static int l_lookup_and_delete(lua_State *L)
 {
 	struct sh_map *m = sh_map_check(L, 1);
-	void *prev;
+	struct sh_map_opts o;
+	void *key, *val;
+	int fd;
 
-	sh_map_fd(L, m);
-	check_elements(L, m, "iterate");
-	lua_pushvalue(L, 1);
-	prev = lua_newuserdatauv(L, m->key_size ? m->key_size : 1, 0);
-	memset(prev, 0, m->key_size);
-	lua_pushinteger(L, 0);
-	lua_pushboolean(L, 0);
-	lua_pushcclosure(L, pairs_next, 4);
+	luaL_checkany(L, 2);
+	sh_map_opts(L, m, 3, &o, "percpu");
+	sh_map_require(L, m, SH_MAP_OP_LOOKUP_DELETE, "look up and delete");
+	fd = sh_map_fd(L, m);
+	key = sh_map_encode_key(L, m, 2);
+	val = lua_newuserdatauv(L, sh_map_value_bytes(m), 0);
+	if (bpf_map_lookup_and_delete_elem(fd, key, val) < 0) {
+		if (errno == ENOENT) {
+			lua_pushnil(L);
+			return 1;
+		}
+		return sh_raise_errno(L, errno, NULL, "map '%s': lookup_and_delete", m->name);
+	}
+	sh_map_push_value(L, m, val, o.percpu, NULL);
 	return 1;
 }
 
@@ -538,7 +375,7 @@ static int l_index(lua_State *L)
 		}
 		sh_map_check(L, 1);
 		if (!strcmp(k, "type")) {
-			lua_pushstring(L, mtype(m->type));
+			lua_pushstring(L, sh_map_type_name(m->type));
 			return 1;
 		} else if (!strcmp(k, "key_size")) {
 			lua_pushinteger(L, m->key_size);
@@ -554,7 +391,7 @@ static int l_index(lua_State *L)
 			return 1;
 		}
 	}
-	return map_lookup(L, sh_map_check(L, 1), 2);
+	return map_lookup(L, sh_map_check(L, 1), 2, false);
 }
 
 static int l_newindex(lua_State *L)
@@ -565,7 +402,7 @@ static int l_newindex(lua_State *L)
 		map_delete(L, m, 2);
 		return 0;
 	}
-	return map_update(L, m, 2, 3, BPF_ANY);
+	return map_update(L, m, 2, 3, BPF_ANY, false);
 }
 
 static int l_close(lua_State *L)
@@ -588,10 +425,11 @@ static int l_tostring(lua_State *L)
 {
 	struct sh_map *m = luaL_checkudata(L, 1, SH_MAP_MT);
 
-	if (is_closed(m))
+	if (sh_map_is_closed(m))
 		lua_pushfstring(L, "%s (closed)", SH_MAP_MT);
 	else
-		lua_pushfstring(L, "%s '%s' (%s, %d entries)", SH_MAP_MT, m->name, mtype(m->type),
+		lua_pushfstring(L, "%s '%s' (%s, %d entries)", SH_MAP_MT, m->name,
+				sh_map_type_name(m->type),
 				(int)(m->owned ? m->max_entries : bpf_map__max_entries(m->map)));
 	return 1;
 }
@@ -633,7 +471,7 @@ int sh_map_open(lua_State *L)
 	static const luaL_Reg meta[] = {
 		{ "__index", l_index },
 		{ "__newindex", l_newindex },
-		{ "__pairs", l_pairs },
+		{ "__pairs", sh_map_pairs },
 		{ "__close", l_close },
 		{ "__gc", l_close },
 		{ "__tostring", l_tostring },
@@ -643,7 +481,11 @@ int sh_map_open(lua_State *L)
 		{ "lookup", l_lookup },
 		{ "update", l_update },
 		{ "delete", l_delete },
-		{ "pairs", l_pairs },
+		{ "lookup_and_delete", l_lookup_and_delete },
+		{ "pairs", sh_map_pairs },
+		{ "snapshot", sh_map_snapshot },
+		{ "count", sh_map_count },
+		{ "clear", sh_map_clear },
 		{ "resize", l_resize },
 		{ "pin", l_pin },
 		{ "unpin", l_unpin },
@@ -652,6 +494,11 @@ int sh_map_open(lua_State *L)
 	};
 
 	sh_new_class(L, SH_MAP_MT, meta, methods);
+	luaL_getmetatable(L, SH_MAP_MT);
+	lua_getfield(L, -1, "methods");
+	sh_mapkinds_open(L);
+	lua_pop(L, 2);
+	sh_mapwalk_open(L);
 	lua_pushcfunction(L, l_open_pinned);
 	lua_setfield(L, -2, "open_pinned");
 	return 0;

@@ -186,6 +186,7 @@ static int l_test_run(lua_State *L)
 	const char *data = NULL, *ctx = NULL;
 	void *out = NULL, *ctx_out = NULL;
 	lua_Integer rep = 1;
+	bool raw_tp;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (lua_getfield(L, 2, "data") != LUA_TNIL)
@@ -214,8 +215,28 @@ static int l_test_run(lua_State *L)
 		opts.ctx_out = ctx_out;
 		opts.ctx_size_out = clen;
 	}
+	if (lua_getfield(L, 2, "cpu") != LUA_TNIL) {
+		lua_Integer cpu = luaL_checkinteger(L, -1);
+		int ncpu = libbpf_num_possible_cpus();
+
+		if (cpu < 0 || cpu >= ncpu)
+			return luaL_error(L, "test_run: cpu must be between 0 and %d, got %I",
+					  ncpu - 1, (LUAI_UACINT)cpu);
+		opts.cpu = (__u32)cpu;
+		opts.flags = BPF_F_TEST_RUN_ON_CPU;
+	}
 	opts.repeat = (int)rep;
-	if (bpf_prog_test_run_opts(fd, &opts) < 0) {
+	raw_tp = sh_program_type(p) == BPF_PROG_TYPE_RAW_TRACEPOINT;
+	if (raw_tp) {
+		/* the kernel runs raw_tp programs once, without ctx_out: repeat here */
+		opts.ctx_out = NULL;
+		opts.ctx_size_out = 0;
+		opts.repeat = 0;
+		ctx_out = NULL;
+	}
+	for (lua_Integer i = 0; i < (raw_tp ? rep : 1); i++) {
+		if (bpf_prog_test_run_opts(fd, &opts) == 0)
+			continue;
 		int err = errno;
 
 		return sh_raise_errno(L, err, err == EOPNOTSUPP || err == 524 /* ENOTSUPP */ ?

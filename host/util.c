@@ -195,7 +195,8 @@ int sh_check_sockfd(lua_State *L, int idx, const char *what)
 		if (*sfd < 0)
 			return luaL_error(L, "%s: attempt to use a closed %s", what, SH_SOCKET_MT);
 		fd = *sfd;
-	} else if (luaL_getmetafield(L, idx, "__index") != LUA_TNIL) {
+	} else if ((lua_type(L, idx) == LUA_TUSERDATA || lua_type(L, idx) == LUA_TTABLE) &&
+		   luaL_getmetafield(L, idx, "__index") != LUA_TNIL) {
 		lua_pop(L, 1);
 		/* LuaSocket and similar objects expose their descriptor through :getfd(). */
 		if (lua_getfield(L, idx, "getfd") == LUA_TFUNCTION) {

@@ -192,9 +192,9 @@ describe("sockex3", function()
          local other <close> = sockhost.open("hello-sockops")
          local jmp = obj:map("jmp_table")
          errors.raises(function() jmp[1] = other:program("hello") end,
-            "map 'jmp_table': update: Invalid argument")
+            "program 'hello' (sock_ops) cannot go into prog array 'jmp_table' of socket_filter programs")
          errors.raises(function() jmp[8] = obj:program("parse_ip") end,
-            "map 'jmp_table': update failed: map full (8 entries)")
+            "index 8 out of range for prog array 'jmp_table' (8 slots)")
          errors.raises(function() jmp[-1] = obj:program("parse_ip") end,
             "map 'jmp_table' key: integer -1 out of range for u32")
          errors.raises(function() jmp[1] = 3 end,
