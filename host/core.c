@@ -95,7 +95,8 @@ int sh_core_open(lua_State *L)
 	};
 	int (*const opens[])(lua_State *) = {
 		sh_object_open, sh_program_open, sh_map_open, sh_link_open, sh_ringbuf_open,
-		sh_socket_open, sh_loop_open, sh_features_open,
+		sh_socket_open, sh_loop_open, sh_features_open, sh_perfbuf_open, sh_events_open,
+		sh_log_open, sh_tracepipe_open, sh_watch_open,
 	};
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 

@@ -188,9 +188,6 @@ struct sh_attach_kind {
 const struct sh_attach_kind *sh_attach_kind_for(struct sh_program *p);
 const struct sh_attach_kind *sh_attach_kind_by_name(const char *kind);
 
-/* ---- lringbuf.c: sockhost.ringbuf(map, type_name_or_nil, fn) ------------------------------ */
-int sh_ringbuf_subscribe(lua_State *L);
-
 /* ---- lloop.c: one epoll loop per Lua state ----------------------------------------------- */
 struct sh_loop;
 struct sh_source;
@@ -200,6 +197,10 @@ struct sh_source {
 	sh_dispatch_fn dispatch; /* returns 0, or -1 after storing an error with sh_loop_fail */
 	void *ctx;
 	bool registered;
+	/* Optional: called before every wait while registered (watch: is the fd still open?).
+	 * Returns 0, or -1 after storing an error with sh_loop_fail. */
+	int (*check)(lua_State *L, struct sh_source *src);
+	struct sh_source *check_next; /* the loop's list of sources with a check */
 };
 struct sh_loop *sh_loop_get(lua_State *L); /* created on first use, owned by the registry */
 int sh_loop_add(lua_State *L, struct sh_source *src);
@@ -213,6 +214,109 @@ int sh_loop_call(lua_State *L, int nargs);
 /* One non-blocking-ish pass: wait up to timeout_ms, dispatch; raises a stored error. Returns
  * the number of events dispatched. */
 int sh_loop_step(lua_State *L, int timeout_ms);
+/* lua_pcall with the loop's traceback handler; on error the (traced) error value is left on
+ * top and the status returned, nothing is stored. */
+int sh_loop_pcall(lua_State *L, int nargs, int nresults);
+/* The loop's stop flag, for drains that check it per record without a registry lookup. */
+const bool *sh_loop_stop_flag(lua_State *L);
+
+/* ---- lringbuf.c, lperfbuf.c, lev*.c: event sources --------------------------------------- */
+/* sockhost.ringbuf(map, type_name_or_nil, fn [, opts]) */
+int sh_ringbuf_subscribe(lua_State *L);
+/* sockhost.perfbuf(map, type_name_or_nil, fn [, opts]) */
+int sh_perfbuf_subscribe(lua_State *L);
+
+enum sh_col_kind {
+	SH_COL_U8, SH_COL_U16, SH_COL_U32, SH_COL_U64,
+	SH_COL_S8, SH_COL_S16, SH_COL_S32, SH_COL_S64,
+	SH_COL_BITS, SH_COL_CODEC,
+};
+
+/* One field of a struct record cut into columns (levsetup.c): batch mode gives each its own
+ * array; the per-record path of an all-integer struct reads the integers directly. */
+struct sh_column {
+	enum sh_col_kind kind;
+	size_t off;
+	__u8 bit_off, bit_size; /* SH_COL_BITS */
+	bool is_signed;         /* SH_COL_BITS */
+	const struct sh_codec *codec; /* SH_COL_CODEC: enums, arrays, strings, nested structs */
+	char name[64];
+};
+
+struct sh_evsrc;
+/* How a kind of source hands out records (ring buffer, perf buffer). */
+struct sh_evsrc_ops {
+	/* The next record: 1 with data and size set (valid until commit), 0 when none is ready. */
+	int (*next)(struct sh_evsrc *s, const void **data, size_t *size);
+	/* Give the record returned by next() back to the kernel. */
+	void (*commit)(struct sh_evsrc *s);
+	/* Records dropped in the kernel so far (ring: the <map>_drops counter; perf: lost). */
+	__u64 (*dropped)(struct sh_evsrc *s);
+};
+
+/*
+ * What every subscription shares, embedded first in its userdata (so the closed check of
+ * sh_check_open sees `handle`). User values of the userdata: 1 the map, 2 the callback,
+ * 3 the batch table (batch mode) or the field names (all-integer struct), 4 the on_lost
+ * function (perf). Setup is levsetup.c, the drain and error policy levents.c, counters
+ * levstats.c; the kinds only produce records.
+ */
+struct sh_evsrc {
+	void *handle;                    /* NULL when closed */
+	const struct sh_evsrc_ops *ops;
+	struct sh_source src;
+	const struct sh_codec *codec;    /* NULL: raw byte strings */
+	size_t min_size;
+	struct sh_column *cols;          /* batch, or an all-integer struct: one per field */
+	int ncols;
+	int batch;                       /* records per call in batch mode; 0: one per call */
+	int batch_prev;                  /* entries filled by the previous batch call */
+	bool count_errors;               /* opts.on_error = "count" */
+	bool draining;                   /* a drain is running: close() defers the free */
+	bool close_pending;
+	int self_ref;                    /* registry ref while subscribed */
+	int error_ref;                   /* registry ref of the last counted error, or LUA_NOREF */
+	void (*free)(struct sh_evsrc *s);/* the kind's teardown (unmap, free) */
+	lua_Integer id, received, errors;
+	lua_Integer commits;             /* records given back to the kernel */
+	__u64 dropped_final;             /* dropped() at close */
+	const char *kind;                /* "ringbuf", "perfbuf" */
+	char name[64];
+	char type[96];
+};
+/* levsetup.c: parse type (at type_idx), callback (fn_idx) and opts (opts_idx) for map m
+ * into s, which is in the userdata at ud_idx. Raises on bad input. */
+void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m,
+		    int type_idx, int fn_idx, int opts_idx);
+void sh_evsrc_free_columns(struct sh_evsrc *s);
+/* Register s (its userdata at ud_idx) with the loop and the stats list (the weak registry
+ * table "sockhost.evsources", read by levstats.c). */
+void sh_evsrc_start(lua_State *L, struct sh_evsrc *s, int ud_idx);
+/* The loop's dispatch function for every event source. */
+int sh_evsrc_dispatch(lua_State *L, struct sh_source *src, uint32_t events);
+/* Close (idempotent); inside a drain the free waits until the drain ends. */
+void sh_evsrc_close(lua_State *L, struct sh_evsrc *s);
+/* levstats.c: counters. Records dropped in the kernel (read now, or at close). */
+__u64 sh_evsrc_dropped(struct sh_evsrc *s);
+/* __index, __tostring, :stats() shared by the source types. */
+int sh_evsrc_index(lua_State *L);
+int sh_evsrc_tostring(lua_State *L);
+int sh_evsrc_stats(lua_State *L);
+/* The `<name>_drops` per-CPU counter map next to map m in its object: a dup'ed fd, or -1. */
+int sh_evsrc_drops_fd(struct sh_map *m);
+/* Sum of a per-CPU (or plain) u64 counter at key 0. */
+__u64 sh_evsrc_read_counter(int fd);
+
+/* llog.c: subscribe the log consumer to the object's `sockhost_log` ring buffer if it has
+ * one (idempotent). Returns 1 when subscribed (now or before), 0 when there is none. */
+int sh_log_attach_object(lua_State *L, int obj_idx);
+
+/* Registered from core.c with the other sh_<type>_open functions. */
+int sh_perfbuf_open(lua_State *L);   /* sockhost.perfbuf */
+int sh_events_open(lua_State *L);    /* sockhost.stats */
+int sh_log_open(lua_State *L);       /* sockhost.log_level, on_log, log_attach */
+int sh_tracepipe_open(lua_State *L); /* sockhost.trace_pipe */
+int sh_watch_open(lua_State *L);     /* sockhost.watch (lwatch.c) */
 
 /* ---- registration ------------------------------------------------------------------------ */
 int sh_object_open(lua_State *L);

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include "internal.h"
 
-#define LOOP_KEY "sockhost.loop"
+#define LOOP_KEY "sockhost.loop.instance" /* not SH_LOOP_MT: that key holds the metatable */
 #define TIMERS_KEY "sockhost.timers"
 
 struct sh_loop {
@@ -29,6 +29,7 @@ struct sh_loop {
 	const char *reason;
 	int signo;
 	int err_ref;
+	struct sh_source *checks; /* registered sources with a check hook */
 };
 
 struct sh_timer {
@@ -82,6 +83,10 @@ int sh_loop_add(lua_State *L, struct sh_source *src)
 	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0)
 		return sh_raise_errno(L, errno, NULL, "loop: watch fd %d", src->fd);
 	src->registered = true;
+	if (src->check) {
+		src->check_next = lp->checks;
+		lp->checks = src;
+	}
 	return 0;
 }
 
@@ -98,8 +103,20 @@ void sh_loop_del(lua_State *L, struct sh_source *src)
 	}
 	lp = lua_touserdata(L, -1);
 	lua_pop(L, 1);
+	for (struct sh_source **pp = &lp->checks; *pp; pp = &(*pp)->check_next) {
+		if (*pp == src) {
+			*pp = src->check_next;
+			break;
+		}
+	}
+	/* a watched fd the script closed is gone from the epoll set already: ignore EBADF */
 	if (lp->epfd >= 0)
 		epoll_ctl(lp->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+}
+
+const bool *sh_loop_stop_flag(lua_State *L)
+{
+	return &sh_loop_get(L)->stop;
 }
 
 void sh_loop_fail(lua_State *L)
@@ -131,18 +148,24 @@ static int msghandler(lua_State *L)
 	return 1;
 }
 
-int sh_loop_call(lua_State *L, int nargs)
+int sh_loop_pcall(lua_State *L, int nargs, int nresults)
 {
 	int base = lua_gettop(L) - nargs;
+	int status;
 
 	lua_pushcfunction(L, msghandler);
 	lua_insert(L, base);
-	if (lua_pcall(L, nargs, 0, base) != LUA_OK) {
-		lua_remove(L, base);
+	status = lua_pcall(L, nargs, nresults, base);
+	lua_remove(L, base);
+	return status;
+}
+
+int sh_loop_call(lua_State *L, int nargs)
+{
+	if (sh_loop_pcall(L, nargs, 0) != LUA_OK) {
 		sh_loop_fail(L);
 		return -1;
 	}
-	lua_remove(L, base);
 	return 0;
 }
 
@@ -159,8 +182,14 @@ static void raise_pending(lua_State *L, struct sh_loop *lp)
 static int dispatch_ready(lua_State *L, struct sh_loop *lp, int timeout_ms)
 {
 	struct epoll_event evs[32];
+	struct sh_source *next;
 	int n;
 
+	for (struct sh_source *src = lp->checks; src; src = next) {
+		next = src->check_next; /* the check may unregister src */
+		if (src->check(L, src) < 0)
+			return 0;
+	}
 	n = epoll_wait(lp->epfd, evs, 32, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : sh_raise_errno(L, errno, NULL, "loop: epoll_wait");

@@ -522,6 +522,8 @@ static void object_load(lua_State *L, int idx)
 	free(cap);
 	o->loaded = true;
 	map_datasecs(o);
+	/* objects that log through bpf/sockhost.bpf.h get their log ring subscribed */
+	sh_log_attach_object(L, idx);
 }
 
 /* ---- options applied between open and load ------------------------------------------------ */
@@ -691,10 +693,10 @@ static int l_map(lua_State *L)
 	return 1;
 }
 
-/* obj:subscribe(mapname, type_name, fn) == sockhost.ringbuf(obj:map(mapname), ...) */
+/* obj:subscribe(mapname, type_name, fn [, opts]) == sockhost.ringbuf(obj:map(mapname), ...) */
 static int l_subscribe(lua_State *L)
 {
-	lua_settop(L, 4);
+	lua_settop(L, 5);
 	l_map(L);
 	lua_replace(L, 1);
 	lua_remove(L, 2);
@@ -737,7 +739,7 @@ static int l_close(lua_State *L)
 
 	if (!o->obj)
 		return 0;
-	/* detach links made from this object's programs before the programs go away */
+	/* detach links and end subscriptions made from this object before its fds go away */
 	lua_getiuservalue(L, 1, 1);
 	if (lua_istable(L, -1) && lua_getfield(L, -1, "links") == LUA_TTABLE) {
 		lua_pushnil(L);

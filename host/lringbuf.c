@@ -1,187 +1,198 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lringbuf.c: sockhost.ringbuf, a subscription of a Lua function to a BPF ring buffer map.
- * Owns the libbpf ring_buffer; user value 1 is the map (which keeps its object alive), 2
- * the callback. While subscribed it is referenced from the registry, so a script may drop
- * the handle and keep receiving. The libbpf sample callback never raises: it calls Lua under
- * pcall and returns -1 after storing the error, which makes libbpf store the consumer
- * position and return; the loop raises once libbpf is out of the way.
+ *
+ * The ring is read here, not through libbpf's ring_buffer: the consumer page and the data
+ * pages are mmap'ed as libbpf does (the data area twice in a row, so a record is always
+ * contiguous) and records are handed out one at a time to levents.c's drain, which decodes a
+ * record, stores the consumer position and only then calls Lua. That is what lets one pcall
+ * cover a whole drain (fast) while an error still leaves the consumer position right: no Lua
+ * error ever crosses libbpf code, and the record that raised is never delivered twice.
+ *
+ * Owns: a dup of the map fd (what the loop's epoll watches, so two subscriptions to one map
+ * are two epoll entries), the two mappings, and a dup of the `<map>_drops` counter fd. The map
+ * handle is user value 1, which keeps the object alive. Both mappings hold their own
+ * reference on the map, so closing the object while subscribed is safe.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "internal.h"
 
 struct sh_ringbuf {
-	struct ring_buffer *rb; /* NULL when closed */
-	struct sh_source src;
-	lua_State *L;           /* the state dispatching right now */
-	const struct sh_codec *codec; /* NULL: raw strings */
-	size_t min_size;
-	int self_ref;
-	char name[64];
-	char type[96];
-	lua_Integer received;
+	struct sh_evsrc ev;          /* first: ev.handle is the closed check */
+	unsigned long *consumer_pos; /* mmap'ed read-write page */
+	unsigned long *producer_pos; /* mmap'ed read-only: producer page + data twice */
+	unsigned char *data;
+	size_t mask, page_size, data_size;
+	unsigned long cons, next_cons, prod;
+	int fd;                      /* dup of the map fd, watched by the loop */
+	int drops_fd;
 };
 
-static int on_sample(void *ctx, void *data, size_t size)
+static size_t roundup_len(__u32 len)
 {
-	struct sh_ringbuf *r = ctx;
-	lua_State *L = r->L;
+	len &= ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+	return ((size_t)len + BPF_RINGBUF_HDR_SZ + 7) & ~(size_t)7;
+}
 
-	if (size < r->min_size) {
-		lua_pushfstring(L, "ringbuf '%s': record of %d bytes is smaller than %s (%d bytes)",
-				r->name, (int)size, r->type, (int)r->min_size);
-		sh_loop_fail(L);
-		return -1;
+/* libbpf's ringbuf_process_ring, one record at a time. */
+static int ring_next(struct sh_evsrc *s, const void **data, size_t *size)
+{
+	struct sh_ringbuf *r = (struct sh_ringbuf *)s;
+
+	for (;;) {
+		__u32 *hdr, len;
+
+		if (r->cons >= r->prod) {
+			r->cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+			r->prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+			if (r->cons >= r->prod)
+				return 0;
+		}
+		hdr = (__u32 *)(r->data + (r->cons & r->mask));
+		len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			return 0; /* reserved, not yet submitted: wait for the producer */
+		r->next_cons = r->cons + roundup_len(len);
+		if (len & BPF_RINGBUF_DISCARD_BIT) {
+			r->cons = r->next_cons;
+			__atomic_store_n(r->consumer_pos, r->cons, __ATOMIC_RELEASE);
+			continue;
+		}
+		*data = (const unsigned char *)hdr + BPF_RINGBUF_HDR_SZ;
+		*size = len;
+		return 1;
 	}
-	r->received++;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, r->self_ref);
-	lua_getiuservalue(L, -1, 2);
-	if (r->codec)
-		sh_codec_push(L, r->codec, data);
-	else
-		lua_pushlstring(L, data, size);
-	int rc = sh_loop_call(L, 1);
-	lua_pop(L, 1);
-	return rc;
 }
 
-static int on_ready(lua_State *L, struct sh_source *src, uint32_t events)
+static void ring_commit(struct sh_evsrc *s)
 {
-	struct sh_ringbuf *r = src->ctx;
-	int n;
+	struct sh_ringbuf *r = (struct sh_ringbuf *)s;
 
-	r->L = L;
-	n = ring_buffer__consume(r->rb);
-	if (n < 0 && n != -1 && n != -EINTR) {
-		/* -1 is our callback's error, already stored */
-		lua_pushfstring(L, "ringbuf '%s': consume failed: %s", r->name, strerror(-n));
-		sh_loop_fail(L);
-	}
-	return n < 0 ? -1 : 0;
+	r->cons = r->next_cons;
+	__atomic_store_n(r->consumer_pos, r->cons, __ATOMIC_RELEASE);
 }
 
-static void rb_close(lua_State *L, struct sh_ringbuf *r)
+static __u64 ring_dropped(struct sh_evsrc *s)
 {
-	if (!r->rb)
-		return;
-	sh_loop_del(L, &r->src);
-	ring_buffer__free(r->rb);
-	r->rb = NULL;
-	if (r->self_ref != LUA_NOREF)
-		luaL_unref(L, LUA_REGISTRYINDEX, r->self_ref);
-	r->self_ref = LUA_NOREF;
+	return sh_evsrc_read_counter(((struct sh_ringbuf *)s)->drops_fd);
 }
 
-/* sockhost.ringbuf(map, type_name_or_nil, fn) */
+static void ring_free(struct sh_evsrc *s)
+{
+	struct sh_ringbuf *r = (struct sh_ringbuf *)s;
+
+	if (r->consumer_pos)
+		munmap(r->consumer_pos, r->page_size);
+	if (r->producer_pos)
+		munmap(r->producer_pos, r->page_size + 2 * r->data_size);
+	r->consumer_pos = r->producer_pos = NULL;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->drops_fd >= 0)
+		close(r->drops_fd);
+	r->fd = r->drops_fd = -1;
+}
+
+static const struct sh_evsrc_ops ring_ops = {
+	.next = ring_next,
+	.commit = ring_commit,
+	.dropped = ring_dropped,
+};
+
+/* Map the ring as libbpf's ring_buffer__add does; 0 or -errno. */
+static int ring_map(struct sh_ringbuf *r, int map_fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	void *p;
+
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return -errno;
+	r->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	r->data_size = info.max_entries;
+	r->mask = r->data_size - 1;
+	r->fd = fcntl(map_fd, F_DUPFD_CLOEXEC, 3);
+	if (r->fd < 0)
+		return -errno;
+	p = mmap(NULL, r->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->consumer_pos = p;
+	p = mmap(NULL, r->page_size + 2 * r->data_size, PROT_READ, MAP_SHARED, r->fd,
+		 (off_t)r->page_size);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->producer_pos = p;
+	r->data = (unsigned char *)p + r->page_size;
+	r->cons = r->prod = 0;
+	return 0;
+}
+
+/* sockhost.ringbuf(map, type_name_or_nil, fn [, opts]) */
 int sh_ringbuf_subscribe(lua_State *L)
 {
 	struct sh_map *m = sh_map_check(L, 1);
-	const char *tname = luaL_optstring(L, 2, NULL);
 	struct sh_ringbuf *r;
 	int fd, err;
 
 	if (m->type != BPF_MAP_TYPE_RINGBUF)
 		return luaL_error(L, "map '%s' is a %s map, not a ring buffer", m->name,
 				  libbpf_bpf_map_type_str(m->type));
-	if (!lua_isfunction(L, 3) && !luaL_getmetafield(L, 3, "__call"))
-		return luaL_error(L, "ringbuf '%s': callback must be callable, got %s", m->name,
-				  luaL_typename(L, 3));
-	lua_settop(L, 3);
+	lua_settop(L, 4);
 	fd = sh_map_fd(L, m);
 
-	r = lua_newuserdatauv(L, sizeof(*r), 2);
+	r = lua_newuserdatauv(L, sizeof(*r), 4);
 	memset(r, 0, sizeof(*r));
-	r->self_ref = LUA_NOREF;
+	r->fd = r->drops_fd = -1;
+	r->ev.kind = "ringbuf";
+	r->ev.ops = &ring_ops;
+	r->ev.free = ring_free;
 	luaL_setmetatable(L, SH_RINGBUF_MT);
-	lua_pushvalue(L, 1);
-	lua_setiuservalue(L, -2, 1);
-	lua_pushvalue(L, 3);
-	lua_setiuservalue(L, -2, 2);
-	snprintf(r->name, sizeof(r->name), "%s", m->name);
-	snprintf(r->type, sizeof(r->type), "raw bytes");
-	if (tname) {
-		const struct btf *btf = sh_map_btf(m);
-		char errbuf[256];
-		int id;
-
-		if (!btf)
-			return luaL_error(L, "ringbuf '%s': no BTF to decode type '%s' (compile the "
-					  "object with clang -g)", m->name, tname);
-		id = sh_btf_find_type(btf, tname);
-		if (id < 0)
-			return luaL_error(L, "ringbuf '%s': type '%s' not found in the object's BTF",
-					  m->name, tname);
-		r->codec = sh_codec_get(sh_map_codecs(m), (__u32)id, errbuf, sizeof(errbuf));
-		if (!r->codec)
-			return luaL_error(L, "ringbuf '%s': type '%s': %s", m->name, tname, errbuf);
-		r->min_size = sh_codec_size(r->codec);
-		snprintf(r->type, sizeof(r->type), "%s", tname);
+	sh_evsrc_setup(L, &r->ev, 5, m, 2, 3, 4);
+	err = ring_map(r, fd);
+	if (err) {
+		ring_free(&r->ev);
+		return sh_raise_errno(L, -err, NULL, "ringbuf '%s': subscribe", m->name);
 	}
-	r->rb = ring_buffer__new(fd, on_sample, r, NULL);
-	err = errno;
-	if (!r->rb)
-		return sh_raise_errno(L, err, NULL, "ringbuf '%s': subscribe", m->name);
-	r->src.fd = ring_buffer__epoll_fd(r->rb);
-	r->src.dispatch = on_ready;
-	r->src.ctx = r;
-	r->L = L;
-	sh_loop_add(L, &r->src);
-	lua_pushvalue(L, -1);
-	r->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	r->drops_fd = sh_evsrc_drops_fd(m);
+	r->ev.src.fd = r->fd;
+	r->ev.handle = r;
+	sh_evsrc_start(L, &r->ev, 5);
 	return 1;
 }
 
 static int l_close(lua_State *L)
 {
-	rb_close(L, luaL_checkudata(L, 1, SH_RINGBUF_MT));
+	sh_evsrc_close(L, luaL_checkudata(L, 1, SH_RINGBUF_MT));
 	return 0;
-}
-
-static int l_index(lua_State *L)
-{
-	struct sh_ringbuf *r = luaL_checkudata(L, 1, SH_RINGBUF_MT);
-	const char *k = luaL_checkstring(L, 2);
-
-	if (!strcmp(k, "received")) {
-		lua_pushinteger(L, r->received);
-	} else if (!strcmp(k, "name")) {
-		lua_pushstring(L, r->name);
-	} else {
-		luaL_getmetafield(L, 1, "methods");
-		lua_getfield(L, -1, k);
-	}
-	return 1;
-}
-
-static int l_tostring(lua_State *L)
-{
-	struct sh_ringbuf *r = luaL_checkudata(L, 1, SH_RINGBUF_MT);
-
-	if (!r->rb)
-		lua_pushfstring(L, "%s (closed)", SH_RINGBUF_MT);
-	else
-		lua_pushfstring(L, "%s '%s' (%s, %I received)", SH_RINGBUF_MT, r->name, r->type,
-				r->received);
-	return 1;
 }
 
 int sh_ringbuf_open(lua_State *L)
 {
 	static const luaL_Reg meta[] = {
-		{ "__index", l_index },
+		{ "__index", sh_evsrc_index },
 		{ "__gc", l_close },
 		{ "__close", l_close },
-		{ "__tostring", l_tostring },
+		{ "__tostring", sh_evsrc_tostring },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg methods[] = {
 		{ "close", l_close },
+		{ "stats", sh_evsrc_stats },
 		{ NULL, NULL },
 	};
 
 	sh_new_class(L, SH_RINGBUF_MT, meta, methods);
+	luaL_getmetatable(L, SH_RINGBUF_MT);
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "__evsrc");
+	lua_pop(L, 1);
 	lua_pushcfunction(L, sh_ringbuf_subscribe);
 	lua_setfield(L, -2, "ringbuf");
 	return 0;

@@ -272,6 +272,15 @@ describe("handle lifecycle", function()
       assert.equal("sockhost.map (closed)", tostring(map))
    end)
 
+   it("ends the subscriptions to its maps when it closes", function()
+      local obj = sockhost.open("hello-sockops")
+      local sub = obj:subscribe("events", "struct hello_event", function() end)
+      assert.is_true(sub:stats().open)
+      obj:close()
+      assert.is_false(sub:stats().open)
+      assert.equal("sockhost.ringbuf (closed)", tostring(sub))
+   end)
+
    it("closes at the end of a <close> scope", function()
       local keep
       do

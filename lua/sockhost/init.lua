@@ -12,7 +12,7 @@ end
 local lazy = {
    net = "sockhost.net", inspect = "sockhost.inspect", fmt = "sockhost.fmt",
    tab = "sockhost.tab", hist = "sockhost.hist", interval = "sockhost.interval",
-   ndjson = "sockhost.ndjson",
+   ndjson = "sockhost.ndjson", events = "sockhost.events", demo = "sockhost.demo",
 }
 setmetatable(M, {
    __index = function(t, k)

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * conntrace: TCP connections (IPv4 and IPv6) with their owner, role, 4-tuple, bytes each
+ * way, state transitions and duration; the kernel side of scripts/conntrace.lua. One
+ * struct conn (conntrace.h) per socket lives in the LRU hash `conns`, keyed by the struct
+ * sock pointer, from the first state (SYN_SENT / SYN_RECV) to TCP_CLOSE; at close the final
+ * struct goes to the ring buffer `events` and the entry is deleted.
+ *
+ * Hooks, chosen by the host from what the kernel offers (sockhost.features()):
+ *
+ *   inet_sock_set_state       tp_btf sock:inet_sock_set_state: every TCP state change.
+ *   sock_inet_sock_set_state  the same as a classic tracepoint, where tp_btf is missing.
+ *   sys_exit_accept4,         tracepoints syscalls:sys_exit_accept[4]: the task that
+ *   sys_exit_accept           accept()s a server socket becomes its owner.
+ *   tcp_probe                 tp_btf tcp:tcp_probe (each segment received on an established
+ *                             socket, before it is processed) and sock:sk_data_ready (data
+ *   sk_data_ready             queued for the reader, after the segment's ACK and data were
+ *                             processed): refresh the byte counts for the live table.
+ *   tcp_data_queue            kprobe on tcp_data_queue, the original tool's hook: the same
+ *                             refresh where kprobes exist.
+ *
+ * Owner. A client's state changes to SYN_SENT inside connect(), in process context, so
+ * the current task owns it. A server socket is born in softirq (the third ACK of the
+ * handshake: LISTEN -> SYN_RECV on the clone), where the current task is unrelated; its owner
+ * is whoever accept()s it, recorded at the exit of accept()/accept4() by resolving the fd
+ * returned through the task's file table. Not covered: io_uring accepts, and sockets
+ * passed to another process afterwards (the owner stays the first one).
+ *
+ * Filters (const volatile, set by the host before load; 0 = off):
+ *   target_pid     clients: checked at connect(); servers: tracked from SYN_RECV but
+ *                  reported only once accept()ed by that process.
+ *   target_port    the connection's server port (the port connected to, or listened on),
+ *                  or a client's local port when it was bound before connect().
+ *   target_cgroup  the cgroup v2 id of the socket's cgroup or one of its ancestors. The
+ *                  socket's cgroup (sk_cgrp_data) is that of the task which created the
+ *                  socket, accepted sockets inherit the listener's; it is the same cgroup
+ *                  a sock_ops program attached there would see, and it can be read from
+ *                  softirq, unlike bpf_get_current_cgroup_id().
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "sockhost.bpf.h"
+#include "conntrace.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+/* include/net/tcp_states.h: macros there, so not in vmlinux.h */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+
+const volatile __u32 target_pid = 0;
+const volatile __u32 target_port = 0;
+const volatile __u64 target_cgroup = 0;
+
+/* Connections that passed the filters, and those reported at close. */
+__u64 seen = 0;
+__u64 closed = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* struct sock *, as an integer */
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+/* close records; those that do not fit are counted in `events_drops` (the loss ledger of
+ * sockhost.bpf.h), which the host reports as the subscription's `dropped` */
+SH_RINGBUF(events, 256 * 1024);
+
+/*
+ * `conns` already carries struct conn in its BTF; this global keeps it there should the map
+ * ever change, and lets the host find "struct conn" by name for the ring buffer (see
+ * hello-sockops.bpf.c's hello_event_type).
+ */
+struct conn conn_type __attribute__((unused));
+
+/* Is the socket's cgroup, or one of its ancestors, the target cgroup? */
+static __always_inline bool cgroup_ok(const struct sock *sk, __u64 *id)
+{
+	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	int level, i;
+
+	*id = BPF_CORE_READ(cg, kn, id);
+	if (!target_cgroup || *id == target_cgroup)
+		return true;
+	if (!bpf_core_field_exists(cg->ancestors))
+		return false;
+	/* ancestors[0] is the root, ancestors[level] the cgroup itself; 32 bounds the loop */
+	level = BPF_CORE_READ(cg, level);
+	for (i = 0; i < 32 && i < level; i++) {
+		struct cgroup *a = NULL;
+
+		bpf_core_read(&a, sizeof(a), &cg->ancestors[i]);
+		if (a && BPF_CORE_READ(a, kn, id) == target_cgroup)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline void read_tuple(const struct sock *sk, struct conn *c)
+{
+	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (c->family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)c->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)c->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&c->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&c->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+/*
+ * Payload bytes from the tcp_sock counters (RFC 4898 names, include/linux/tcp.h). Both count
+ * sequence numbers, so they include the SYN and FIN flags, each of which takes one:
+ *  - bytes_acked advances with snd_una. A client's counts its SYN (acked by the SYN-ACK;
+ *    the SYN is the first sequence number, so anything acked means it was); a server
+ *    socket's starts after its SYN-ACK (tcp_create_openreq_child). Our FIN is in it once
+ *    queued (FIN_WAIT1 or LAST_ACK, see tcp_close_state()) and acked: snd_una == write_seq,
+ *    as nothing is queued after a FIN.
+ *  - bytes_received advances with rcv_nxt, which moves past the peer's FIN in tcp_data_queue()
+ *    right before tcp_fin() marks the socket SOCK_DONE.
+ * Subtracting those gives what the application wrote and could read.
+ */
+static __always_inline void read_bytes(const struct sock *sk, struct conn *c)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	unsigned long sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+
+	if (acked && c->role == CONN_ROLE_CLIENT)
+		acked--;
+	if (acked && (c->flags & CONN_F_FIN_SENT) &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		acked--;
+	if (received && (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		received--;
+	c->bytes_sent = acked;
+	c->bytes_received = received;
+}
+
+static __always_inline void set_owner(struct conn *c, __u32 pid)
+{
+	c->pid = pid;
+	bpf_get_current_comm(c->comm, sizeof(c->comm));
+}
+
+/* A new connection: SYN_SENT (connect(), process context) or SYN_RECV (softirq). */
+static __always_inline int on_start(const struct sock *sk, __u64 key, int newstate)
+{
+	struct conn c = {};
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	c.role = newstate == TCP_SYN_SENT ? CONN_ROLE_CLIENT : CONN_ROLE_SERVER;
+	if (c.role == CONN_ROLE_CLIENT && target_pid && pid != target_pid)
+		return 0;
+	read_tuple(sk, &c);
+	/*
+	 * Client: dport is set before connect() moves to SYN_SENT, sport only when bound
+	 * already (the ephemeral port is chosen just after). Server: the clone still carries the
+	 * listener's tuple here, so sport is the listening port and dport is 0.
+	 */
+	if (target_port && c.dport != target_port && c.sport != target_port)
+		return 0;
+	if (!cgroup_ok(sk, &c.cgroup_id))
+		return 0;
+	c.start_ns = bpf_ktime_get_boot_ns();
+	c.state = newstate;
+	c.states[0] = newstate;
+	c.nstates = 1;
+	if (c.role == CONN_ROLE_CLIENT)
+		set_owner(&c, pid);
+	/* a server waits for accept() when the pid filter is on; see on_accept() */
+	if (c.role == CONN_ROLE_CLIENT || !target_pid)
+		__sync_fetch_and_add(&seen, 1);
+	bpf_map_update_elem(&conns, &key, &c, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_state(const struct sock *sk, int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct conn *c;
+	__u8 n;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV)
+			return on_start(sk, key, newstate);
+		return 0; /* a connection that started before we did, or filtered out */
+	}
+	n = c->nstates;
+	if (n < CONN_MAX_STATES)
+		c->states[n] = newstate;
+	if (n < 255)
+		c->nstates = n + 1;
+	c->state = newstate;
+	if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)
+		c->flags |= CONN_F_FIN_SENT;
+	read_bytes(sk, c);
+	/*
+	 * The tuple settles at ESTABLISHED (a server clone carries the listener's until then). By
+	 * the time the CLOSE transition is traced the socket has been unhashed and its local port
+	 * released (skc_num reads 0), so the last tuple read before CLOSE is the one to keep.
+	 */
+	if (newstate != TCP_CLOSE) {
+		read_tuple(sk, c);
+		return 0;
+	}
+
+	c->duration_ns = bpf_ktime_get_boot_ns() - c->start_ns;
+	/* with --pid, a server socket that process never accepted is not ours */
+	if (c->role == CONN_ROLE_CLIENT || !target_pid || c->pid == target_pid) {
+		__sync_fetch_and_add(&closed, 1);
+		sh_ringbuf_output(events, c, sizeof(*c));
+	}
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return on_state(sk, newstate);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int sock_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	return on_state((const struct sock *)ctx->skaddr, ctx->newstate);
+}
+
+/*
+ * accept() returned fd `ret` in the current task: resolve it to its struct sock through the
+ * task's file table (task->files->fdt->fd[ret]->private_data is the struct socket) and make
+ * the task the owner of that server connection.
+ */
+static __always_inline int on_accept(long ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	__u64 key;
+	struct conn *c;
+	__u32 pid;
+
+	if (ret < 0)
+		return 0;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (!fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]) || !file)
+		return 0;
+	sock = (struct socket *)BPF_CORE_READ(file, private_data);
+	key = (__u64)BPF_CORE_READ(sock, sk);
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c || c->role != CONN_ROLE_SERVER || c->pid)
+		return 0;
+	pid = bpf_get_current_pid_tgid() >> 32;
+	if (target_pid && pid != target_pid) {
+		bpf_map_delete_elem(&conns, &key);
+		return 0;
+	}
+	set_owner(c, pid);
+	if (target_pid)
+		__sync_fetch_and_add(&seen, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+/* Live byte counts between state changes; the close event reads them exactly anyway. */
+static __always_inline int refresh(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct conn *c = bpf_map_lookup_elem(&conns, &key);
+
+	/* sk_data_ready fires for every protocol; only our TCP sockets are in conns */
+	if (c)
+		read_bytes(sk, c);
+	return 0;
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
+{
+	return refresh(sk);
+}
+
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(sk_data_ready, const struct sock *sk)
+{
+	return refresh(sk);
+}
+
+SEC("kprobe/tcp_data_queue")
+int BPF_KPROBE(tcp_data_queue, struct sock *sk)
+{
+	return refresh(sk);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sockhost.bpf.h: helpers for BPF programs hosted by sockhost. Include it after vmlinux.h and
+ * bpf_helpers.h.
+ *
+ * The loss ledger. A record that does not fit into a ring buffer is lost in the kernel; the
+ * reader never sees it. These helpers count every such failure in a per-CPU counter map named
+ * after the ring buffer with "_drops" appended, which is how the host finds it with no
+ * configuration: sockhost.ringbuf(obj:map("events"), ...) reads "events_drops" and reports
+ * the sum as `dropped` in stats(). Per-CPU so that counting costs one uncontended add.
+ *
+ *   SH_RINGBUF(events, 256 * 1024);          ring buffer `events` and its `events_drops`
+ *   SH_RINGBUF_DROPS(events);                just the counter, for a ring declared by hand
+ *
+ *   struct event *e = sh_ringbuf_reserve(events, sizeof(*e));
+ *   if (!e)
+ *           return 0;                        already counted
+ *   ...
+ *   bpf_ringbuf_submit(e, 0);
+ *
+ *   sh_ringbuf_output(events, &e, sizeof(e)); bpf_ringbuf_output, counted the same way
+ *
+ * Perf buffers need none of this: the kernel counts lost samples itself and the host reads
+ * them from the perf ring.
+ *
+ * Logging, like aya-log. Declare the log ring once per object, then log from any program:
+ *
+ *   SH_LOG_MAP(64 * 1024);
+ *   ...
+ *   sh_log_info(ctx, "conn %u -> %u", sport, dport);
+ *
+ * sh_log_error/warn/info/debug/trace(ctx, fmt, args...) write one struct sh_log_record
+ * (sockhost-log.h) with the level, the calling function's name (the program's name when
+ * called from the program), the format and up to 8 integer arguments into `sockhost_log`
+ * (its failures counted in sockhost_log_drops). The host prints "[INFO prog] conn 1 -> 2" on
+ * stderr or hands it to a Lua function (sockhost.on_log). Formats: %d %i %u %x %X %o %c %p,
+ * with h/hh/l/ll/z modifiers, widths and flags as printf, %% and %pI4 (an IPv4 address as a
+ * __u32 in network order). No %s: strings would need copying from kernel memory; log their
+ * bytes as integers instead. fmt must be a string literal of at most 127 bytes.
+ * `sockhost_log_level` (a .data global) filters in the kernel too: the host sets it from
+ * SOCKHOST_LOG / sockhost.log_level(); messages above it are not even written. ctx is
+ * unused; it is taken so that call sites read as aya-log's.
+ */
+#ifndef SOCKHOST_BPF_H
+#define SOCKHOST_BPF_H
+
+#include "sockhost-log.h"
+
+#define SH_RINGBUF_DROPS(name)                                                                     \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
+		__uint(max_entries, 1);                                                            \
+		__type(key, __u32);                                                                \
+		__type(value, __u64);                                                              \
+	} name##_drops SEC(".maps")
+
+#define SH_RINGBUF(name, bytes)                                                                    \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                                                \
+		__uint(max_entries, bytes);                                                        \
+	} name SEC(".maps");                                                                       \
+	SH_RINGBUF_DROPS(name)
+
+static __always_inline void sh_count_drop(void *drops)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(drops, &zero);
+
+	/* atomic although per-CPU: a program interrupted by another one on the same CPU (an NMI
+	 * tracepoint, say) must not lose an increment; uncontended, it costs next to nothing */
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void *sh_reserve_or_count(void *rb, void *drops, __u64 size)
+{
+	void *p = bpf_ringbuf_reserve(rb, size, 0);
+
+	if (!p)
+		sh_count_drop(drops);
+	return p;
+}
+
+static __always_inline long sh_output_or_count(void *rb, void *drops, void *data, __u64 size)
+{
+	long err = bpf_ringbuf_output(rb, data, size, 0);
+
+	if (err)
+		sh_count_drop(drops);
+	return err;
+}
+
+#define sh_ringbuf_reserve(name, size) sh_reserve_or_count(&name, &name##_drops, size)
+#define sh_ringbuf_output(name, data, size) sh_output_or_count(&name, &name##_drops, data, size)
+
+/* ---- logging ------------------------------------------------------------------------------ */
+
+#define SH_LOG_MAP(bytes)                                                                          \
+	SH_RINGBUF(sockhost_log, bytes);                                                           \
+	/* the host lowers it to the level it shows; messages above it are not written */          \
+	volatile __u32 sockhost_log_level = SH_LOG_TRACE
+
+#define sh_log(log_ctx_, log_lvl_, log_fmt_, ...)                                                  \
+	({                                                                                         \
+		_Static_assert(sizeof("" log_fmt_) <= SH_LOG_FMT_MAX, "sh_log: format too long");  \
+		_Static_assert(___bpf_narg(__VA_ARGS__) <= SH_LOG_ARGS_MAX, "sh_log: too many");   \
+		(void)(log_ctx_);                                                                  \
+		if ((log_lvl_) <= sockhost_log_level) {                                            \
+			struct sh_log_record *__r =                                                \
+				sh_ringbuf_reserve(sockhost_log, sizeof(struct sh_log_record));    \
+			if (__r) {                                                                 \
+				__r->level = (log_lvl_);                                           \
+				__r->nargs = ___bpf_narg(__VA_ARGS__);                             \
+				__r->line = __LINE__;                                              \
+				__builtin_memcpy(__r->fmt, "" log_fmt_, sizeof("" log_fmt_));      \
+				__builtin_memcpy(__r->prog, __func__,                              \
+						 sizeof(__func__) < SH_LOG_PROG_MAX ?              \
+							 sizeof(__func__) : SH_LOG_PROG_MAX);      \
+				__r->prog[SH_LOG_PROG_MAX - 1] = 0;                                \
+				___bpf_fill(__r->args, __VA_ARGS__);                               \
+				bpf_ringbuf_submit(__r, 0);                                        \
+			}                                                                          \
+		}                                                                                  \
+	})
+
+#define sh_log_error(ctx, fmt, args...) sh_log(ctx, SH_LOG_ERROR, fmt, ##args)
+#define sh_log_warn(ctx, fmt, args...) sh_log(ctx, SH_LOG_WARN, fmt, ##args)
+#define sh_log_info(ctx, fmt, args...) sh_log(ctx, SH_LOG_INFO, fmt, ##args)
+#define sh_log_debug(ctx, fmt, args...) sh_log(ctx, SH_LOG_DEBUG, fmt, ##args)
+#define sh_log_trace(ctx, fmt, args...) sh_log(ctx, SH_LOG_TRACE, fmt, ##args)
+
+#endif /* SOCKHOST_BPF_H */

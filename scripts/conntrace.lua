@@ -1,0 +1,399 @@
+-- SPDX-License-Identifier: GPL-2.0
+--
+-- conntrace: TCP connections (IPv4 and IPv6) as they open and close, with their owner (pid,
+-- comm), role, 4-tuple, bytes each way, state transitions and duration; byte counts are exact
+-- for connections that close. Like BCC's tcplife, but with a live table of open connections.
+--
+--   sockhost scripts/conntrace.lua --demo --duration 2     its own loopback connections
+--   sockhost scripts/conntrace.lua --port 443              table every second until Ctrl-C
+--   sockhost scripts/conntrace.lua --json --pid 1234 | jq  NDJSON, one object per closed conn
+--   sockhost scripts/conntrace.lua --pin /sys/fs/bpf/conns then, from another shell:
+--     sockhost -e 'for k, c in pairs(sockhost.open_pinned("/sys/fs/bpf/conns")) do
+--                    print(c.pid, c.comm, c.sport, c.dport, c.bytes_sent) end'
+--
+-- Kernel side: bpf/conntrace.bpf.c (struct conn in bpf/conntrace.h), which also explains the
+-- hooks and how owner, bytes and filters are worked out.
+
+local sockhost = require "sockhost"
+local net = require "sockhost.net"
+local argparse = require "argparse"
+
+local ROLE = { [1] = "client", [2] = "server" }
+
+-- A usage error found after parsing, before anything is opened: like argparse's, exit 1.
+local function fail(msg)
+   io.stderr:write("conntrace: ", msg, "\n")
+   os.exit(1)
+end
+
+-- Command line ------------------------------------------------------------------------------
+
+local function integer_arg(opt, what, lo, hi)
+   return function(s)
+      local n = s:match("^%d+$") and math.tointeger(tonumber(s))
+      if not n or n < lo or n > hi then
+         return nil, ("%s wants %s (an integer from %d to %d), got '%s'"):format(opt, what, lo,
+            hi, s)
+      end
+      return n
+   end
+end
+
+local function seconds_arg(opt)
+   return function(s)
+      local n = tonumber(s)
+      if not n or n <= 0 or n ~= n or n == math.huge then
+         return nil, ("%s wants a positive number of seconds, got '%s'"):format(opt, s)
+      end
+      return n
+   end
+end
+
+-- The id of a cgroup v2 directory (what bpf_get_current_cgroup_id() reports), from the core.
+local function cgroup_arg(path)
+   local ok, id = pcall(sockhost.cgroup_id, path)
+   if not ok then
+      return nil, "--cgroup: " .. tostring(id):gsub("^[^:]*:%d+: ", "")
+   end
+   return { path = path, id = id }
+end
+
+local function parse_args()
+   local parser = argparse("sockhost scripts/conntrace.lua",
+      "Trace TCP connections (IPv4 and IPv6): owner, role, addresses, bytes each way, state "
+      .. "transitions, duration.",
+      "Every --interval seconds a table shows the connections open now and those closed since "
+      .. "the last one. With --json, one JSON object per closed connection goes to stdout "
+      .. "instead, with the fields:\n"
+      .. "  pid, comm        owner: the process that called connect() (client) or accept()ed "
+      .. "the socket (server; 0 and \"\" if never accepted)\n"
+      .. "  role             \"client\" or \"server\"\n"
+      .. "  family           \"inet\" or \"inet6\"\n"
+      .. "  saddr, sport     local address and port\n"
+      .. "  daddr, dport     remote address and port\n"
+      .. "  bytes_sent       payload bytes sent and acknowledged by the peer\n"
+      .. "  bytes_received   payload bytes received\n"
+      .. "  duration_us      from SYN_SENT/SYN_RECV to CLOSE, microseconds\n"
+      .. "  states           the TCP states it went through, in order (at most 10)\n"
+      .. "  cgroup_id        id of the socket's cgroup v2\n"
+      .. "Byte counts are exact for connections that close in order. Connections opened "
+      .. "before conntrace started are not shown. Filters run in the kernel. A summary goes "
+      .. "to stderr at exit (Ctrl-C or --duration).")
+   parser:option("--interval", "Seconds between tables (default 1).")
+      :argname("<sec>"):default("1"):convert(seconds_arg("--interval"))
+   parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C; with "
+      .. "--demo: 2).")
+      :argname("<sec>"):convert(seconds_arg("--duration"))
+   parser:flag("--json", "One JSON object per closed connection (NDJSON) instead of tables.")
+   parser:option("--pid", "Only connections owned by this process: clients it connect()s, "
+      .. "servers it accept()s.")
+      :argname("<pid>"):convert(integer_arg("--pid", "a process id", 1, 4294967295))
+   parser:option("--port", "Only connections to this server port (the port connected to or "
+      .. "listened on; also a client's local port when bound before connect()).")
+      :argname("<port>"):convert(integer_arg("--port", "a port number", 1, 65535))
+   parser:option("--cgroup", "Only sockets created in this cgroup v2 directory or below it "
+      .. "(accepted sockets belong to their listener's cgroup). A filter: nothing is "
+      .. "attached to the cgroup.")
+      :argname("<path>"):convert(cgroup_arg)
+   parser:option("--pin", "Pin the connections map (struct conn values keyed by socket "
+      .. "address) at this bpffs path, so another sockhost can read it with "
+      .. "sockhost.open_pinned(path). Removed at exit unless --keep-pin.")
+      :argname("<path>")
+   parser:flag("--keep-pin", "Leave the --pin path in place at exit.")
+   parser:option("--hooks", "Which kernel hooks to use: auto (kprobe tcp_data_queue where "
+      .. "kprobes exist, else tp_btf), tp_btf, tracepoint (no live byte counts), kprobe.")
+      :argname("<set>"):choices({ "auto", "tp_btf", "tracepoint", "kprobe" }):default("auto")
+   parser:flag("--demo", "Open a few loopback TCP connections (IPv4, and IPv6 when ::1 "
+      .. "exists) from a temporary cgroup sockhost-conntrace-<pid> under the cgroup2 root, "
+      .. "which also becomes the --cgroup filter; they trade data and close before the end. "
+      .. "The cgroup is removed at exit.")
+   local args = parser:parse(arg)
+   if args.keep_pin and not args.pin then parser:error("--keep-pin needs --pin") end
+   if args.demo and args.cgroup then parser:error("--demo makes its own cgroup; drop --cgroup") end
+   return args
+end
+
+local function need(module, package_name, what)
+   local ok, m = pcall(require, module)
+   if not ok then
+      error(("%s needs the Lua module '%s' (apt-get install %s)"):format(what, module,
+         package_name), 0)
+   end
+   return m
+end
+
+-- Hooks -------------------------------------------------------------------------------------
+
+local function has_tracepoint(category, name)
+   for _, dir in ipairs({ "/sys/kernel/tracing", "/sys/kernel/debug/tracing" }) do
+      local f = io.open(("%s/events/%s/%s/format"):format(dir, category, name), "r")
+      if f then
+         f:close()
+         return true
+      end
+   end
+   return false
+end
+
+-- Programs of bpf/conntrace.bpf.c to load, and a line saying which for stderr.
+local function choose_hooks(mode)
+   local f = sockhost.features()
+   local function why(kind)
+      local x = f[kind] or {}
+      return ("%s unavailable: %s"):format(kind, x.reason or "unknown")
+   end
+   local state, refresh, notes
+   if mode == "tracepoint" or (mode ~= "tp_btf" and not f.tp_btf.ok) then
+      state = { prog = "sock_inet_sock_set_state", desc = "tracepoint sock/inet_sock_set_state" }
+      if mode ~= "tracepoint" then notes = why("tp_btf") end
+   else
+      if not f.tp_btf.ok then fail("--hooks tp_btf: " .. why("tp_btf")) end
+      state = { prog = "inet_sock_set_state", desc = "tp_btf inet_sock_set_state" }
+   end
+   if mode == "kprobe" or (mode == "auto" and f.kprobe.ok) then
+      if not f.kprobe.ok then fail("--hooks kprobe: " .. why("kprobe")) end
+      refresh = { prog = "tcp_data_queue", desc = "kprobe tcp_data_queue" }
+   elseif mode ~= "tracepoint" and f.tp_btf.ok then
+      refresh = { prog = "tcp_probe", desc = "tp_btf tcp_probe" }
+      if mode == "auto" then notes = why("kprobe") end
+   end
+   local progs = { state.prog, "sys_exit_accept", "sys_exit_accept4" }
+   -- sock:sk_data_ready is newer (6.6) than the rest; it refreshes after the data is in
+   if refresh and refresh.prog == "tcp_probe" and has_tracepoint("sock", "sk_data_ready") then
+      progs[#progs + 1] = "sk_data_ready"
+      refresh.desc = refresh.desc .. " + sk_data_ready"
+   end
+   local desc = { state.desc .. " (states, bytes at close)",
+      "tracepoint syscalls/sys_exit_accept[4] (server owner)" }
+   if refresh then
+      progs[#progs + 1] = refresh.prog
+      desc[#desc + 1] = refresh.desc .. " (live bytes)"
+   else
+      desc[#desc + 1] = "no live byte counts"
+   end
+   return progs, table.concat(desc, ", ") .. (notes and "; " .. notes or "")
+end
+
+-- Formatting --------------------------------------------------------------------------------
+
+local function state_name(s)
+   return net.tcp_state_name(s) or tostring(s)
+end
+
+local function state_path(c)
+   local names = {}
+   for i = 1, math.min(c.nstates, #c.states) do names[i] = state_name(c.states[i]) end
+   if c.nstates > #c.states then names[#names + 1] = "..." end
+   return names
+end
+
+local function json_record(c)
+   return {
+      pid = c.pid,
+      comm = c.comm,
+      role = ROLE[c.role] or c.role,
+      family = net.family_name(c.family) or c.family,
+      saddr = net.ntop(c.saddr, c.family),
+      sport = c.sport,
+      daddr = net.ntop(c.daddr, c.family),
+      dport = c.dport,
+      bytes_sent = c.bytes_sent,
+      bytes_received = c.bytes_received,
+      duration_us = c.duration_ns // 1000,
+      states = state_path(c),
+      cgroup_id = c.cgroup_id,
+   }
+end
+
+local function human_duration(ns)
+   if ns < 1e6 then return ("%dus"):format(ns // 1000) end
+   if ns < 1e9 then return ("%.1fms"):format(ns / 1e6) end
+   return ("%.2fs"):format(ns / 1e9)
+end
+
+-- CLOCK_BOOTTIME, the clock of struct conn's start_ns, from /proc/uptime (10 ms steps).
+local function boottime_ns()
+   local f = assert(io.open("/proc/uptime", "r"))
+   local up = f:read("n")
+   f:close()
+   return math.floor(up * 1e9)
+end
+
+local HEADER = { "PID", "COMM", "ROLE", "LOCAL", "REMOTE", "STATE", "SENT", "RECEIVED",
+   "DURATION", "TRANSITIONS" }
+local RIGHT = { [1] = true, [7] = true, [8] = true, [9] = true }
+
+local function row(c, now)
+   local closed = c.duration_ns ~= 0
+   local age = closed and c.duration_ns or math.max(0, now - c.start_ns)
+   return {
+      tostring(c.pid), c.comm ~= "" and c.comm or "-", ROLE[c.role] or tostring(c.role),
+      net.endpoint(c.saddr, c.family, c.sport), net.endpoint(c.daddr, c.family, c.dport),
+      state_name(c.state), tostring(c.bytes_sent), tostring(c.bytes_received),
+      human_duration(age) .. (closed and "" or "+"), table.concat(state_path(c), ">"),
+   }
+end
+
+local function print_table(out, title, rows)
+   out:write(title, "\n")
+   if #rows == 0 then
+      out:write("  (no connections)\n")
+      return
+   end
+   table.insert(rows, 1, HEADER)
+   local width = {}
+   for _, r in ipairs(rows) do
+      for i, cell in ipairs(r) do width[i] = math.max(width[i] or 0, #cell) end
+   end
+   for _, r in ipairs(rows) do
+      local cells = {}
+      for i, cell in ipairs(r) do
+         if i == #r then
+            cells[i] = cell
+         elseif RIGHT[i] then
+            cells[i] = (" "):rep(width[i] - #cell) .. cell
+         else
+            cells[i] = cell .. (" "):rep(width[i] - #cell)
+         end
+      end
+      out:write("  ", table.concat(cells, "  "), "\n")
+   end
+end
+
+-- The demo: a cgroup and a few connections in it -------------------------------------------
+
+-- Sockets belong to the cgroup their creator is in when it makes them (accepted ones to the
+-- listener's), so only the setup happens inside. Each connection i trades 100*i bytes up and
+-- 1000*i down now, the same again at `again` seconds, and closes at `close_at`.
+local function run_demo(cg, again, close_at)
+   local socket = need("socket", "lua-socket", "--demo")
+   local demo_conns = {}
+   cg.enter()
+   local ok, err = pcall(function()
+      for _, host in ipairs({ "127.0.0.1", "127.0.0.1", "::1" }) do
+         local srv = socket.bind(host, 0)
+         if srv then -- no ::1 where IPv6 is off
+            local _, port = srv:getsockname()
+            local cli = assert(socket.connect(host, port))
+            local conn = assert(srv:accept())
+            srv:close()
+            cli:settimeout(2)
+            conn:settimeout(2)
+            demo_conns[#demo_conns + 1] = { cli = cli, conn = conn }
+         end
+      end
+   end)
+   cg.leave()
+   if not ok then error("demo connection failed: " .. tostring(err), 0) end
+   local function trade()
+      for i, p in ipairs(demo_conns) do
+         assert(p.cli:send(("q"):rep(100 * i)))
+         assert(p.conn:receive(100 * i))
+         assert(p.conn:send(("r"):rep(1000 * i)))
+         assert(p.cli:receive(1000 * i))
+      end
+   end
+   trade()
+   sockhost.after(again, trade)
+   sockhost.after(close_at, function()
+      for _, p in ipairs(demo_conns) do
+         p.cli:close()
+         p.conn:close()
+      end
+   end)
+end
+
+-- Main --------------------------------------------------------------------------------------
+
+local function main()
+   local args = parse_args()
+   local json = args.json and need("cjson", "lua-cjson", "--json")
+   io.stdout:setvbuf("line")
+   local progs, hooks = choose_hooks(args.hooks)
+
+   local cg <close> = args.demo and require("sockhost.demo").cgroup("conntrace") or nil
+   local cgroup = args.cgroup or (cg and assert(cgroup_arg(cg.path))) or nil
+   local duration = args.duration or (args.demo and 2) or nil
+
+   local obj <close> = sockhost.open("conntrace", {
+      programs = progs,
+      globals = {
+         target_pid = args.pid or 0,
+         target_port = args.port or 0,
+         target_cgroup = cgroup and cgroup.id or 0,
+      },
+   })
+   local conns = obj:map("conns")
+   -- the guard exists only once the pin does: a path that was there before is not ours
+   if args.pin then conns:pin(args.pin) end
+   local pinned <close> = args.pin and setmetatable({}, {
+      __close = function()
+         if args.keep_pin then return end
+         local ok, err = pcall(conns.unpin, conns, args.pin)
+         if not ok then io.stderr:write("conntrace: ", tostring(err), "\n") end
+      end,
+   }) or nil
+
+   local closed_rows, reported = {}, 0
+   local function on_close(c)
+      reported = reported + 1
+      if json then
+         io.stdout:write(json.encode(json_record(c)), "\n")
+      else
+         closed_rows[#closed_rows + 1] = c
+      end
+   end
+   -- Open connections from the map; a server socket waiting for accept() under --pid is
+   -- still tracked there (the kernel decides at accept) but not the user's.
+   local function open_rows()
+      local rows = {}
+      for _, c in pairs(conns) do
+         if not args.pid or c.pid == args.pid then rows[#rows + 1] = c end
+      end
+      table.sort(rows, function(a, b) return a.start_ns < b.start_ns end)
+      return rows
+   end
+   local function tick()
+      local now = boottime_ns()
+      local open = open_rows()
+      local rows = {}
+      for _, c in ipairs(open) do rows[#rows + 1] = row(c, now) end
+      for _, c in ipairs(closed_rows) do rows[#rows + 1] = row(c, now) end
+      print_table(io.stdout, ("%s  %d open, %d closed"):format(os.date("%H:%M:%S"), #open,
+         #closed_rows), rows)
+      closed_rows = {}
+   end
+
+   local events <close> = obj:subscribe("events", "struct conn", on_close)
+   local links = {}
+   for i, name in ipairs(progs) do links[i] = obj:program(name):attach() end
+
+   local filters = {}
+   if args.pid then filters[#filters + 1] = "pid " .. args.pid end
+   if args.port then filters[#filters + 1] = "port " .. args.port end
+   if cgroup then filters[#filters + 1] = ("cgroup %s (id %d)"):format(cgroup.path, cgroup.id) end
+   io.stderr:write(("conntrace: hooks: %s\nconntrace: filters: %s%s\n"):format(hooks,
+      #filters > 0 and table.concat(filters, ", ") or "none",
+      args.pin and "; connections map pinned at " .. args.pin or ""))
+
+   local timer = not json and sockhost.every(args.interval, tick) or nil
+   if cg then run_demo(cg, math.min(0.5, duration / 4), duration * 0.6) end
+   local reason, signal = sockhost.run { duration = duration }
+   if timer then timer:cancel() end
+   if not json and #closed_rows > 0 then tick() end
+
+   local still_open = #open_rows()
+   for _, l in ipairs(links) do l:detach() end
+   -- drops: close records the kernel could not put into the ring buffer (the loss ledger)
+   local dropped = events.dropped
+   io.stderr:write(("conntrace: %d connections seen, %d closed, %d still open, %d events "
+      .. "dropped (%s%s)\n"):format(obj.globals.seen, reported, still_open, dropped, reason,
+      signal and " " .. signal or ""))
+   if dropped > 0 then
+      io.stderr:write(("conntrace: warning: %d closed connections were lost (ring buffer "
+         .. "full: the reader was too slow)\n"):format(dropped))
+   end
+   -- pinned, events, obj and then cg close here, in that order.
+end
+
+main()

@@ -1,0 +1,332 @@
+-- SPDX-License-Identifier: GPL-2.0
+-- scripts/conntrace.lua run as a user runs it, against TCP connections the spec makes with
+-- known payload sizes. Other specs make connections at the same time, so every run filters
+-- (in the kernel) by this process's pid, or by the spec's own cgroup.
+local kernel = require "helpers.kernel"
+local socket = require "socket"
+local cjson = require "cjson"
+
+local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
+local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"), "run through ctest (SOCKHOST_SOURCE_DIR)")
+local script = src .. "/scripts/conntrace.lua"
+
+local SEND, REPLY = 1000, 54321
+
+local function read_file(path)
+   local f = io.open(path, "r")
+   if not f then return nil end
+   local s = f:read("a")
+   f:close()
+   return s
+end
+
+local function wait_for(fn, secs)
+   local deadline = socket.gettime() + (secs or 10)
+   while socket.gettime() < deadline do
+      local v = fn()
+      if v then return v end
+      socket.sleep(0.02)
+   end
+end
+
+local function records(text)
+   local out = {}
+   for line in (text or ""):gmatch("[^\n]+") do out[#out + 1] = cjson.decode(line) end
+   return out
+end
+
+-- The one record of the given role and local port, or fails.
+local function find(recs, role, sport)
+   local found
+   for _, r in ipairs(recs) do
+      if r.role == role and r.sport == sport then
+         assert(not found, ("two %s records with local port %d"):format(role, sport))
+         found = r
+      end
+   end
+   return assert(found, ("no %s record with local port %d in %s"):format(role, sport,
+      cjson.encode(recs)))
+end
+
+-- A port below the ephemeral range (so no client of another spec holds it) that is free now.
+local function free_port()
+   for _ = 1, 100 do
+      local port = math.random(20000, 32000)
+      local s = assert(socket.tcp4())
+      local ok = s:bind("127.0.0.1", port)
+      s:close()
+      if ok then return port end
+   end
+   error("no free port between 20000 and 32000")
+end
+
+local function has_ipv6_loopback()
+   local s = socket.tcp6()
+   local ok = s and s:bind("::1", 0)
+   if s then s:close() end
+   return ok and true or false
+end
+
+describe("scripts/conntrace.lua", function()
+   local out, pid
+   local me = kernel.pid()
+   local comm = read_file("/proc/self/comm"):gsub("\n$", "")
+
+   before_each(function()
+      out = os.tmpname()
+      pid = nil
+   end)
+   after_each(function()
+      if pid and kernel.alive(pid) then
+         kernel.kill(pid, "KILL")
+         kernel.wait_gone(pid, 5)
+      end
+      os.remove(out)
+      os.remove(out .. ".err")
+   end)
+
+   -- Start the script with flags; returns once its programs are attached (it says so on
+   -- stderr: the filters line comes after the attach).
+   local function start(flags)
+      pid = kernel.spawn(string.format("exec %s %s %s >%s 2>%s.err", kernel.quote(bin),
+         kernel.quote(script), flags, out, out))
+      assert(wait_for(function()
+         return (read_file(out .. ".err") or ""):find("conntrace: filters:", 1, true)
+      end), "conntrace never started: " .. tostring(read_file(out .. ".err")))
+   end
+
+   -- SIGINT, like Ctrl-C; returns stdout and stderr once it has exited.
+   local function stop()
+      assert(kernel.kill(pid, "INT"))
+      assert(kernel.wait_gone(pid, 10), "conntrace did not exit on SIGINT")
+      return read_file(out), read_file(out .. ".err")
+   end
+
+   -- One exchange; returns its ports and the seconds from before connect() until both of its
+   -- records were printed (an upper bound for any duration reported).
+   local function exchange(host, n_before, opts)
+      local t0 = socket.gettime()
+      local ports = kernel.tcp_exchange({ host = host, send = SEND, reply = REPLY,
+         port = opts and opts.port })
+      assert(wait_for(function() return #records(read_file(out)) >= n_before + 2 end),
+         "no close records for the connection: " .. tostring(read_file(out)))
+      return ports, socket.gettime() - t0
+   end
+
+   local function check_pair(recs, host, family, ports, wall)
+      local c = find(recs, "client", ports.client_port)
+      local s = find(recs, "server", ports.server_port)
+      for _, r in ipairs({ c, s }) do
+         assert.equal(me, r.pid)
+         assert.equal(comm, r.comm)
+         assert.equal(family, r.family)
+         assert.equal(host, r.saddr)
+         assert.equal(host, r.daddr)
+         assert.is_true(r.duration_us > 0, "duration_us " .. r.duration_us)
+         assert.is_true(r.duration_us < wall * 1e6, ("duration_us %d, wall %.0f us")
+            :format(r.duration_us, wall * 1e6))
+      end
+      assert.same({ ports.server_port, SEND, REPLY }, { c.dport, c.bytes_sent, c.bytes_received })
+      assert.same({ ports.client_port, REPLY, SEND }, { s.dport, s.bytes_sent, s.bytes_received })
+      assert.same({ "syn_sent", "established", "fin_wait1", "fin_wait2", "close" }, c.states)
+      assert.same({ "syn_recv", "established", "close_wait", "last_ack", "close" }, s.states)
+   end
+
+   it("reports exact bytes, role, addresses and duration per side (IPv4 and IPv6)", function()
+      start("--json --pid " .. me)
+      local v4, wall4 = exchange("127.0.0.1", 0)
+      local recs = records(read_file(out))
+      check_pair(recs, "127.0.0.1", "inet", v4, wall4)
+      local n = 2
+      if has_ipv6_loopback() then
+         local v6, wall6 = exchange("::1", 2)
+         check_pair(records(read_file(out)), "::1", "inet6", v6, wall6)
+         n = 4
+      end
+      local stdout, stderr = stop()
+      assert.equal(n, #records(stdout))
+      assert.matches("conntrace: hooks: tp_btf inet_sock_set_state", stderr, 1, true)
+      assert.matches(("conntrace: %d connections seen, %d closed, 0 still open, 0 events "
+         .. "dropped %%(signal SIGINT%%)\n$"):format(n, n), stderr)
+   end)
+
+   it("gives the same exact counts through the classic tracepoint", function()
+      start("--json --hooks tracepoint --pid " .. me)
+      local ports, wall = exchange("127.0.0.1", 0)
+      check_pair(records(read_file(out)), "127.0.0.1", "inet", ports, wall)
+      local _, stderr = stop()
+      assert.matches("conntrace: hooks: tracepoint sock/inet_sock_set_state", stderr, 1, true)
+   end)
+
+   it("--pid leaves out both ends of another process's connection", function()
+      start("--json --pid " .. me)
+      local other = os.tmpname()
+      -- the other process: a lua5.4 doing the same exchange, printing its ports
+      local child = kernel.spawn(string.format("exec lua5.4 -e %s >%s", kernel.quote(
+         ("package.path = %q .. package.path; local p = require('helpers.kernel')"
+            .. ".tcp_exchange{send = 10, reply = 20}; print(p.client_port, p.server_port)")
+            :format(src .. "/spec/?.lua;")), other))
+      local theirs = assert(wait_for(function()
+         local c, s = (read_file(other) or ""):match("(%d+)%s+(%d+)")
+         return c and { tonumber(c), tonumber(s) }
+      end), "the other process made no connection")
+      kernel.wait_gone(child, 5)
+      os.remove(other)
+      local mine = exchange("127.0.0.1", 0)
+      local stdout = stop()
+      local recs = records(stdout)
+      assert.equal(2, #recs)
+      find(recs, "client", mine.client_port)
+      find(recs, "server", mine.server_port)
+      for _, r in ipairs(recs) do
+         assert.is_false(r.sport == theirs[1] or r.sport == theirs[2], cjson.encode(r))
+      end
+   end)
+
+   describe("in the spec's own cgroup", function()
+      local cg
+      before_each(function() cg = kernel.new_cgroup("conntrace") end)
+      after_each(function() kernel.remove_cgroup(cg) end)
+
+      it("--cgroup and --port keep only connections to that port made in the cgroup", function()
+         local port, other_port = free_port(), free_port()
+         start(("--json --cgroup %s --port %d"):format(kernel.quote(cg), port))
+         local t0 = socket.gettime()
+         local outside = kernel.tcp_exchange({ port = port, send = 5, reply = 5 })
+         local ports = kernel.in_cgroup(cg, function()
+            kernel.tcp_exchange({ port = other_port, send = 7, reply = 7 })
+            return kernel.tcp_exchange({ port = port, send = SEND, reply = REPLY })
+         end)
+         assert(wait_for(function() return #records(read_file(out)) >= 2 end))
+         local wall = socket.gettime() - t0
+         socket.sleep(0.2) -- would-be records of the other two connections get their chance
+         local stdout = stop()
+         local recs = records(stdout)
+         assert.equal(2, #recs, stdout)
+         check_pair(recs, "127.0.0.1", "inet", ports, wall)
+         assert.equal(port, ports.server_port)
+         for _, r in ipairs(recs) do
+            assert.not_equal(outside.client_port, r.sport)
+         end
+         -- the cgroup id is the directory's inode number
+         local ok, ino = kernel.sh("stat -c %i " .. kernel.quote(cg))
+         assert.is_true(ok)
+         assert.equal(tonumber(ino), recs[1].cgroup_id)
+      end)
+   end)
+
+   it("--pin lets a second sockhost read the open connections, and unpins at exit", function()
+      local pin = ("/sys/fs/bpf/sockhost-spec-conntrace-%d"):format(me)
+      start(("--json --pid %d --pin %s"):format(me, pin))
+      -- one connection held open while the other process looks
+      local srv = assert(socket.bind("127.0.0.1", 0))
+      local _, sport = srv:getsockname()
+      local cli = assert(socket.connect("127.0.0.1", sport))
+      local conn = assert(srv:accept())
+      srv:close()
+      assert(cli:send(("x"):rep(300)))
+      assert.equal(300, #assert(conn:receive(300)))
+      local _, cport = cli:getsockname()
+      local ok, listing = kernel.sh(string.format("%s -e %s 2>&1", kernel.quote(bin),
+         kernel.quote(("for _, c in pairs(sockhost.open_pinned(%q)) do "
+            .. "print(c.pid, c.role, c.sport, c.dport, c.bytes_received) end"):format(pin))))
+      cli:close()
+      conn:close()
+      assert.is_true(ok, listing)
+      assert.matches(("%d\t1\t%d\t%d\t0\n"):format(me, cport, sport), listing)
+      assert.matches(("%d\t2\t%d\t%d\t300\n"):format(me, sport, cport), listing)
+      assert(wait_for(function() return #records(read_file(out)) >= 2 end))
+      stop()
+      assert.is_nil(io.open(pin, "r"))
+   end)
+
+   it("--keep-pin leaves the pin, and a pin path in use is refused and left alone", function()
+      local pin = ("/sys/fs/bpf/sockhost-spec-conntrace-keep-%d"):format(me)
+      finally(function() os.remove(pin) end)
+      start(("--json --pid %d --pin %s --keep-pin"):format(me, pin))
+      stop()
+      local ok, listing = kernel.sh(string.format("%s -e %s 2>&1", kernel.quote(bin),
+         kernel.quote(("print(sockhost.open_pinned(%q))"):format(pin))))
+      assert.is_true(ok, listing)
+      assert.equal("sockhost.map 'conns' (lru_hash, 4096 entries)\n", listing)
+      local output, code
+      ok, output, code = kernel.sh(string.format("%s %s --pin %s 2>&1", kernel.quote(bin),
+         kernel.quote(script), pin))
+      assert.is_false(ok)
+      assert.equal(1, code)
+      assert.matches(("map 'conns': pin at '%s': File exists\n"):format(pin), output, 1, true)
+      ok = kernel.sh(string.format("%s -e %s 2>&1", kernel.quote(bin),
+         kernel.quote(("sockhost.open_pinned(%q)"):format(pin))))
+      assert.is_true(ok, "the existing pin was removed")
+   end)
+
+   it("--demo prints a table of its own live and closed connections", function()
+      local ok, stdout, code = kernel.sh(string.format("%s %s --demo --duration 2 2>%s",
+         kernel.quote(bin), kernel.quote(script), out .. ".err"))
+      assert.is_true(ok, tostring(code) .. (read_file(out .. ".err") or ""))
+      local n = has_ipv6_loopback() and 6 or 4
+      local function count(pattern)
+         local c = 0
+         for _ in stdout:gmatch(pattern) do c = c + 1 end
+         return c
+      end
+      assert.matches("PID%s+COMM%s+ROLE%s+LOCAL%s+REMOTE%s+STATE%s+SENT%s+RECEIVED", stdout)
+      assert.equal(n // 2, count("\n%s+%d+%s+%S+%s+client%s[^\n]* established "))
+      assert.equal(n // 2, count("\n%s+%d+%s+%S+%s+client%s[^\n]* close "))
+      assert.equal(n // 2, count("\n%s+%d+%s+%S+%s+server%s[^\n]* close "))
+      -- connection i sends 100*i bytes twice and receives 1000*i twice
+      assert.matches("client%s+127%.0%.0%.1:%d+%s+127%.0%.0%.1:%d+%s+close%s+200%s+2000%s", stdout)
+      assert.matches(("conntrace: %d connections seen, %d closed, 0 still open, 0 events dropped "
+         .. "%%(duration%%)\n$"):format(n, n), read_file(out .. ".err"))
+   end)
+
+   describe("bad input", function()
+      local function run(flags)
+         return kernel.sh(string.format("%s %s %s 2>&1", kernel.quote(bin),
+            kernel.quote(script), flags))
+      end
+
+      it("refuses a port out of range", function()
+         local ok, output, code = run("--port 70000")
+         assert.is_false(ok)
+         assert.equal(1, code)
+         assert.matches("\nError: %-%-port wants a port number %(an integer from 1 to 65535%), "
+            .. "got '70000'\n$", output)
+      end)
+
+      it("refuses a pid that is not a number", function()
+         local ok, output, code = run("--pid abc")
+         assert.is_false(ok)
+         assert.equal(1, code)
+         assert.matches("\nError: %-%-pid wants a process id %(an integer from 1 to "
+            .. "4294967295%), got 'abc'\n$", output)
+      end)
+
+      it("refuses a cgroup that does not exist or is no cgroup", function()
+         local ok, output, code = run("--cgroup /nonexistent/cg")
+         assert.is_false(ok)
+         assert.equal(1, code)
+         assert.matches("\nError: %-%-cgroup: cgroup '/nonexistent/cg': No such file or directory\n$",
+            output)
+         ok, output, code = run("--cgroup /proc")
+         assert.is_false(ok)
+         assert.equal(1, code)
+         assert.matches("\nError: %-%-cgroup: cgroup '/proc': not a cgroup v2 directory %(cgroup2 is "
+            .. "mounted at [^)]+%)\n$", output)
+      end)
+
+      it("refuses kprobes where the kernel has none, saying why", function()
+         local sockhost = require "sockhost"
+         local kp = sockhost.features().kprobe
+         if kp.ok then
+            pending("this kernel has kprobes: " .. tostring(kp.ok))
+            return
+         end
+         local ok, output, code = run("--hooks kprobe")
+         assert.is_false(ok)
+         assert.equal(1, code)
+         assert.equal(("conntrace: --hooks kprobe: kprobe unavailable: %s\n"):format(kp.reason),
+            output)
+      end)
+   end)
+end)
