@@ -302,6 +302,9 @@ __u64 sh_evsrc_dropped(struct sh_evsrc *s);
 int sh_evsrc_index(lua_State *L);
 int sh_evsrc_tostring(lua_State *L);
 int sh_evsrc_stats(lua_State *L);
+/* Register the class mt of an event-source kind and its module function fname. */
+void sh_evsrc_class(lua_State *L, const char *mt, lua_CFunction close, const char *fname,
+		    lua_CFunction subscribe);
 /* The `<name>_drops` per-CPU counter map next to map m in its object: a dup'ed fd, or -1. */
 int sh_evsrc_drops_fd(struct sh_map *m);
 /* Sum of a per-CPU (or plain) u64 counter at key 0. */

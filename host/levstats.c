@@ -187,3 +187,30 @@ int sh_events_open(lua_State *L)
 	lua_setfield(L, -2, "stats");
 	return 0;
 }
+
+/* The Lua class of one kind of event source (sockhost.ringbuf, sockhost.perfbuf): the shared
+ * metamethods and methods, the kind's own close, and the module function that subscribes. */
+void sh_evsrc_class(lua_State *L, const char *mt, lua_CFunction close, const char *fname,
+		    lua_CFunction subscribe)
+{
+	const luaL_Reg meta[] = {
+		{ "__index", sh_evsrc_index },
+		{ "__gc", close },
+		{ "__close", close },
+		{ "__tostring", sh_evsrc_tostring },
+		{ NULL, NULL },
+	};
+	const luaL_Reg methods[] = {
+		{ "close", close },
+		{ "stats", sh_evsrc_stats },
+		{ NULL, NULL },
+	};
+
+	sh_new_class(L, mt, meta, methods);
+	luaL_getmetatable(L, mt);
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "__evsrc");
+	lua_pop(L, 1);
+	lua_pushcfunction(L, subscribe);
+	lua_setfield(L, -2, fname);
+}

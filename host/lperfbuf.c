@@ -259,25 +259,6 @@ static int l_close(lua_State *L)
 
 int sh_perfbuf_open(lua_State *L)
 {
-	static const luaL_Reg meta[] = {
-		{ "__index", sh_evsrc_index },
-		{ "__gc", l_close },
-		{ "__close", l_close },
-		{ "__tostring", sh_evsrc_tostring },
-		{ NULL, NULL },
-	};
-	static const luaL_Reg methods[] = {
-		{ "close", l_close },
-		{ "stats", sh_evsrc_stats },
-		{ NULL, NULL },
-	};
-
-	sh_new_class(L, SH_PERFBUF_MT, meta, methods);
-	luaL_getmetatable(L, SH_PERFBUF_MT);
-	lua_pushboolean(L, 1);
-	lua_setfield(L, -2, "__evsrc");
-	lua_pop(L, 1);
-	lua_pushcfunction(L, sh_perfbuf_subscribe);
-	lua_setfield(L, -2, "perfbuf");
+	sh_evsrc_class(L, SH_PERFBUF_MT, l_close, "perfbuf", sh_perfbuf_subscribe);
 	return 0;
 }
