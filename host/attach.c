@@ -103,16 +103,7 @@ static __u64 sock_cookie(int fd)
 /* registry[FILTERS_KEY][cookie] = the link that filled the slot last (weak values) */
 static void push_filters(lua_State *L)
 {
-	if (lua_getfield(L, LUA_REGISTRYINDEX, FILTERS_KEY) == LUA_TNIL) {
-		lua_pop(L, 1);
-		lua_newtable(L);
-		lua_createtable(L, 0, 1);
-		lua_pushstring(L, "v");
-		lua_setfield(L, -2, "__mode");
-		lua_setmetatable(L, -2);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, LUA_REGISTRYINDEX, FILTERS_KEY);
-	}
+	sh_push_weak_registry(L, FILTERS_KEY, "v");
 }
 
 /* Mark the link (if any) that holds the socket's slot as no longer attached. */

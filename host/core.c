@@ -22,6 +22,20 @@ void *sh_check_open(lua_State *L, int idx, const char *mt)
 	return p;
 }
 
+void sh_push_weak_registry(lua_State *L, const char *key, const char *mode)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE)
+		return;
+	lua_pop(L, 1);
+	lua_newtable(L);
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, mode);
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, key);
+}
+
 void sh_new_class(lua_State *L, const char *mt, const luaL_Reg *meta, const luaL_Reg *methods)
 {
 	luaL_newmetatable(L, mt);

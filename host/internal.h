@@ -243,6 +243,8 @@ struct sh_column {
 	char name[64];
 };
 
+/* registry table (weak keys) of every live event subscription, in subscription order of ids */
+#define SH_EVSOURCES_KEY "sockhost.evsources"
 struct sh_evsrc;
 /* How a kind of source hands out records (ring buffer, perf buffer). */
 struct sh_evsrc_ops {
@@ -336,6 +338,8 @@ int sh_core_open(lua_State *L); /* luaopen_sockhost_core's body */
 /* Check userdata of a metatable, raising "attempt to use a closed sockhost.X" when its first
  * pointer-sized field is NULL. */
 void *sh_check_open(lua_State *L, int idx, const char *mt);
+/* Push registry[key], a table with weak keys or values (mode "k" or "v") made on first use. */
+void sh_push_weak_registry(lua_State *L, const char *key, const char *mode);
 /* Set the functions l into the table at -1 and make it a metatable with __index = methods. */
 void sh_new_class(lua_State *L, const char *mt, const luaL_Reg *meta, const luaL_Reg *methods);
 

@@ -23,7 +23,6 @@
 #include <unistd.h>
 #include "internal.h"
 
-#define SOURCES_KEY "sockhost.evsources"
 /* Records handled per dispatch before the loop gets to look at timers and signals. */
 #define DRAIN_MAX (1 << 16)
 /* Errors counted (on_error = "count") per dispatch before the loop gets its turn. */
@@ -37,16 +36,7 @@ void sh_evsrc_start(lua_State *L, struct sh_evsrc *s, int ud_idx)
 	sh_loop_add(L, &s->src);
 	lua_pushvalue(L, ud_idx);
 	s->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	if (lua_getfield(L, LUA_REGISTRYINDEX, SOURCES_KEY) != LUA_TTABLE) {
-		lua_pop(L, 1);
-		lua_newtable(L);
-		lua_createtable(L, 0, 1);
-		lua_pushliteral(L, "k");
-		lua_setfield(L, -2, "__mode");
-		lua_setmetatable(L, -2);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, LUA_REGISTRYINDEX, SOURCES_KEY);
-	}
+	sh_push_weak_registry(L, SH_EVSOURCES_KEY, "k");
 	lua_pushvalue(L, ud_idx);
 	lua_pushboolean(L, 1);
 	lua_rawset(L, -3);

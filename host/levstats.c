@@ -14,7 +14,6 @@
 #include <string.h>
 #include "internal.h"
 
-#define SOURCES_KEY "sockhost.evsources"
 
 __u64 sh_evsrc_dropped(struct sh_evsrc *s)
 {
@@ -114,7 +113,7 @@ static int l_stats(lua_State *L)
 	size_t n = 0, cap = 0;
 
 	lua_newtable(L);
-	if (lua_getfield(L, LUA_REGISTRYINDEX, SOURCES_KEY) != LUA_TTABLE)
+	if (lua_getfield(L, LUA_REGISTRYINDEX, SH_EVSOURCES_KEY) != LUA_TTABLE)
 		return 1 + (lua_pop(L, 1), 0);
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {

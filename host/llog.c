@@ -226,16 +226,7 @@ int sh_log_attach_object(lua_State *L, int obj_idx)
 	obj_idx = lua_absindex(L, obj_idx);
 	if (!o->loaded || !bpf_object__find_map_by_name(o->obj, "sockhost_log"))
 		return 0;
-	if (lua_getfield(L, LUA_REGISTRYINDEX, OBJS_KEY) != LUA_TTABLE) {
-		lua_pop(L, 1);
-		lua_newtable(L);
-		lua_createtable(L, 0, 1);
-		lua_pushliteral(L, "k");
-		lua_setfield(L, -2, "__mode");
-		lua_setmetatable(L, -2);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, LUA_REGISTRYINDEX, OBJS_KEY);
-	}
+	sh_push_weak_registry(L, OBJS_KEY, "k");
 	lua_pushvalue(L, obj_idx);
 	if (lua_rawget(L, -2) != LUA_TNIL) {
 		lua_pop(L, 2);
