@@ -336,14 +336,15 @@ describe("sockhost.map", function()
 
       it("says why a socket cannot go in, and keeps what it had", function()
          local cli, acc = tcp_pair()
-         finally(function() cli:close(); acc:close() end)
-         local socks = obj:map("socks")
-         socks[0] = cli
          local lone = assert(socket.tcp4())
-         assert(lone:bind("127.0.0.1", 0))
          local udp = assert(socket.udp4())
          local raw = sockhost.socket("lo")
-         finally(function() lone:close(); udp:close(); raw:close() end)
+         finally(function() -- one finally: busted keeps only a test's last
+            cli:close(); acc:close(); lone:close(); udp:close(); raw:close()
+         end)
+         local socks = obj:map("socks")
+         socks[0] = cli
+         assert(lone:bind("127.0.0.1", 0))
          errors.raises(function() socks[1] = lone end,
             "map 'socks' (sockmap): the TCP socket is not established (state CLOSE): only "
             .. "established or listening TCP sockets can go into a sockmap")
