@@ -16,6 +16,7 @@
 
 local sockhost = require "sockhost"
 local net = require "sockhost.net"
+local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
 local ROLE = { [1] = "client", [2] = "server" }
@@ -34,16 +35,6 @@ local function integer_arg(opt, what, lo, hi)
       if not n or n < lo or n > hi then
          return nil, ("%s wants %s (an integer from %d to %d), got '%s'"):format(opt, what, lo,
             hi, s)
-      end
-      return n
-   end
-end
-
-local function seconds_arg(opt)
-   return function(s)
-      local n = tonumber(s)
-      if not n or n <= 0 or n ~= n or n == math.huge then
-         return nil, ("%s wants a positive number of seconds, got '%s'"):format(opt, s)
       end
       return n
    end
@@ -80,11 +71,11 @@ local function parse_args()
       .. "before conntrace started are not shown. Filters run in the kernel. A summary goes "
       .. "to stderr at exit (Ctrl-C or --duration).")
    parser:option("--interval", "Seconds between tables (default 1).")
-      :argname("<sec>"):default("1"):convert(seconds_arg("--interval"))
-   parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C; with "
-      .. "--demo: 2).")
-      :argname("<sec>"):convert(seconds_arg("--duration"))
-   parser:flag("--json", "One JSON object per closed connection (NDJSON) instead of tables.")
+      :argname("<sec>"):default("1"):convert(cli.seconds("--interval", true))
+   cli.common(parser, {
+      duration = { demo = 2, strict = true },
+      json = { help = "One JSON object per closed connection (NDJSON) instead of tables." },
+   })
    parser:option("--pid", "Only connections owned by this process: clients it connect()s, "
       .. "servers it accept()s.")
       :argname("<pid>"):convert(integer_arg("--pid", "a process id", 1, 4294967295))
@@ -111,15 +102,6 @@ local function parse_args()
    if args.keep_pin and not args.pin then parser:error("--keep-pin needs --pin") end
    if args.demo and args.cgroup then parser:error("--demo makes its own cgroup; drop --cgroup") end
    return args
-end
-
-local function need(module, package_name, what)
-   local ok, m = pcall(require, module)
-   if not ok then
-      error(("%s needs the Lua module '%s' (apt-get install %s)"):format(what, module,
-         package_name), 0)
-   end
-   return m
 end
 
 -- Hooks -------------------------------------------------------------------------------------
@@ -266,7 +248,7 @@ end
 -- listener's), so only the setup happens inside. Each connection i trades 100*i bytes up and
 -- 1000*i down now, the same again at `again` seconds, and closes at `close_at`.
 local function run_demo(cg, again, close_at)
-   local socket = need("socket", "lua-socket", "--demo")
+   local socket = cli.need("socket", "lua-socket", "--demo")
    local demo_conns = {}
    cg.enter()
    local ok, err = pcall(function()
@@ -274,12 +256,12 @@ local function run_demo(cg, again, close_at)
          local srv = socket.bind(host, 0)
          if srv then -- no ::1 where IPv6 is off
             local _, port = srv:getsockname()
-            local cli = assert(socket.connect(host, port))
+            local client = assert(socket.connect(host, port))
             local conn = assert(srv:accept())
             srv:close()
-            cli:settimeout(2)
+            client:settimeout(2)
             conn:settimeout(2)
-            demo_conns[#demo_conns + 1] = { cli = cli, conn = conn }
+            demo_conns[#demo_conns + 1] = { cli = client, conn = conn }
          end
       end
    end)
@@ -307,7 +289,7 @@ end
 
 local function main()
    local args = parse_args()
-   local json = args.json and need("cjson", "lua-cjson", "--json")
+   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
    io.stdout:setvbuf("line")
    local progs, hooks = choose_hooks(args.hooks)
 
@@ -387,8 +369,8 @@ local function main()
    -- drops: close records the kernel could not put into the ring buffer (the loss ledger)
    local dropped = events.dropped
    io.stderr:write(("conntrace: %d connections seen, %d closed, %d still open, %d events "
-      .. "dropped (%s%s)\n"):format(obj.globals.seen, reported, still_open, dropped, reason,
-      signal and " " .. signal or ""))
+      .. "dropped (%s)\n"):format(obj.globals.seen, reported, still_open, dropped,
+      cli.stopped(reason, signal)))
    if dropped > 0 then
       io.stderr:write(("conntrace: warning: %d closed connections were lost (ring buffer "
          .. "full: the reader was too slow)\n"):format(dropped))

@@ -11,6 +11,7 @@
 
 local sockhost = require "sockhost"
 local net = require "sockhost.net"
+local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
 local function parse_args()
@@ -20,31 +21,15 @@ local function parse_args()
       .. "PID is the task current when the callback ran: exact for connect/listen, but for "
       .. "callbacks run from softirq (passive open, most state changes) it is whichever task "
       .. "the CPU was in. Stop with Ctrl-C; a summary goes to stderr.")
-   parser:option("--cgroup", "cgroup v2 directory to attach to (default: the cgroup2 root, "
-      .. "i.e. the whole machine; with --demo: the demo's own cgroup).")
-      :argname("<path>")
-   parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C; "
-      .. "with --demo: 1).")
-      :argname("<sec>")
-      :convert(function(s)
-         local n = tonumber(s)
-         if not n or n <= 0 then return nil, "--duration wants a positive number of seconds" end
-         return n
-      end)
-   parser:flag("--json", "One JSON object per callback (NDJSON) instead of text.")
+   cli.common(parser, {
+      cgroup = { demo = "the demo's own cgroup" },
+      duration = { demo = 1 },
+      json = { help = "One JSON object per callback (NDJSON) instead of text." },
+   })
    parser:flag("--demo", "Make a loopback TCP connection (IPv4, and IPv6 when ::1 exists) "
       .. "from a temporary cgroup sockhost-demo-<pid> under the cgroup2 root, which is "
       .. "removed again at exit.")
    return parser:parse(arg)
-end
-
-local function need(module, package_name, what)
-   local ok, m = pcall(require, module)
-   if not ok then
-      error(("%s needs the Lua module '%s' (apt-get install %s)"):format(what, module,
-         package_name), 0)
-   end
-   return m
 end
 
 -- Formatting ------------------------------------------------------------------------------
@@ -102,15 +87,15 @@ local function talk(socket, host)
    local srv = socket.bind(host, 0)
    if not srv then return false end
    local _, port = srv:getsockname()
-   local cli = assert(socket.connect(host, port))
+   local client = assert(socket.connect(host, port))
    local conn = assert(srv:accept())
    srv:close()
-   for _, s in ipairs({ cli, conn }) do s:settimeout(2) end
-   assert(cli:send("hello\n"))
+   for _, s in ipairs({ client, conn }) do s:settimeout(2) end
+   assert(client:send("hello\n"))
    assert(conn:receive("*l"))
    assert(conn:send("bye\n"))
-   assert(cli:receive("*l"))
-   cli:close()
+   assert(client:receive("*l"))
+   client:close()
    conn:close()
    return true
 end
@@ -118,7 +103,7 @@ end
 -- Sockets belong to the cgroup their creator was in when they were made, so only the
 -- connection setup needs to happen inside; the process leaves again right away.
 local function run_demo(cg)
-   local socket = need("socket", "lua-socket", "--demo")
+   local socket = cli.need("socket", "lua-socket", "--demo")
    local ok, err = pcall(cg.within, function()
       if not talk(socket, "127.0.0.1") then error("cannot listen on 127.0.0.1", 0) end
       talk(socket, "::1")
@@ -130,7 +115,7 @@ end
 
 local function main()
    local args = parse_args()
-   local json = args.json and need("cjson", "lua-cjson", "--json")
+   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
    io.stdout:setvbuf("line")
 
    local root = sockhost.cgroup2_root()
@@ -157,8 +142,8 @@ local function main()
    local reason, signal = sockhost.run { duration = duration }
 
    local ok, dropped = pcall(function() return obj.globals.dropped end)
-   io.stderr:write(("hello-sockops: %d events, %s dropped (%s%s, cgroup %s)\n"):format(seen,
-      ok and tostring(dropped) or "?", reason, signal and " " .. signal or "", target))
+   io.stderr:write(("hello-sockops: %d events, %s dropped (%s, cgroup %s)\n"):format(seen,
+      ok and tostring(dropped) or "?", cli.stopped(reason, signal), target))
    -- link, events, obj and then cg close here, in that order: detach before the cgroup goes.
 end
 

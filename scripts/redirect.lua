@@ -23,6 +23,7 @@
 
 local sockhost = require "sockhost"
 local net = require "sockhost.net"
+local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
 local MODES = { ingress = 0, egress = 1, pass = 2 }
@@ -34,16 +35,7 @@ local function parse_args()
       .. "to TCP (peer not in the map), sockets added. Stop with Ctrl-C; the totals go to "
       .. "stderr. Only sockets created in the cgroup (or below it) take part, and only "
       .. "connections whose both ends are on this host.")
-   parser:option("--cgroup", "cgroup v2 directory to attach to (default: the cgroup2 root, "
-      .. "i.e. the whole machine).")
-      :argname("<path>")
-   parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C).")
-      :argname("<sec>")
-      :convert(function(s)
-         local n = tonumber(s)
-         if not n or n <= 0 then return nil, "--duration wants a positive number of seconds" end
-         return n
-      end)
+   cli.common(parser, { cgroup = true, duration = true })
    parser:option("--mode", "ingress: to the peer's receive queue (the redirect); egress: "
       .. "through the sender's own TCP path (sk_msg cost, no shortcut); pass: no redirect, "
       .. "only the sk_msg verdict.")
@@ -52,18 +44,9 @@ local function parse_args()
    parser:flag("--trace", "Print the sock_ops establishment callback of each socket (op, "
       .. "family, ports, addresses, what the sockhash update said), like ebpf-sockops' "
       .. "trace.sh.")
-   parser:flag("--json", "NDJSON on stdout: a start record, one stats record per second, "
-      .. "trace records, a total record at exit.")
+   cli.common(parser, { json = { help = "NDJSON on stdout: a start record, one stats record "
+      .. "per second, trace records, a total record at exit." } })
    return parser:parse(arg)
-end
-
-local function need(module, package_name, what)
-   local ok, m = pcall(require, module)
-   if not ok then
-      error(("%s needs the Lua module '%s' (apt-get install %s)"):format(what, module,
-         package_name), 0)
-   end
-   return m
 end
 
 -- Counters ----------------------------------------------------------------------------------
@@ -141,7 +124,7 @@ end
 
 local function main()
    local args = parse_args()
-   local json = args.json and need("cjson", "lua-cjson", "--json")
+   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
    io.stdout:setvbuf("line")
    local target = args.cgroup or sockhost.cgroup2_root()
    local function emit(text, record)
@@ -191,8 +174,8 @@ local function main()
    if s.add_failed > 0 then
       note = " (refused sockets: EBUSY means another redirect on this cgroup owns them)"
    end
-   io.stderr:write(("redirect: %s (%s%s, cgroup %s, mode %s)%s\n"):format(stats_line(s),
-      reason, signal and " " .. signal or "", target, args.mode, note))
+   io.stderr:write(("redirect: %s (%s, cgroup %s, mode %s)%s\n"):format(stats_line(s),
+      cli.stopped(reason, signal), target, args.mode, note))
    -- ops_close, msg_link, events and obj close here: sockets leave the map with it.
 end
 

@@ -11,15 +11,10 @@
 
 local sockhost = require "sockhost"
 local net = require "sockhost.net"
+local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
 local DIRECTIONS = { out = "SOCKEX1_OUTGOING", ["in"] = "SOCKEX1_INCOMING", both = "SOCKEX1_BOTH" }
-
-local function positive(s)
-   local n = tonumber(s)
-   if not n or n <= 0 then return nil, "--duration wants a positive number of seconds" end
-   return n
-end
 
 local function parse_args()
    local parser = argparse("sockhost scripts/sockex1.lua",
@@ -38,20 +33,12 @@ local function parse_args()
       .. "\"proto-N\" for a number without a name), for every protocol seen so far; each "
       .. "value is {\"number\": IPPROTO number, \"packets\": n, \"bytes\": n}, totals since "
       .. "start")
-   parser:option("--iface", "Interface to watch (raw AF_PACKET socket bound to it).")
-      :argname("<name>"):count(1)
+   cli.common(parser, { iface = true })
    parser:option("--direction", "Which packets count: out (leaving the interface, as the "
       .. "kernel sample), in (arriving) or both.")
       :choices({ "out", "in", "both" }):default("out")
-   parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C).")
-      :argname("<sec>"):convert(positive)
-   parser:flag("--json", "NDJSON output (fields above).")
+   cli.common(parser, { duration = true, json = true })
    return parser:parse(arg)
-end
-
-local function clock()
-   local ok, socket = pcall(require, "socket")
-   return ok and socket.gettime or os.time
 end
 
 local function proto_label(n)
@@ -101,7 +88,7 @@ local function main()
    local args = parse_args()
    local json = args.json and require("cjson")
    io.stdout:setvbuf("line")
-   local now = clock()
+   local now = cli.clock()
 
    local obj <close> = sockhost.open("sockex1", {
       globals = { direction = DIRECTIONS[args.direction] } })
@@ -120,19 +107,15 @@ local function main()
       end
       return rows
    end
-   -- luacheck: push no unused (a to-be-closed handle: held for its lifetime, not read)
-   local timer <close> = sockhost.every(1, function() report(false) end)
-   -- luacheck: pop
-   local reason, signal = sockhost.run { duration = args.duration }
-   local rows = report(true)
+   local reason, signal, rows = cli.report_every(report, args.duration)
 
    local parts = {}
    for _, r in ipairs(rows) do
       parts[#parts + 1] = ("%s %d bytes in %d packets"):format(proto_label(r.number),
          r.bytes, r.packets)
    end
-   io.stderr:write(("sockex1: %s (%s) after %.1f s (%s%s): %s\n"):format(args.iface,
-      args.direction, now() - start, reason, signal and " " .. signal or "",
+   io.stderr:write(("sockex1: %s (%s) after %.1f s (%s): %s\n"):format(args.iface,
+      args.direction, now() - start, cli.stopped(reason, signal),
       #parts > 0 and table.concat(parts, ", ") or "nothing counted"))
 end
 

@@ -12,13 +12,8 @@
 
 local sockhost = require "sockhost"
 local net = require "sockhost.net"
+local cli = require "sockhost.cli"
 local argparse = require "argparse"
-
-local function positive(s)
-   local n = tonumber(s)
-   if not n or n <= 0 then return nil, "--duration wants a positive number of seconds" end
-   return n
-end
 
 local function parse_args()
    local parser = argparse("sockhost scripts/sockex2.lua",
@@ -36,24 +31,8 @@ local function parse_args()
       .. "  missed        packets not counted because the table was full (1024 entries)\n"
       .. "  destinations  an array, most bytes first, of {\"addr\": text, \"family\": "
       .. "\"inet\" or \"inet6\", \"packets\": n, \"bytes\": n}, totals since start")
-   parser:option("--iface", "Interface to watch (raw AF_PACKET socket bound to it).")
-      :argname("<name>"):count(1)
-   parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C).")
-      :argname("<sec>"):convert(positive)
-   parser:flag("--json", "NDJSON output (fields above).")
+   cli.common(parser, { iface = true, duration = true, json = true })
    return parser:parse(arg)
-end
-
-local function clock()
-   local ok, socket = pcall(require, "socket")
-   return ok and socket.gettime or os.time
-end
-
--- lua-cjson encodes an empty table as {}, so an array that may be empty is spliced in.
-local function with_array(json, head, name, items)
-   local parts = {}
-   for i, item in ipairs(items) do parts[i] = json.encode(item) end
-   return ("%s,%s:[%s]}"):format(head:sub(1, -2), json.encode(name), table.concat(parts, ","))
 end
 
 local function read_destinations(map)
@@ -73,7 +52,7 @@ local function main()
    local args = parse_args()
    local json = args.json and require("cjson")
    io.stdout:setvbuf("line")
-   local now = clock()
+   local now = cli.clock()
 
    local obj <close> = sockhost.open("sockex2")
    local sock <close> = sockhost.socket(args.iface)
@@ -85,9 +64,8 @@ local function main()
    local function report(final)
       local rows = read_destinations(map)
       if json then
-         local head = json.encode({ iface = args.iface, elapsed = now() - start,
-            final = final, missed = obj.globals.missed })
-         io.stdout:write(with_array(json, head, "destinations", rows), "\n")
+         io.stdout:write(cli.with_array(json, { iface = args.iface, elapsed = now() - start,
+            final = final, missed = obj.globals.missed }, "destinations", rows), "\n")
       else
          for _, r in ipairs(rows) do
             io.stdout:write(("ip %s bytes %d packets %d\n"):format(r.addr, r.bytes, r.packets))
@@ -95,19 +73,12 @@ local function main()
       end
       return rows
    end
-   -- luacheck: push no unused (a to-be-closed handle: held for its lifetime, not read)
-   local timer <close> = sockhost.every(1, function() report(false) end)
-   -- luacheck: pop
-   local reason, signal = sockhost.run { duration = args.duration }
-   local rows = report(true)
+   local reason, signal, rows = cli.report_every(report, args.duration)
 
-   local packets, bytes = 0, 0
-   for _, r in ipairs(rows) do
-      packets, bytes = packets + r.packets, bytes + r.bytes
-   end
-   io.stderr:write(("sockex2: %s after %.1f s (%s%s): %d destinations, %d packets, "
-      .. "%d bytes, %d missed\n"):format(args.iface, now() - start, reason,
-      signal and " " .. signal or "", #rows, packets, bytes, obj.globals.missed))
+   local packets, bytes = cli.totals(rows)
+   io.stderr:write(("sockex2: %s after %.1f s (%s): %d destinations, %d packets, %d bytes, "
+      .. "%d missed\n"):format(args.iface, now() - start, cli.stopped(reason, signal), #rows,
+      packets, bytes, obj.globals.missed))
 end
 
 main()

@@ -12,28 +12,7 @@ local script = src .. "/scripts/conntrace.lua"
 
 local SEND, REPLY = 1000, 54321
 
-local function read_file(path)
-   local f = io.open(path, "r")
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function wait_for(fn, secs)
-   local deadline = socket.gettime() + (secs or 10)
-   while socket.gettime() < deadline do
-      local v = fn()
-      if v then return v end
-      socket.sleep(0.02)
-   end
-end
-
-local function records(text)
-   local out = {}
-   for line in (text or ""):gmatch("[^\n]+") do out[#out + 1] = cjson.decode(line) end
-   return out
-end
+local read_file, wait_for, records = kernel.read_file, kernel.wait_for, kernel.records
 
 -- The one record of the given role and local port, or fails.
 local function find(recs, role, sport)

@@ -306,9 +306,7 @@ describe("the loop", function()
 
    it("returns from run on SIGINT so the script prints its summary", function()
       if not bin then return pending("needs SOCKHOST_BIN") end
-      local dir = os.tmpname()
-      os.remove(dir)
-      assert(kernel.sh("mkdir -p " .. dir))
+      local dir = kernel.tmpdir()
       local f = assert(io.open(dir .. "/s.lua", "w"))
       f:write([[
 local sockhost = require "sockhost"

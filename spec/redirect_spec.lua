@@ -16,41 +16,15 @@ local q = kernel.quote
 
 local GiB = 1024 * 1024 * 1024
 
-local function read_file(path)
-   local f = io.open(path, "r")
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function wait_for(fn, secs)
-   local deadline = socket.gettime() + (secs or 10)
-   while socket.gettime() < deadline do
-      local v = fn()
-      if v then return v end
-      socket.sleep(0.02)
-   end
-end
-
-local function records(text)
-   local out = {}
-   for line in (text or ""):gmatch("[^\n]+") do out[#out + 1] = cjson.decode(line) end
-   return out
-end
-
-local function prog_exists(id)
-   return (kernel.sh("bpftool prog show id " .. id .. " >/dev/null 2>&1"))
-end
+local read_file, wait_for, records = kernel.read_file, kernel.wait_for, kernel.records
+local prog_exists = kernel.prog_exists
 
 describe("scripts/redirect.lua", function()
    local cg, dir, runs
 
    before_each(function()
       cg = kernel.new_cgroup("redirect")
-      dir = os.tmpname()
-      os.remove(dir)
-      kernel.must("mkdir -p " .. q(dir))
+      dir = kernel.tmpdir()
       runs = {}
    end)
 

@@ -6,10 +6,7 @@ local kernel = require "helpers.kernel"
 local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
 
 local read_file, wait_for = kernel.read_file, kernel.wait_for
-
-local function prog_exists(id)
-   return (kernel.sh("bpftool prog show id " .. id .. " >/dev/null 2>&1"))
-end
+local prog_exists = kernel.prog_exists
 
 --- The script the child runs: attaches sock_ops to the cgroup, a tracepoint, a socket
 -- filter and an sk_msg program, reports its pid and program ids, then waits in run() and
@@ -52,9 +49,7 @@ describe("teardown", function()
    local cg, dir, script
    before_each(function()
       cg = kernel.new_cgroup("teardown")
-      dir = os.tmpname()
-      os.remove(dir)
-      assert(kernel.sh("mkdir -p " .. dir))
+      dir = kernel.tmpdir()
       script = dir .. "/script.lua"
       local f = assert(io.open(script, "w"))
       f:write(SCRIPT)

@@ -56,29 +56,26 @@ local function signed(n, base, units, sep)
    return scaled(n, base, units, sep)
 end
 
---- fmt.bytes(n) -> "0 B", "512 B", "1.5 KiB", "2.0 MiB", ... up to EiB (IEC, powers of 1024).
-function fmt.bytes(n)
-   check_number(n, "bytes")
-   return signed(n, 1024, IEC, " ")
+-- The scaling formatter named fname: base and units as signed() takes them, sep between
+-- number and unit, suffix after the unit.
+local function scaler(fname, base, units, sep, suffix)
+   return function(n)
+      check_number(n, fname)
+      return signed(n, base, units, sep) .. suffix
+   end
 end
+
+--- fmt.bytes(n) -> "0 B", "512 B", "1.5 KiB", "2.0 MiB", ... up to EiB (IEC, powers of 1024).
+fmt.bytes = scaler("bytes", 1024, IEC, " ", "")
 
 --- fmt.rate(bytes_per_second) -> "512 B/s", "12.3 MiB/s" (IEC, like fmt.bytes).
-function fmt.rate(n)
-   check_number(n, "rate")
-   return signed(n, 1024, IEC, " ") .. "/s"
-end
+fmt.rate = scaler("rate", 1024, IEC, " ", "/s")
 
 --- fmt.count(n) -> "999", "1.2k", "3.4M", "5.6G", ... up to E (SI, powers of 1000, no space).
-function fmt.count(n)
-   check_number(n, "count")
-   return signed(n, 1000, SI, "")
-end
+fmt.count = scaler("count", 1000, SI, "", "")
 
 --- fmt.count_rate(n_per_second) -> "12/s", "0.5/s", "1.2k/s", "3.4M/s" (SI, like fmt.count).
-function fmt.count_rate(n)
-   check_number(n, "count_rate")
-   return signed(n, 1000, SI, "") .. "/s"
-end
+fmt.count_rate = scaler("count_rate", 1000, SI, "", "/s")
 
 local SUB_SECOND = { "ns", "us", "ms", "s" }
 

@@ -50,28 +50,23 @@ local function swap32(n)
    return ((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >> 8) & 0xff00) | (n >> 24)
 end
 
+-- The byte-order function named fname: checks a bits-wide unsigned integer, then swaps it
+-- on a little-endian host.
+local function byte_order(bits, swap, fname)
+   return function(n)
+      n = check_uint(n, bits, fname)
+      return little_endian and swap(n) or n
+   end
+end
+
 --- net.ntohs(n) / net.htons(n): swap a 16-bit value between network and host order (a
 -- no-op on a big-endian host). The two are the same operation; both names read better.
-function net.ntohs(n)
-   n = check_uint(n, 16, "ntohs")
-   return little_endian and swap16(n) or n
-end
-
-function net.htons(n)
-   n = check_uint(n, 16, "htons")
-   return little_endian and swap16(n) or n
-end
+net.ntohs = byte_order(16, swap16, "ntohs")
+net.htons = byte_order(16, swap16, "htons")
 
 --- net.ntohl(n) / net.htonl(n): the same for 32-bit values.
-function net.ntohl(n)
-   n = check_uint(n, 32, "ntohl")
-   return little_endian and swap32(n) or n
-end
-
-function net.htonl(n)
-   n = check_uint(n, 32, "htonl")
-   return little_endian and swap32(n) or n
-end
+net.ntohl = byte_order(32, swap32, "ntohl")
+net.htonl = byte_order(32, swap32, "htonl")
 
 -- Address text --------------------------------------------------------------------------
 

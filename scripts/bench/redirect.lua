@@ -34,16 +34,10 @@ parser:option("--source", "Source directory (scripts/redirect.lua).",
 parser:flag("--json", "One JSON object with every figure instead of the table.")
 local args = parser:parse(arg)
 
-local function quote(s)
-   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function sh(cmd)
-   local p = assert(io.popen(cmd, "r"))
-   local out = p:read("a")
-   local ok = p:close()
-   return ok == true, out
-end
+-- The bench runs from the source tree, so it shares the specs' shell and file helpers.
+package.path = args.source .. "/spec/?.lua;" .. package.path
+local kernel = require "helpers.kernel"
+local quote, sh, read_file = kernel.quote, kernel.sh, kernel.read_file
 
 local function must(cmd)
    local ok, out = sh(cmd .. " 2>&1")
@@ -53,14 +47,6 @@ end
 
 local function sleep(s)
    os.execute(("sleep %.3f"):format(s))
-end
-
-local function read_file(path)
-   local f = io.open(path, "r")
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
 end
 
 local function log(fmt, ...)
@@ -93,16 +79,9 @@ end
 
 -- The bench's cgroup and its processes ---------------------------------------------------------
 
-local function cgroup2_root()
-   for line in io.lines("/proc/mounts") do
-      local dir, fstype = line:match("^%S+ (%S+) (%S+)")
-      if fstype == "cgroup2" then return dir end
-   end
-   error("no cgroup2 mount in /proc/mounts", 0)
-end
-
-local self_pid = math.tointeger(tonumber(read_file("/proc/self/stat"):match("^(%d+)")))
-local cg = ("%s/sockhost-bench-redirect-%d"):format(cgroup2_root(), self_pid)
+local self_pid = kernel.pid()
+local cg = ("%s/sockhost-bench-redirect-%d"):format(
+   kernel.cgroup2_root() or error("no cgroup2 mount in /proc/mounts", 0), self_pid)
 local tmp = os.tmpname()
 local started = {} -- pids of background processes, killed at the end
 

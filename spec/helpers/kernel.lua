@@ -69,6 +69,18 @@ function kernel.wait_for(fn, secs)
    return nil
 end
 
+--- The records of an NDJSON text (one JSON value a line, blank lines skipped), decoded, in
+-- order; nil text gives none. Raises on a line that is not JSON, naming it.
+function kernel.records(text)
+   local out = {}
+   for line in (text or ""):gmatch("[^\n]+") do
+      local v, err = cjson.decode(line)
+      if v == nil then error(("not a JSON line: %s (%s)"):format(line, tostring(err)), 2) end
+      out[#out + 1] = v
+   end
+   return out
+end
+
 local function write_file(path, data)
    local f, err = io.open(path, "w")
    if not f then
@@ -84,6 +96,15 @@ local function write_file(path, data)
       return nil, cerr
    end
    return true
+end
+
+--- A new empty directory with an os.tmpname() path; returns the path. The caller removes it
+-- (kernel.sh("rm -rf " .. kernel.quote(dir))).
+function kernel.tmpdir()
+   local dir = os.tmpname()
+   os.remove(dir)
+   must("mkdir -p " .. quote(dir))
+   return dir
 end
 
 --- This process's pid (the first field of /proc/self/stat, read by the Lua process itself).
@@ -411,6 +432,11 @@ function kernel.prog_ids_attached_to_cgroup(path)
    end
    table.sort(ids)
    return ids, entries
+end
+
+--- Does a BPF program with this id exist (bpftool prog show id)?
+function kernel.prog_exists(id)
+   return (sh("bpftool prog show id " .. id .. " >/dev/null 2>&1"))
 end
 
 --- Number of BPF links (bpftool -j link show) whose program is named name (kernel program

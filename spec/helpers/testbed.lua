@@ -6,11 +6,10 @@
 -- ones a spec sends (and what the kernel answers). Built on helpers.kernel.
 local kernel = require "helpers.kernel"
 local socket = require "socket"
-local cjson = require "cjson"
 
 local testbed = {}
 
-local quote = kernel.quote
+local quote, read_file = kernel.quote, kernel.read_file
 
 --- Namespace + veth pair, IPv6 off on both ends. The /30 comes from this process's pid
 -- (10.198.0.0/16), not from helpers.kernel's per-process counter: two spec processes that
@@ -94,14 +93,6 @@ io.write(p)
    return assert(math.tointeger(tonumber(out)), "UDP sender printed no port: " .. out)
 end
 
-local function read_file(path)
-   local f = io.open(path, "r")
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
 --- Run scripts/<name>.lua --iface <bed.host_if> --json <extra> under $SOCKHOST_BIN, call
 -- traffic() once it has attached, wait for it to end (extra should hold --duration).
 -- Returns the NDJSON records it printed, decoded, and its stderr.
@@ -121,11 +112,7 @@ function testbed.run_script(name, bed, extra, traffic)
       end
       traffic()
       assert(kernel.wait_gone(pid, 15), "script did not stop")
-      local records = {}
-      for line in (read_file(out) or ""):gmatch("[^\n]+") do
-         records[#records + 1] = cjson.decode(line)
-      end
-      return { records = records, stderr = read_file(err) }
+      return { records = kernel.records(read_file(out)), stderr = read_file(err) }
    end)
    if kernel.alive(pid) then kernel.kill(pid, "KILL") end
    os.remove(out)

@@ -1,0 +1,138 @@
+-- SPDX-License-Identifier: GPL-2.0
+--
+-- sockhost.cli: the command-line conventions the shipped scripts (scripts/*.lua) share, so
+-- each states only what is its own: the standard options (--iface, --cgroup, --duration,
+-- --json) with their standard help texts, the seconds converter, the "this option needs a
+-- Lua module" check, a clock, and for the counting scripts (sockex1/2/3) their loop (a
+-- report every second and a final one at exit) and the splice of a JSON array into a record.
+--
+--   local cli = require "sockhost.cli"
+--   local parser = argparse("sockhost scripts/x.lua", "What x does.")
+--   cli.common(parser, { iface = true, duration = true, json = true })
+--   local args = parser:parse(arg)
+--   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
+--
+-- Pure Lua on top of lua-argparse's parser objects; only cli.report_every runs the sockhost
+-- loop (required when called, so the rest works without sockhost.core).
+
+local cli = {}
+
+--- cli.seconds(opt [, strict]) -> a converter for argparse's :convert(): a positive number
+-- of seconds, or nil and "<opt> wants a positive number of seconds". strict (conntrace's
+-- form) also refuses infinity (1e999) and ends the message with ", got '<text>'".
+function cli.seconds(opt, strict)
+   return function(s)
+      local n = tonumber(s)
+      if strict then
+         if not n or n <= 0 or n ~= n or n == math.huge then
+            return nil, ("%s wants a positive number of seconds, got '%s'"):format(opt, s)
+         end
+      elseif not n or n <= 0 then
+         return nil, opt .. " wants a positive number of seconds"
+      end
+      return n
+   end
+end
+
+--- cli.need(module, package_name, what) -> require(module), or raises (without a position)
+-- "<what> needs the Lua module '<module>' (apt-get install <package_name>)".
+function cli.need(module, package_name, what)
+   local ok, m = pcall(require, module)
+   if not ok then
+      error(("%s needs the Lua module '%s' (apt-get install %s)"):format(what, module,
+         package_name), 0)
+   end
+   return m
+end
+
+--- cli.clock() -> a function giving the time in seconds: LuaSocket's gettime (sub-second)
+-- when lua-socket is there, else os.time.
+function cli.clock()
+   local ok, socket = pcall(require, "socket")
+   return ok and socket.gettime or os.time
+end
+
+-- The standard options, in the order cli.common adds them. Each takes the option's value
+-- from cli.common's spec: true for the standard form, or a table of the knobs it names.
+local COMMON = {
+   -- --iface <name>, required: the socket filter scripts' raw AF_PACKET socket.
+   { "iface", function(parser)
+      return parser:option("--iface", "Interface to watch (raw AF_PACKET socket bound to it).")
+         :argname("<name>"):count(1)
+   end },
+   -- --cgroup <path>, the cgroup to attach to; { demo = "text" }: what it is with --demo.
+   { "cgroup", function(parser, o)
+      local default = "i.e. the whole machine" .. (o.demo and "; with --demo: " .. o.demo or "")
+      return parser:option("--cgroup", "cgroup v2 directory to attach to (default: the "
+         .. "cgroup2 root, " .. default .. ").")
+         :argname("<path>")
+   end },
+   -- --duration <sec>; { demo = n }: the duration with --demo; strict: see cli.seconds.
+   { "duration", function(parser, o)
+      return parser:option("--duration", "Stop after this many seconds (default: until Ctrl-C"
+         .. (o.demo and "; with --demo: " .. o.demo or "") .. ").")
+         :argname("<sec>"):convert(cli.seconds("--duration", o.strict))
+   end },
+   -- --json; { help = "text" }: what the output is, where the description has no field list.
+   { "json", function(parser, o)
+      return parser:flag("--json", o.help or "NDJSON output (fields above).")
+   end },
+}
+
+--- cli.common(parser, spec) -> parser, with the standard options spec names added in the
+-- order --iface, --cgroup, --duration, --json (true: the standard form; a table: its knobs):
+--   iface     --iface <name>, required ("Interface to watch (raw AF_PACKET socket bound to it).")
+--   cgroup    --cgroup <path> to attach to, default the cgroup2 root; { demo = "what" }
+--   duration  --duration <sec> (cli.seconds); { demo = seconds, strict = true }
+--   json      --json flag, "NDJSON output (fields above)."; { help = "other text" }
+-- A script whose own options go between them calls cli.common once per group.
+function cli.common(parser, spec)
+   for _, entry in ipairs(COMMON) do
+      local o = spec[entry[1]]
+      if o then entry[2](parser, o == true and {} or o) end
+   end
+   return parser
+end
+
+--- cli.with_array(json, record, name, items) -> the JSON text of record (json: lua-cjson)
+-- with one more member, name: items as a JSON array. lua-cjson encodes an empty table as
+-- {}, so an array that may be empty is spliced in rather than encoded with the record.
+function cli.with_array(json, record, name, items)
+   local head = json.encode(record)
+   local parts = {}
+   for i, item in ipairs(items) do parts[i] = json.encode(item) end
+   return ("%s,%s:[%s]}"):format(head:sub(1, -2), json.encode(name), table.concat(parts, ","))
+end
+
+--- cli.totals(rows) -> packets, bytes: the sums of the rows' packets and bytes fields.
+function cli.totals(rows)
+   local packets, bytes = 0, 0
+   for _, r in ipairs(rows) do
+      packets, bytes = packets + r.packets, bytes + r.bytes
+   end
+   return packets, bytes
+end
+
+--- cli.stopped(reason, signal) -> why sockhost.run returned, for a summary line: the reason
+-- ("duration", "stopped" ...), followed by the signal's name when a signal ended it.
+function cli.stopped(reason, signal)
+   return tostring(reason) .. (signal and " " .. signal or "")
+end
+
+--- cli.report_every(report, duration) -> reason, signal, last: calls report(false) every
+-- second while the sockhost loop runs (duration seconds, nil: until a signal stops it),
+-- then report(true) once; returns sockhost.run's reason and signal and what that last
+-- report returned. The timer is gone when it returns.
+function cli.report_every(report, duration)
+   local sockhost = require "sockhost"
+   local reason, signal
+   do
+      -- luacheck: push no unused (a to-be-closed handle: held for its lifetime, not read)
+      local timer <close> = sockhost.every(1, function() report(false) end)
+      -- luacheck: pop
+      reason, signal = sockhost.run { duration = duration }
+   end
+   return reason, signal, report(true)
+end
+
+return cli
