@@ -69,26 +69,31 @@ static lua_Integer load_bits(const struct sh_column *c, const unsigned char *p)
 
 #define LOAD(type, p) ({ type __v; memcpy(&__v, (p), sizeof(__v)); (lua_Integer)__v; })
 
+/* Push one field of a record: the per-event and batch paths both come through here. */
+static inline void push_column(lua_State *L, const struct sh_column *c, const unsigned char *p)
+{
+	switch (c->kind) {
+	case SH_COL_U8: lua_pushinteger(L, *p); break;
+	case SH_COL_U16: lua_pushinteger(L, LOAD(__u16, p)); break;
+	case SH_COL_U32: lua_pushinteger(L, LOAD(__u32, p)); break;
+	case SH_COL_U64: lua_pushinteger(L, LOAD(__u64, p)); break;
+	case SH_COL_S8: lua_pushinteger(L, (__s8)*p); break;
+	case SH_COL_S16: lua_pushinteger(L, LOAD(__s16, p)); break;
+	case SH_COL_S32: lua_pushinteger(L, LOAD(__s32, p)); break;
+	case SH_COL_S64: lua_pushinteger(L, LOAD(__s64, p)); break;
+	case SH_COL_BITS: lua_pushinteger(L, load_bits(c, p)); break;
+	case SH_COL_CODEC: sh_codec_push(L, c->codec, p); break;
+	}
+}
+
 /* Append one record to the batch columns, which sit at stack slots first..first+ncols-1. */
 static void push_columns(lua_State *L, struct sh_evsrc *s, int first, lua_Integer i,
 			 const unsigned char *rec)
 {
 	for (int k = 0; k < s->ncols; k++) {
 		const struct sh_column *c = &s->cols[k];
-		const unsigned char *p = rec + c->off;
 
-		switch (c->kind) {
-		case SH_COL_U8: lua_pushinteger(L, *p); break;
-		case SH_COL_U16: lua_pushinteger(L, LOAD(__u16, p)); break;
-		case SH_COL_U32: lua_pushinteger(L, LOAD(__u32, p)); break;
-		case SH_COL_U64: lua_pushinteger(L, LOAD(__u64, p)); break;
-		case SH_COL_S8: lua_pushinteger(L, (__s8)*p); break;
-		case SH_COL_S16: lua_pushinteger(L, LOAD(__s16, p)); break;
-		case SH_COL_S32: lua_pushinteger(L, LOAD(__s32, p)); break;
-		case SH_COL_S64: lua_pushinteger(L, LOAD(__s64, p)); break;
-		case SH_COL_BITS: lua_pushinteger(L, load_bits(c, p)); break;
-		case SH_COL_CODEC: sh_codec_push(L, c->codec, p); break;
-		}
+		push_column(L, c, rec + c->off);
 		lua_rawseti(L, first + k, i);
 	}
 }
@@ -190,17 +195,7 @@ static int drain_flat(lua_State *L, struct sh_evsrc *s, const bool *stop)
 			const unsigned char *p = (const unsigned char *)data + c->off;
 
 			lua_pushvalue(L, first + k);
-			switch (c->kind) {
-			case SH_COL_U8: lua_pushinteger(L, *p); break;
-			case SH_COL_U16: lua_pushinteger(L, LOAD(__u16, p)); break;
-			case SH_COL_U32: lua_pushinteger(L, LOAD(__u32, p)); break;
-			case SH_COL_U64: lua_pushinteger(L, LOAD(__u64, p)); break;
-			case SH_COL_S8: lua_pushinteger(L, (__s8)*p); break;
-			case SH_COL_S16: lua_pushinteger(L, LOAD(__s16, p)); break;
-			case SH_COL_S32: lua_pushinteger(L, LOAD(__s32, p)); break;
-			case SH_COL_S64: lua_pushinteger(L, LOAD(__s64, p)); break;
-			default: lua_pushinteger(L, load_bits(c, p)); break;
-			}
+			push_column(L, c, p);
 			lua_rawset(L, -3);
 		}
 		commit(s);
