@@ -290,6 +290,33 @@ static int read_line_tty(const char *prompt, char **out)
 	return *out ? LINE_OK : LINE_EOF;
 }
 
+/* Wait until stdin is readable, or return -1 for a pending SIGINT/SIGTERM. The signals are
+ * blocked between the flag check and the wait and unblocked only inside ppoll, so one that
+ * arrives just before the wait cannot leave the REPL blocked on input (stdin is unbuffered in
+ * the plain REPL, so readable means the next read will not block). */
+static int wait_stdin(void)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	sigset_t block, old;
+	int rc;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	for (;;) {
+		if (caught_signal) {
+			rc = -1;
+			break;
+		}
+		rc = ppoll(&pfd, 1, NULL, &old);
+		if (rc >= 0 || errno != EINTR)
+			break;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc < 0 && caught_signal ? -1 : 0;
+}
+
 static int read_line_plain(char **out)
 {
 	size_t cap = 0;
@@ -297,7 +324,7 @@ static int read_line_plain(char **out)
 
 	*out = NULL;
 	for (;;) {
-		if (caught_signal)
+		if (wait_stdin() < 0)
 			return LINE_SIGNAL;
 		errno = 0;
 		n = getline(out, &cap, stdin);
@@ -484,6 +511,8 @@ static int do_repl(lua_State *L)
 	int status, r, sig = 0;
 
 	use_readline = isatty(STDIN_FILENO);
+	if (!use_readline)
+		setvbuf(stdin, NULL, _IONBF, 0); /* see wait_stdin */
 	if (use_readline) {
 		rl_readline_name = PROGNAME;
 		rl_getc_function = repl_getc;
@@ -494,7 +523,15 @@ static int do_repl(lua_State *L)
 	}
 	lua_pushcfunction(L, load_inspect);
 	status = docall(L, 0, 0);
-	if (status != LUA_OK) {
+	if (status != LUA_OK && raised_signal) {
+		/* the signal came before the first prompt: treat it as one at the prompt */
+		lua_pop(L, 1);
+		sig = raised_signal;
+		raised_signal = 0;
+		if (sig != SIGINT || !use_readline)
+			return sig;
+		sig = 0;
+	} else if (status != LUA_OK) {
 		fprintf(stderr, PROGNAME ": values print with tostring: %s\n", lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
