@@ -327,8 +327,14 @@ io.stderr:write("summary: ", reason, " ", tostring(sig), " ", n, " events\n")
 events.warn_drops()
 ]])
       f:close()
-      kernel.spawn(string.format("%s %s %s 2>%s/err", kernel.quote(bin),
+      local child = kernel.spawn(string.format("%s %s %s 2>%s/err", kernel.quote(bin),
          kernel.quote(dir .. "/s.lua"), kernel.quote(dir), dir))
+      finally(function() -- whatever fails below, the child does not outlive the spec
+         if kernel.alive(child) then
+            kernel.kill(child, "KILL")
+            kernel.wait_gone(child, 5)
+         end
+      end)
       local pid = kernel.wait_for(function()
          return (kernel.read_file(dir .. "/pid") or ""):match("^%d+$")
       end)
