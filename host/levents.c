@@ -110,6 +110,20 @@ static int too_small(lua_State *L, struct sh_evsrc *s, size_t size)
 			  s->name, (int)size, s->type, (int)s->min_size);
 }
 
+/* The next record, or false when none is ready. A record shorter than the decoded type is
+ * given back to the kernel and raised (the drain runs under a pcall). */
+static inline bool next_record(lua_State *L, struct sh_evsrc *s, const void **data,
+			       size_t *size)
+{
+	if (!s->ops->next(s, data, size))
+		return false;
+	if (*size < s->min_size) {
+		commit(s);
+		too_small(L, s, *size);
+	}
+	return true;
+}
+
 /* Hand the batch of n records to the callback; clears what a longer earlier batch left. */
 static void flush_batch(lua_State *L, struct sh_evsrc *s, int first, int n)
 {
@@ -182,12 +196,8 @@ static int drain_flat(lua_State *L, struct sh_evsrc *s, const bool *stop)
 	for (int k = 0; k < ncols; k++)
 		lua_rawgeti(L, 4, k + 1);
 	for (int total = 0; total < DRAIN_MAX && !*stop && !s->close_pending; total++) {
-		if (!s->ops->next(s, &data, &size))
+		if (!next_record(L, s, &data, &size))
 			break;
-		if (size < s->min_size) {
-			commit(s);
-			return too_small(L, s, size);
-		}
 		lua_pushvalue(L, 3);
 		lua_createtable(L, 0, ncols);
 		for (int k = 0; k < ncols; k++) {
@@ -222,12 +232,8 @@ static int drain(lua_State *L)
 	if (s->ncols)
 		return drain_flat(L, s, stop);
 	for (int total = 0; total < DRAIN_MAX && !*stop && !s->close_pending; total++) {
-		if (!s->ops->next(s, &data, &size))
+		if (!next_record(L, s, &data, &size))
 			break;
-		if (size < s->min_size) {
-			commit(s);
-			return too_small(L, s, size);
-		}
 		lua_pushvalue(L, 3);
 		if (codec)
 			sh_codec_push(L, codec, data);
