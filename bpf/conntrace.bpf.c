@@ -60,9 +60,8 @@ const volatile __u32 target_pid = 0;
 const volatile __u32 target_port = 0;
 const volatile __u64 target_cgroup = 0;
 
-/* Connections that passed the filters, and those reported at close. */
+/* Connections that passed the filters. */
 __u64 seen = 0;
-__u64 closed = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -222,10 +221,8 @@ static __always_inline int on_state(const struct sock *sk, int newstate)
 
 	c->duration_ns = bpf_ktime_get_boot_ns() - c->start_ns;
 	/* with --pid, a server socket that process never accepted is not ours */
-	if (c->role == CONN_ROLE_CLIENT || !target_pid || c->pid == target_pid) {
-		__sync_fetch_and_add(&closed, 1);
+	if (c->role == CONN_ROLE_CLIENT || !target_pid || c->pid == target_pid)
 		sh_ringbuf_output(events, c, sizeof(*c));
-	}
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "sockhost.bpf.h"
 #include "hello-sockops.h"
 
 #define AF_INET 2
@@ -20,13 +21,9 @@
  */
 const volatile __u32 cb_flags = BPF_SOCK_OPS_STATE_CB_FLAG;
 
-/* Records that did not fit into `events` (the reader is too slow). */
-__u64 dropped = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+/* Records that do not fit (the reader is too slow) are counted in `events_drops`, which the
+ * host reports with the subscription's stats (the loss ledger of sockhost.bpf.h). */
+SH_RINGBUF(events, 256 * 1024);
 
 /*
  * The host decodes ring buffer records by BTF type name ("struct hello_event"), but clang
@@ -72,11 +69,9 @@ int hello(struct bpf_sock_ops *skops)
 			 op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB))
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | cb_flags);
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&dropped, 1);
+	e = sh_ringbuf_reserve(events, sizeof(*e));
+	if (!e)
 		return 1;
-	}
 	/* Ring buffer memory is not zeroed; the reader must not see stale bytes. */
 	__builtin_memset(e, 0, sizeof(*e));
 

@@ -13,6 +13,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "sockhost.bpf.h"
 #include "redirect.h"
 
 #define AF_INET 2
@@ -25,8 +26,6 @@ const volatile bool trace = false;
 /* Only connections whose peer is on this host (loopback, or the same address). */
 const volatile bool local_only = true;
 
-/* Trace records that did not fit into `events`. */
-__u64 dropped = 0;
 
 /*
  * Values are __u64 so that a lookup from userspace answers with the socket cookie (see
@@ -49,10 +48,8 @@ struct {
 	__type(value, struct redirect_stats);
 } stats SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} events SEC(".maps");
+/* trace records that do not fit are counted in `events_drops` (the loss ledger) */
+SH_RINGBUF(events, 64 * 1024);
 
 /* Keeps the record type in the object's BTF for the host (see hello-sockops.bpf.c). */
 struct redirect_event redirect_event_type __attribute__((unused));
@@ -157,12 +154,10 @@ static __always_inline bool peer_is_local(const struct redirect_key *k)
 static __always_inline void trace_event(struct bpf_sock_ops *skops, const struct redirect_key *k,
 					__u32 op, int result)
 {
-	struct redirect_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct redirect_event *e = sh_ringbuf_reserve(events, sizeof(*e));
 
-	if (!e) {
-		__sync_fetch_and_add(&dropped, 1);
+	if (!e)
 		return;
-	}
 	e->op = op;
 	e->result = result;
 	e->family = skops->family;

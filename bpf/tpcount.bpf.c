@@ -14,6 +14,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "sockhost.bpf.h"
 #include "tpcount.h"
 
 /*
@@ -42,13 +43,8 @@ __u64 raw_hits = 0;
 __u64 btf_hits = 0;
 __u64 kprobe_hits = 0;
 __u64 kretprobe_hits = 0;
-/* tp_events that did not fit into `events`. */
-__u64 dropped = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} events SEC(".maps");
+/* tp_events that do not fit are counted in `events_drops` (the loss ledger) */
+SH_RINGBUF(events, 64 * 1024);
 
 /*
  * The host decodes ring buffer records by BTF type name ("struct tp_event"), but clang
@@ -73,11 +69,9 @@ int sys_enter_getppid(void *ctx)
 		return 0;
 	/* built for BPF CPU v3, so the add returns the old value atomically (BPF_FETCH) */
 	__u64 seq = __sync_fetch_and_add(&hits, 1) + 1;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&dropped, 1);
+	e = sh_ringbuf_reserve(events, sizeof(*e));
+	if (!e)
 		return 0;
-	}
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->seq = seq;
 	e->ts = bpf_ktime_get_ns();

@@ -250,8 +250,7 @@ end
 local function run_demo(cg, again, close_at)
    local socket = cli.need("socket", "lua-socket", "--demo")
    local demo_conns = {}
-   cg.enter()
-   local ok, err = pcall(function()
+   local ok, err = pcall(cg.within, function()
       for _, host in ipairs({ "127.0.0.1", "127.0.0.1", "::1" }) do
          local srv = socket.bind(host, 0)
          if srv then -- no ::1 where IPv6 is off
@@ -265,7 +264,6 @@ local function run_demo(cg, again, close_at)
          end
       end
    end)
-   cg.leave()
    if not ok then error("demo connection failed: " .. tostring(err), 0) end
    local function trade()
       for i, p in ipairs(demo_conns) do

@@ -55,14 +55,9 @@ local FIELDS = { "msgs", "bytes", "passed", "passed_bytes", "added", "add_failed
 
 -- stats is a per-CPU array. A lookup gives the CPUs' values summed field by field (older
 -- sockhost builds gave one struct per CPU, as a sequence: summed here then).
+-- stats is a per-CPU array: a lookup gives the counters summed over every CPU
 local function read_stats(obj)
-   local total = {}
-   for _, f in ipairs(FIELDS) do total[f] = 0 end
-   local v = obj:map("stats")[0]
-   for _, cpu in ipairs(v[1] ~= nil and v or { v }) do
-      for _, f in ipairs(FIELDS) do total[f] = total[f] + cpu[f] end
-   end
-   return total
+   return obj:map("stats")[0]
 end
 
 local function stats_line(s)
@@ -176,6 +171,8 @@ local function main()
    end
    io.stderr:write(("redirect: %s (%s, cgroup %s, mode %s)%s\n"):format(stats_line(s),
       cli.stopped(reason, signal), target, args.mode, note))
+   -- --trace records the kernel could not reserve are counted by the ring's loss ledger
+   require("sockhost.events").warn_drops()
    -- ops_close, msg_link, events and obj close here: sockets leave the map with it.
 end
 

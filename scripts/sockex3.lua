@@ -69,9 +69,9 @@ end
 
 local function main()
    local args = parse_args()
-   local json = args.json and require("cjson")
+   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
    io.stdout:setvbuf("line")
-   local now = cli.clock()
+   local now = sockhost.now
 
    local obj <close> = sockhost.open("sockex3")
    local jmp_table = obj:map("jmp_table")

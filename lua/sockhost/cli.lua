@@ -45,13 +45,6 @@ function cli.need(module, package_name, what)
    return m
 end
 
---- cli.clock() -> a function giving the time in seconds: LuaSocket's gettime (sub-second)
--- when lua-socket is there, else os.time.
-function cli.clock()
-   local ok, socket = pcall(require, "socket")
-   return ok and socket.gettime or os.time
-end
-
 -- The standard options, in the order cli.common adds them. Each takes the option's value
 -- from cli.common's spec: true for the standard form, or a table of the knobs it names.
 local COMMON = {

@@ -66,11 +66,12 @@ int sys_enter_getppid(void *ctx)
 
 	if (!c || (bpf_get_current_pid_tgid() >> 32) != c->target_pid)
 		return 0;
-	__sync_fetch_and_add(&produced, 1);
+	/* the add returns the old value (BPF CPU v3): a second read of produced would race */
+	__u64 seq = __sync_fetch_and_add(&produced, 1) + 1;
 	e = sh_ringbuf_reserve(events, sizeof(*e));
 	if (!e)
 		return 0;
-	e->seq = produced;
+	e->seq = seq;
 	e->ts = bpf_ktime_get_ns();
 	e->pid = c->target_pid;
 	e->cpu = bpf_get_smp_processor_id();
