@@ -30,6 +30,11 @@ struct sh_loop {
 	int signo;
 	int err_ref;
 	struct sh_source *checks; /* registered sources with a check hook */
+	/* The batch epoll_wait returned, kept here (not on the stack) so that sh_loop_del can
+	 * clear the entries of a source a callback earlier in the batch closed: its memory may
+	 * be collected before its turn comes. */
+	struct epoll_event evs[32];
+	int nevs;
 };
 
 struct sh_timer {
@@ -75,18 +80,27 @@ int sh_loop_fd(lua_State *L)
 	return sh_loop_get(L)->epfd;
 }
 
-int sh_loop_add(lua_State *L, struct sh_source *src)
+/* Register src; 0 or -errno, never raises (run() must undo its signal mask on failure). */
+static int loop_add(struct sh_loop *lp, struct sh_source *src)
 {
-	struct sh_loop *lp = sh_loop_get(L);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
 
 	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0)
-		return sh_raise_errno(L, errno, NULL, "loop: watch fd %d", src->fd);
+		return -errno;
 	src->registered = true;
 	if (src->check) {
 		src->check_next = lp->checks;
 		lp->checks = src;
 	}
+	return 0;
+}
+
+int sh_loop_add(lua_State *L, struct sh_source *src)
+{
+	int err = loop_add(sh_loop_get(L), src);
+
+	if (err)
+		return sh_raise_errno(L, -err, NULL, "loop: watch fd %d", src->fd);
 	return 0;
 }
 
@@ -109,6 +123,9 @@ void sh_loop_del(lua_State *L, struct sh_source *src)
 			break;
 		}
 	}
+	for (int i = 0; i < lp->nevs; i++)
+		if (lp->evs[i].data.ptr == src)
+			lp->evs[i].data.ptr = NULL;
 	/* a watched fd the script closed is gone from the epoll set already: ignore EBADF */
 	if (lp->epfd >= 0)
 		epoll_ctl(lp->epfd, EPOLL_CTL_DEL, src->fd, NULL);
@@ -181,7 +198,6 @@ static void raise_pending(lua_State *L, struct sh_loop *lp)
 
 static int dispatch_ready(lua_State *L, struct sh_loop *lp, int timeout_ms)
 {
-	struct epoll_event evs[32];
 	struct sh_source *next;
 	int n;
 
@@ -190,19 +206,22 @@ static int dispatch_ready(lua_State *L, struct sh_loop *lp, int timeout_ms)
 		if (src->check(L, src) < 0)
 			return 0;
 	}
-	n = epoll_wait(lp->epfd, evs, 32, timeout_ms);
+	lp->nevs = 0;
+	n = epoll_wait(lp->epfd, lp->evs, 32, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : sh_raise_errno(L, errno, NULL, "loop: epoll_wait");
+	lp->nevs = n;
 	for (int i = 0; i < n; i++) {
-		struct sh_source *src = evs[i].data.ptr;
+		struct sh_source *src = lp->evs[i].data.ptr;
 
-		/* a callback earlier in this batch may have unregistered this source */
-		if (!src->registered)
+		/* NULL: a callback earlier in this batch closed this source (sh_loop_del) */
+		if (!src)
 			continue;
-		src->dispatch(L, src, evs[i].events);
+		src->dispatch(L, src, lp->evs[i].events);
 		if (lp->err_ref != LUA_NOREF)
 			break;
 	}
+	lp->nevs = 0;
 	return n;
 }
 
@@ -306,7 +325,7 @@ static int l_run(lua_State *L)
 		rs.masked = true;
 	rs.signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	rs.signals.dispatch = on_signal;
-	if (rs.signals.fd < 0 || sh_loop_add(L, &rs.signals) < 0) {
+	if (rs.signals.fd < 0 || (errno = -loop_add(lp, &rs.signals)) != 0) {
 		int err = errno;
 
 		run_teardown(L, &rs);
@@ -321,13 +340,13 @@ static int l_run(lua_State *L)
 			its.it_value.tv_nsec = 1;
 		rs.duration.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		rs.duration.dispatch = on_duration;
-		if (rs.duration.fd < 0 || timerfd_settime(rs.duration.fd, 0, &its, NULL) < 0) {
+		if (rs.duration.fd < 0 || timerfd_settime(rs.duration.fd, 0, &its, NULL) < 0 ||
+		    (errno = -loop_add(lp, &rs.duration)) != 0) {
 			int err = errno;
 
 			run_teardown(L, &rs);
 			return sh_raise_errno(L, err, NULL, "sockhost.run: duration timer");
 		}
-		sh_loop_add(L, &rs.duration);
 	}
 
 	lp->running = true;
