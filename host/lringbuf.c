@@ -134,6 +134,9 @@ static int ring_map(struct sh_ringbuf *r, int map_fd)
 	return 0;
 }
 
+/* registry[RINGS_KEY][map id] = the live subscription of that ring (weak values) */
+#define RINGS_KEY "sockhost.rings"
+
 /* sockhost.ringbuf(map, type_name_or_nil, fn [, opts]) */
 int sh_ringbuf_subscribe(lua_State *L)
 {
@@ -146,6 +149,21 @@ int sh_ringbuf_subscribe(lua_State *L)
 				  libbpf_bpf_map_type_str(m->type));
 	lua_settop(L, 4);
 	fd = sh_map_fd(L, m);
+
+	/* A ring buffer has one consumer position: two readers would each move it under the
+	 * other and lose or repeat records. One live subscription per map. */
+	struct bpf_map_info info;
+	__u32 ilen = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen) < 0)
+		return sh_raise_errno(L, errno, NULL, "ringbuf '%s': map info", m->name);
+	sh_push_weak_registry(L, RINGS_KEY, "v");
+	if (lua_rawgeti(L, -1, info.id) == LUA_TUSERDATA &&
+	    ((struct sh_ringbuf *)lua_touserdata(L, -1))->ev.handle)
+		return luaL_error(L, "ringbuf '%s' already has a subscriber: a ring buffer has one "
+				  "consumer position (close the other subscription first)", m->name);
+	lua_settop(L, 4);
 
 	r = lua_newuserdatauv(L, sizeof(*r), 4);
 	memset(r, 0, sizeof(*r));
@@ -164,6 +182,10 @@ int sh_ringbuf_subscribe(lua_State *L)
 	r->ev.src.fd = r->fd;
 	r->ev.handle = r;
 	sh_evsrc_start(L, &r->ev, 5);
+	sh_push_weak_registry(L, RINGS_KEY, "v");
+	lua_pushvalue(L, 5);
+	lua_rawseti(L, -2, info.id);
+	lua_pop(L, 1);
 	return 1;
 }
 

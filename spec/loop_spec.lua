@@ -39,4 +39,16 @@ describe("sockhost loop", function()
       assert.equal(0, calls)
       t:cancel()
    end)
+
+   it("refuses a second reader of one ring buffer, and takes one after the first closes", function()
+      local errors = require "helpers.errors"
+      local obj <close> = sockhost.open("hello-sockops")
+      local first = obj:subscribe("events", "struct hello_event", function() end)
+      errors.raises(function() obj:subscribe("events", nil, function() end) end,
+         "ringbuf 'events' already has a subscriber: a ring buffer has one consumer position "
+         .. "(close the other subscription first)")
+      first:close()
+      local second = obj:subscribe("events", nil, function() end)
+      assert.is_true(second:stats().open)
+   end)
 end)
