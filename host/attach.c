@@ -8,6 +8,7 @@
  * attaching replaces, dropping the handle does not detach, closing the socket does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,20 +35,18 @@ static const char *ptype(struct sh_program *p)
 	return s ? s : "unknown";
 }
 
-static struct sh_link *push_bpf_link(lua_State *L, struct sh_program *p, struct bpf_link *bl,
-				     int err, const char *target)
+/* Fill l, a closed link handle pushed BEFORE the attach (liolib's newprefile: a memory error
+ * while pushing cannot leak an attached bpf_link), or raise with the attach's errno. */
+static void fill_bpf_link(lua_State *L, struct sh_link *l, struct sh_program *p,
+			  struct bpf_link *bl, int err, const char *target)
 {
-	struct sh_link *l;
-
 	if (!bl)
 		sh_raise_errno(L, err, NULL, "program '%s' (%s): attach to %s", p->name, ptype(p),
 			       target);
-	l = sh_link_new(L);
 	l->link = bl;
 	l->kind = SH_LINK_BPF;
 	l->attached = true;
 	snprintf(l->desc, sizeof(l->desc), "%s '%s' -> %s", ptype(p), p->name, target);
-	return l;
 }
 
 static void need_libbpf_program(lua_State *L, struct sh_program *p, const char *what)
@@ -64,6 +63,7 @@ static int attach_cgroup(lua_State *L, int prog_idx, int arg)
 	struct sh_program *p = sh_program_check(L, prog_idx);
 	const char *path;
 	struct bpf_link *bl;
+	struct sh_link *l;
 	char target[300];
 	int cg, err;
 
@@ -79,12 +79,14 @@ static int attach_cgroup(lua_State *L, int prog_idx, int arg)
 				  "got %s", p->name, ptype(p), luaL_typename(L, arg));
 	}
 	need_libbpf_program(L, p, "cgroup attach");
+	lua_settop(L, arg); /* the handle goes above the target argument */
+	l = sh_link_new(L);
 	cg = sh_open_cgroup(L, path);
 	bl = bpf_program__attach_cgroup(p->prog, cg);
 	err = errno;
 	close(cg);
 	snprintf(target, sizeof(target), "cgroup %s", path);
-	push_bpf_link(L, p, bl, err, target);
+	fill_bpf_link(L, l, p, bl, err, target);
 	return 1;
 }
 
@@ -211,13 +213,17 @@ static int attach_kprobe(lua_State *L, int prog_idx, int arg)
 	LIBBPF_OPTS(bpf_kprobe_opts, opts);
 	const char *sec, *func;
 	struct bpf_link *bl;
+	struct sh_link *l;
 	char target[200];
 
 	need_libbpf_program(L, p, "kprobe attach");
-	if (!sh_feature_missing("kprobe", target, sizeof(target)))
+	/* libbpf uses the kprobe PMU when the kernel has one, else tracefs' kprobe_events */
+	if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) != 0)
 		sh_ensure_tracefs(L, "kprobe attach");
 	sec = bpf_program__section_name(p->prog);
 	opts.retprobe = !strncmp(sec, "kretprobe", 9);
+	lua_settop(L, arg + 1); /* the handle goes above the target arguments */
+	l = sh_link_new(L);
 	if (lua_isnoneornil(L, arg)) {
 		snprintf(target, sizeof(target), "%s", sec);
 		bl = bpf_program__attach(p->prog);
@@ -230,7 +236,7 @@ static int attach_kprobe(lua_State *L, int prog_idx, int arg)
 	}
 	if (!bl)
 		return kprobe_failure(L, p, errno, target);
-	push_bpf_link(L, p, bl, 0, target);
+	fill_bpf_link(L, l, p, bl, 0, target);
 	return 1;
 }
 
@@ -240,10 +246,13 @@ static int attach_tracepoint(lua_State *L, int prog_idx, int arg)
 {
 	struct sh_program *p = sh_program_check(L, prog_idx);
 	struct bpf_link *bl;
+	struct sh_link *l;
 	char target[200];
 
 	need_libbpf_program(L, p, "tracepoint attach");
 	sh_ensure_tracefs(L, "tracepoint attach");
+	lua_settop(L, arg + 1); /* the handle goes above the target arguments */
+	l = sh_link_new(L);
 	if (lua_isnoneornil(L, arg)) {
 		snprintf(target, sizeof(target), "%s", bpf_program__section_name(p->prog));
 		bl = bpf_program__attach(p->prog);
@@ -254,7 +263,7 @@ static int attach_tracepoint(lua_State *L, int prog_idx, int arg)
 		snprintf(target, sizeof(target), "tracepoint %s:%s", cat, name);
 		bl = bpf_program__attach_tracepoint(p->prog, cat, name);
 	}
-	push_bpf_link(L, p, bl, errno, target);
+	fill_bpf_link(L, l, p, bl, errno, target);
 	return 1;
 }
 
@@ -262,9 +271,12 @@ static int attach_raw_tp(lua_State *L, int prog_idx, int arg)
 {
 	struct sh_program *p = sh_program_check(L, prog_idx);
 	struct bpf_link *bl;
+	struct sh_link *l;
 	char target[200];
 
 	need_libbpf_program(L, p, "raw tracepoint attach");
+	lua_settop(L, arg); /* the handle goes above the target argument */
+	l = sh_link_new(L);
 	if (lua_isnoneornil(L, arg)) {
 		snprintf(target, sizeof(target), "%s", bpf_program__section_name(p->prog));
 		bl = bpf_program__attach(p->prog);
@@ -274,7 +286,7 @@ static int attach_raw_tp(lua_State *L, int prog_idx, int arg)
 		snprintf(target, sizeof(target), "raw tracepoint %s", name);
 		bl = bpf_program__attach_raw_tracepoint(p->prog, name);
 	}
-	push_bpf_link(L, p, bl, errno, target);
+	fill_bpf_link(L, l, p, bl, errno, target);
 	return 1;
 }
 
@@ -283,6 +295,7 @@ static int attach_auto(lua_State *L, int prog_idx, int arg)
 {
 	struct sh_program *p = sh_program_check(L, prog_idx);
 	struct bpf_link *bl;
+	struct sh_link *l;
 	char target[200];
 
 	need_libbpf_program(L, p, "attach");
@@ -291,8 +304,10 @@ static int attach_auto(lua_State *L, int prog_idx, int arg)
 				  "takes no target", p->name, ptype(p),
 				  bpf_program__section_name(p->prog));
 	snprintf(target, sizeof(target), "%s", bpf_program__section_name(p->prog));
+	lua_settop(L, arg); /* the handle goes above the target argument */
+	l = sh_link_new(L);
 	bl = bpf_program__attach(p->prog);
-	push_bpf_link(L, p, bl, errno, target);
+	fill_bpf_link(L, l, p, bl, errno, target);
 	return 1;
 }
 
@@ -326,15 +341,20 @@ static int attach_sockmap(lua_State *L, int prog_idx, int arg)
 		l->kind = SH_LINK_FD;
 		l->link_fd = lfd;
 	} else {
+		/* the link owns its own fds: detaching must not depend on the handles' fds,
+		 * which their owners may close (and the numbers be reused) first */
+		l->kind = SH_LINK_PROG_ATTACH;
+		l->prog_fd = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+		l->target_fd = fcntl(mfd, F_DUPFD_CLOEXEC, 0);
+		if (l->prog_fd < 0 || l->target_fd < 0)
+			return sh_raise_errno(L, errno, NULL, "program '%s' (%s): attach to map '%s'",
+					      p->name, ptype(p), m->name);
 		if (bpf_prog_attach(pfd, mfd, at, 0) < 0) {
 			err = errno;
 			return sh_raise_errno(L, err, NULL, "program '%s' (%s): attach to map '%s'",
 					      p->name, ptype(p), m->name);
 		}
-		l->kind = SH_LINK_PROG_ATTACH;
-		l->prog_fd = dup(pfd);
 	}
-	l->target_fd = mfd;
 	l->attach_type = at;
 	l->attached = true;
 	snprintf(l->desc, sizeof(l->desc), "%s '%s' -> %s map '%s' (%s)", ptype(p), p->name,

@@ -38,7 +38,9 @@ static void link_detach(lua_State *L, struct sh_link *l)
 			bpf_prog_detach2(l->prog_fd, l->target_fd, l->attach_type);
 		if (l->prog_fd >= 0)
 			close(l->prog_fd);
-		l->prog_fd = -1;
+		if (l->target_fd >= 0)
+			close(l->target_fd);
+		l->prog_fd = l->target_fd = -1;
 		break;
 	case SH_LINK_SOCKFILTER:
 		sh_socket_filter_detach(L, l);
