@@ -375,7 +375,7 @@ static const struct sh_attach_kind kinds[] = {
 	{ "sockmap", attach_sockmap, "a sockmap or sockhash map handle" },
 };
 
-const struct sh_attach_kind *sh_attach_kind_by_name(const char *kind)
+static const struct sh_attach_kind *sh_attach_kind_by_name(const char *kind)
 {
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (!strcmp(kinds[i].kind, kind))

@@ -13,15 +13,6 @@
 #include "internal.h"
 #include "sockhost.h"
 
-void *sh_check_open(lua_State *L, int idx, const char *mt)
-{
-	void **p = luaL_checkudata(L, idx, mt);
-
-	if (!*p)
-		luaL_error(L, "attempt to use a closed %s", mt);
-	return p;
-}
-
 void sh_push_weak_registry(lua_State *L, const char *key, const char *mode)
 {
 	if (lua_getfield(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE)

@@ -89,8 +89,6 @@ void sh_ensure_tracefs(lua_State *L, const char *why);
 /* A socket-like Lua value (integer fd, object with :getfd(), sockhost.socket) -> fd or
  * raises naming what it got. */
 int sh_check_sockfd(lua_State *L, int idx, const char *what);
-/* Is fd a socket? */
-bool sh_fd_is_socket(int fd);
 
 /* ---- lobject.c --------------------------------------------------------------------------- */
 struct sh_object {
@@ -147,8 +145,6 @@ struct sh_map *sh_map_check(lua_State *L, int idx); /* raises when closed or not
 void sh_push_map(lua_State *L, int obj_idx, struct bpf_map *map);
 void sh_push_owned_map(lua_State *L, int fd); /* takes fd; BTF from the kernel */
 int sh_map_fd(lua_State *L, struct sh_map *m); /* raises when not loaded */
-/* Codec for BTF value type of a map, NULL when the map has none. */
-const struct sh_codec *sh_map_value_codec(struct sh_map *m);
 struct sh_codec_cache *sh_map_codecs(struct sh_map *m);
 const struct btf *sh_map_btf(struct sh_map *m);
 
@@ -186,7 +182,6 @@ struct sh_attach_kind {
 	const char *describe;
 };
 const struct sh_attach_kind *sh_attach_kind_for(struct sh_program *p);
-const struct sh_attach_kind *sh_attach_kind_by_name(const char *kind);
 
 /* ---- lloop.c: one epoll loop per Lua state ----------------------------------------------- */
 struct sh_loop;
@@ -257,9 +252,8 @@ struct sh_evsrc_ops {
 };
 
 /*
- * What every subscription shares, embedded first in its userdata (so the closed check of
- * sh_check_open sees `handle`). User values of the userdata: 1 the map, 2 the callback,
- * 3 the batch table (batch mode) or the field names (all-integer struct), 4 the on_lost
+ * What every subscription shares, embedded first in its userdata (`handle` NULL means
+ * closed). User values of the userdata: 1 the map, 2 the callback, 3 the batch table (batch mode) or the field names (all-integer struct), 4 the on_lost
  * function (perf). Setup is levsetup.c, the drain and error policy levents.c, counters
  * levstats.c; the kinds only produce records.
  */
@@ -332,12 +326,8 @@ int sh_ringbuf_open(lua_State *L);
 int sh_socket_open(lua_State *L);
 int sh_loop_open(lua_State *L);
 int sh_features_open(lua_State *L);
-int sh_btf_open(lua_State *L);
 int sh_core_open(lua_State *L); /* luaopen_sockhost_core's body */
 
-/* Check userdata of a metatable, raising "attempt to use a closed sockhost.X" when its first
- * pointer-sized field is NULL. */
-void *sh_check_open(lua_State *L, int idx, const char *mt);
 /* Push registry[key], a table with weak keys or values (mode "k" or "v") made on first use. */
 void sh_push_weak_registry(lua_State *L, const char *key, const char *mode);
 /* Set the functions l into the table at -1 and make it a metatable with __index = methods. */

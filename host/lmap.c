@@ -72,11 +72,6 @@ struct sh_map *sh_map_check(lua_State *L, int idx)
 	return m;
 }
 
-const struct sh_codec *sh_map_value_codec(struct sh_map *m)
-{
-	return m->value_codec;
-}
-
 struct sh_codec_cache *sh_map_codecs(struct sh_map *m)
 {
 	return m->owned ? m->own_codecs : (m->parent ? m->parent->codecs : NULL);

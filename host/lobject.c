@@ -492,9 +492,10 @@ static void object_load(lua_State *L, int idx)
 	if (o->loaded)
 		luaL_error(L, "object '%s' is already loaded", object_name(o));
 	unmap_datasecs(o);
-	cap = malloc(LOAD_LOG_SIZE);
+	/* a userdata, so the collector frees it whichever error is raised below */
+	cap = lua_newuserdatauv(L, LOAD_LOG_SIZE, 0);
 	sh_libbpf_log_reset();
-	sh_libbpf_log_capture(cap, cap ? LOAD_LOG_SIZE : 0);
+	sh_libbpf_log_capture(cap, LOAD_LOG_SIZE);
 	err = bpf_object__load(o->obj);
 	sh_libbpf_log_capture(NULL, 0);
 	if (err) {
@@ -502,14 +503,12 @@ static void object_load(lua_State *L, int idx)
 		const char *log;
 		size_t len;
 
-		if (cap && extract_verifier_log(cap, prog, sizeof(prog), &log, &len)) {
+		if (extract_verifier_log(cap, prog, sizeof(prog), &log, &len)) {
 			lua_pushlstring(L, log, len);
-			free(cap);
 			sh_raise_verifier(L, err, lua_tostring(L, -1),
 					  "object '%s': program '%s' was rejected by the verifier",
 					  o->path, prog);
 		}
-		free(cap);
 		/* libbpf's last word, unless it only repeats that the load failed */
 		const char *last = sh_libbpf_last_log();
 		if (!strncmp(last, "libbpf: ", 8))
@@ -519,7 +518,7 @@ static void object_load(lua_State *L, int idx)
 		sh_raise_errno(L, err, NULL, "object '%s': load failed%s%s", o->path,
 			       *last ? ": " : "", last);
 	}
-	free(cap);
+	lua_pop(L, 1); /* cap */
 	o->loaded = true;
 	map_datasecs(o);
 	/* objects that log through bpf/sockhost.bpf.h get their log ring subscribed */
@@ -598,7 +597,6 @@ static int l_open(lua_State *L)
 	o->obj = bpf_object__open_file(path, &oopts);
 	err = errno;
 	if (!o->obj) {
-		o->obj = NULL;
 		const char *last = sh_libbpf_last_log();
 		if (!strncmp(last, "libbpf: ", 8))
 			last += 8;
@@ -652,11 +650,20 @@ static int l_load(lua_State *L)
 }
 
 /* Cached child handle uv[kind][name], made by push when absent. */
+/* A cached program or map handle the script closed itself: hand out a fresh one. */
+static bool child_closed(lua_State *L, int idx)
+{
+	struct sh_program *p = luaL_testudata(L, idx, SH_PROGRAM_MT);
+	struct sh_map *m = luaL_testudata(L, idx, SH_MAP_MT);
+
+	return (p && p->closed) || (m && m->closed);
+}
+
 static void push_child(lua_State *L, const char *kind, const char *name,
 		       void (*push)(lua_State *, int, void *), void *child)
 {
 	push_uv_table(L, 1, kind, NULL);
-	if (lua_getfield(L, -1, name) == LUA_TNIL) {
+	if (lua_getfield(L, -1, name) == LUA_TNIL || child_closed(L, -1)) {
 		lua_pop(L, 1);
 		push(L, 1, child);
 		lua_pushvalue(L, -1);

@@ -169,7 +169,7 @@ void sh_ensure_tracefs(lua_State *L, const char *why)
 			       "at %s", why, dir);
 }
 
-bool sh_fd_is_socket(int fd)
+static bool sh_fd_is_socket(int fd)
 {
 	struct stat st;
 
