@@ -139,6 +139,8 @@ struct sh_map {
 	__u32 btf_key_id, btf_value_id;
 	const struct sh_codec *key_codec, *value_codec; /* NULL: raw byte strings */
 	char name[64];
+	/* error prefixes for the codec ("map 'x' key"), made once: every encode passes one */
+	char what_key[80], what_value[80];
 	bool closed;
 };
 struct sh_map *sh_map_check(lua_State *L, int idx); /* raises when closed or not loaded */

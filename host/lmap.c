@@ -82,6 +82,13 @@ const struct btf *sh_map_btf(struct sh_map *m)
 	return m->owned ? m->own_btf : (m->parent ? m->parent->btf : NULL);
 }
 
+/* The codec's error prefixes for this map, made once per handle. */
+static void sh_map_name_prefixes(struct sh_map *m)
+{
+	snprintf(m->what_key, sizeof(m->what_key), "map '%s' key", m->name);
+	snprintf(m->what_value, sizeof(m->what_value), "map '%s' value", m->name);
+}
+
 /*
  * libbpf 1.1 creates sockmap/sockhash (and a few other kinds) without BTF and reports key and
  * value type id 0, but the object's own BTF still describes the map definition: the .maps
@@ -144,6 +151,7 @@ void sh_push_map(lua_State *L, int obj_idx, struct bpf_map *map)
 	m->btf_key_id = bpf_map__btf_key_type_id(map);
 	m->btf_value_id = bpf_map__btf_value_type_id(map);
 	snprintf(m->name, sizeof(m->name), "%s", bpf_map__name(map));
+	sh_map_name_prefixes(m);
 	m->closed = false;
 	if (m->parent->btf && !m->btf_key_id && !m->btf_value_id) {
 		m->btf_key_id = maps_member_type(m->parent->btf, m->name, "key");
@@ -179,6 +187,7 @@ void sh_push_owned_map(lua_State *L, int fd)
 	m->max_entries = info.max_entries;
 	m->map_flags = info.map_flags;
 	snprintf(m->name, sizeof(m->name), "%s", info.name);
+	sh_map_name_prefixes(m);
 	if (info.btf_id) {
 		m->own_btf = btf__load_from_kernel_by_id(info.btf_id);
 		if (m->own_btf) {

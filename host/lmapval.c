@@ -137,7 +137,6 @@ static bool codec_fits(const struct sh_codec *c, size_t size)
 void *sh_map_encode_key(lua_State *L, struct sh_map *m, int idx)
 {
 	void *key;
-	char what[96];
 
 	idx = lua_absindex(L, idx);
 	key = lua_newuserdatauv(L, m->key_size ? m->key_size : 1, 0);
@@ -145,8 +144,7 @@ void *sh_map_encode_key(lua_State *L, struct sh_map *m, int idx)
 	if (is_lpm_prefix_key(m) && lua_type(L, idx) == LUA_TSTRING) {
 		encode_lpm(L, m, idx, key);
 	} else if (codec_fits(m->key_codec, m->key_size)) {
-		snprintf(what, sizeof(what), "map '%s' key", m->name);
-		sh_codec_encode(L, idx, m->key_codec, key, what);
+		sh_codec_encode(L, idx, m->key_codec, key, m->what_key);
 	} else {
 		encode_raw(L, idx, key, m->key_size, "key", m);
 	}
@@ -180,8 +178,7 @@ static void encode_percpu(lua_State *L, struct sh_map *m, int idx, char *val, bo
 	char what[96];
 
 	if (!percpu) {
-		snprintf(what, sizeof(what), "map '%s' value", m->name);
-		encode_one(L, m, idx, val, what); /* CPU 0; the others stay zero */
+		encode_one(L, m, idx, val, m->what_value); /* CPU 0; the others stay zero */
 		return;
 	}
 	if (lua_type(L, idx) != LUA_TTABLE || lua_rawlen(L, idx) != (lua_Unsigned)ncpu)
@@ -224,8 +221,7 @@ void *sh_map_encode_value(lua_State *L, struct sh_map *m, int idx, bool percpu)
 	} else if (sh_map_is_percpu(m->type)) {
 		encode_percpu(L, m, idx, val, percpu);
 	} else {
-		snprintf(what, sizeof(what), "map '%s' value", m->name);
-		encode_one(L, m, idx, val, what);
+		encode_one(L, m, idx, val, m->what_value);
 	}
 	return val;
 }
