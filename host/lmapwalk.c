@@ -141,13 +141,13 @@ static void fill_fallback(lua_State *L, struct sh_walk *w)
 		memcpy(w->in, k, w->ksize); /* the kernel's bytes, never a re-encoded key */
 		if (w->dedup) {
 			lua_pushlstring(L, k, w->ksize);
-			if (lua_rawget(L, -2) != LUA_TNIL) { /* get_next_key restarted */
-				lua_pop(L, 1);
+			lua_pushvalue(L, -1);
+			if (lua_rawget(L, -3) != LUA_TNIL) { /* get_next_key restarted */
+				lua_pop(L, 2);
 				w->complete = false;
 				continue;
 			}
 			lua_pop(L, 1);
-			lua_pushlstring(L, k, w->ksize);
 			lua_pushboolean(L, 1);
 			lua_rawset(L, -3);
 		}
@@ -360,12 +360,9 @@ static int run_clear(lua_State *L)
 	max_rounds = 2 * ((lua_Integer)w->m->max_entries / w->cap + 2);
 	while (rounds++ < max_rounds) {
 		if (!w->batch) {
+			/* walk_fill makes a fresh dedup table for a walk that has not started */
 			w->started = w->done = false;
 			w->steps = 0;
-			if (w->dedup) {
-				lua_newtable(L);
-				lua_setiuservalue(L, lua_upvalueindex(1), 2);
-			}
 		}
 		if (!walk_fill(L, w))
 			break;
