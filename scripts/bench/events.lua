@@ -31,6 +31,10 @@ local REF = dir .. "/events_ref"
 local tmp = os.tmpname()
 os.remove(tmp)
 assert(os.execute("mkdir -p " .. tmp))
+-- removed when the chunk ends, also when a measurement raises
+local tmp_guard <close> = setmetatable({}, {
+   __close = function() os.execute("rm -rf " .. tmp) end,
+})
 
 local function sh(cmd)
    local p = assert(io.popen(cmd, "r"))
@@ -152,6 +156,11 @@ end
 local function live_sockhost()
    local obj <close> = sockhost.open(OBJ, { programs = { "sys_enter_getppid" } })
    local pid, go, out = producer("sockhost")
+   -- a producer waiting for its go file must not outlive a failed attach
+   local started = false
+   local producer_guard <close> = setmetatable({}, {
+      __close = function() if not started then os.execute("kill " .. pid .. " 2>/dev/null") end end,
+   })
    obj:map("bench_config")[0] = { target_pid = pid }
    local link <close> = obj:program("sys_enter_getppid"):attach()
    local n = 0
@@ -160,6 +169,7 @@ local function live_sockhost()
    local poller = sockhost.every(0.05, function()
       if exists(out) then sockhost.stop() end
    end)
+   started = true
    io.open(go, "w"):close()
    sockhost.run()
    poller:cancel()
@@ -228,7 +238,6 @@ end
 for _, r in ipairs(rows) do
    if r.bench == "live" then r.vs_c = r.rate / c_live end
 end
-os.execute("rm -rf " .. tmp)
 
 -- ---- the table ------------------------------------------------------------------------------
 
