@@ -4,12 +4,11 @@
 -- the REPL fed through a pipe, and signals. Runs $SOCKHOST_BIN as a child process; nothing
 -- here needs BPF, so it runs on any kernel.
 
+local kernel = require "helpers.kernel"
+
 local BIN = assert(os.getenv("SOCKHOST_BIN"), "SOCKHOST_BIN must name the sockhost executable")
 
--- Single-quote s for /bin/sh.
-local function q(s)
-   return "'" .. s:gsub("'", [['\'']]) .. "'"
-end
+local q, read_file = kernel.quote, kernel.read_file
 
 local tmpfiles = {}
 
@@ -25,13 +24,6 @@ local function write_tmp(content)
    f:write(content)
    f:close()
    return name
-end
-
-local function read_file(name)
-   local f = assert(io.open(name))
-   local s = f:read("a")
-   f:close()
-   return s
 end
 
 local function assert_prefix(prefix, s)
@@ -64,8 +56,14 @@ local function signal_run(cmd, sig, errfile, setup, cleanup)
          pid = line
       end
    end
-   assert(pid and ready, "sockhost did not start")
-   assert(os.execute("kill -" .. sig .. " " .. pid))
+   -- on failure the child goes first, then the shell is reaped (close waits for it)
+   local function fail(msg)
+      if pid then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+      f:close()
+      error(msg, 3)
+   end
+   if not (pid and ready) then fail("sockhost did not start") end
+   if not os.execute("kill -" .. sig .. " " .. pid) then fail("kill -" .. sig .. " failed") end
    local rest = f:read("a")
    f:close()
    return tonumber(rest:match("status (%d+)")), read_file(errfile)

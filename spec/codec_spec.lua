@@ -488,7 +488,8 @@ describe("sockhost codec", function()
          assert.same("hi", o.globals.banner)
          assert.same(64, o.globals.max_conns)
          assert.same({ ip = 0x0a000001, port = 443, proto = 0, pad = 0 }, o.globals.listen_addr)
-         assert.has_error(function() o.globals.port = 1 end)
+         assert.has_error(function() o.globals.port = 1 end, "global 'port' is read-only after "
+            .. "load (it is in .rodata: set it in open's opts.globals or before obj:load())")
          assert.same(8080, o.globals.port)
       end)
 

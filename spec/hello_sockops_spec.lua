@@ -11,21 +11,29 @@ local script = src .. "/scripts/hello-sockops.lua"
 local read_file, wait_for = kernel.read_file, kernel.wait_for
 
 describe("scripts/hello-sockops.lua", function()
-   local cg, out
+   local cg, out, pid
    before_each(function()
+      pid = nil
       cg = kernel.new_cgroup("hello")
       out = os.tmpname()
    end)
    after_each(function()
+      -- a failed wait leaves the script running, attached to the cgroup
+      local gone = true
+      if pid and kernel.alive(pid) then
+         kernel.kill(pid, "KILL")
+         gone = kernel.wait_gone(pid, 5)
+      end
       os.remove(out)
       os.remove(out .. ".err")
       os.remove(out .. ".status")
-      kernel.remove_cgroup(cg)
+      assert(wait_for(function() return kernel.remove_cgroup(cg) end, 5))
+      assert(gone, "the script " .. tostring(pid) .. " did not go")
    end)
 
    --- Run the script on the spec's cgroup, make one connection in it, stop it with SIGINT.
    local function run(flags, host)
-      local pid = kernel.spawn(string.format("exec %s %s --cgroup %s %s >%s 2>%s.err",
+      pid = kernel.spawn(string.format("exec %s %s --cgroup %s %s >%s 2>%s.err",
          kernel.quote(bin), kernel.quote(script), kernel.quote(cg), flags, out, out))
       assert(wait_for(function() return #kernel.prog_ids_attached_to_cgroup(cg) == 1 end),
          "script never attached: " .. tostring(read_file(out .. ".err")))

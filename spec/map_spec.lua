@@ -11,18 +11,7 @@ local kernel = require "helpers.kernel"
 local FIXTURE = assert(os.getenv("SOCKHOST_BUILD_DIR"), "SOCKHOST_BUILD_DIR not set")
    .. "/spec/fixtures/maps.bpf.o"
 
-local function possible_cpus()
-   local f = assert(io.open("/sys/devices/system/cpu/possible"))
-   local s = f:read("l")
-   f:close()
-   local n = 0
-   for range in s:gmatch("[^,]+") do
-      local a, b = range:match("^(%d+)%-(%d+)$")
-      n = n + (a and (tonumber(b) - tonumber(a) + 1) or 1)
-   end
-   return n
-end
-local NCPU = possible_cpus()
+local NCPU = kernel.possible_cpus()
 
 local function open()
    return sockhost.open(FIXTURE)
@@ -48,15 +37,7 @@ local function walk(m, opts)
 end
 
 -- A connected TCP pair over loopback: established sockets for sockmaps.
-local function tcp_pair()
-   local srv = assert(socket.bind("127.0.0.1", 0))
-   local _, port = srv:getsockname()
-   local cli = assert(socket.tcp4())
-   assert(cli:connect("127.0.0.1", port))
-   local acc = assert(srv:accept())
-   srv:close()
-   return cli, acc
-end
+local tcp_pair = kernel.tcp_pair
 
 describe("sockhost.map", function()
    local obj
@@ -593,16 +574,15 @@ describe("sockhost.map walks", function()
       pid = kernel.spawn(kernel.quote(os.getenv("SOCKHOST_BIN")) .. " -e " .. kernel.quote(script))
       -- wait until the child is changing the map
       local first = big:snapshot()
-      local deadline = socket.gettime() + 5
-      repeat
-         socket.sleep(0.01)
-         local now = big:snapshot()
-         local changed = false
-         for k, v in pairs(now) do
-            if first[k] ~= v then changed = true end
+      local changed = kernel.wait_for(function()
+         for k, v in pairs(big:snapshot()) do
+            if first[k] ~= v then return true end
          end
-      until changed or socket.gettime() > deadline
+         return false
+      end, 5)
       assert.is_true(kernel.alive(pid), "the churning child died")
+      -- without this the walks below could pass on a map nobody touched
+      assert.is_true(changed or false, "the child never changed the map")
       local incomplete = 0
       for round = 1, 20 do
          for _, opts in ipairs { {}, { batch = false }, { batch = false, chunk = 16 } } do

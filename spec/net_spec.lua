@@ -43,7 +43,7 @@ describe("sockhost.net", function()
       end)
 
       it("accepts integral floats", function()
-         assert.equal(net.htons(80), net.htons(80.0))
+         assert.equal(little_endian and 0x5000 or 80, net.htons(80.0))
       end)
 
       it("rejects values that do not fit", function()

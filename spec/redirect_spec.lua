@@ -192,6 +192,7 @@ describe("scripts/redirect.lua", function()
          -- the server outside the cgroup, the client inside
          local server = kernel.spawn(("exec %s server --port-file %s --bytes 6400 --reply 640 "
             .. "--msg 64 >%s/server.json"):format(q(tcpcheck), port_file, dir))
+         runs[#runs + 1] = { pid = server } -- after_each kills it if the test fails
          local port = wait_for(function() return read_file(port_file) end)
          assert(port, "tcpcheck server did not start")
          local r = in_cg(("client --port %d --bytes 6400 --reply 640 --msg 64"):format(

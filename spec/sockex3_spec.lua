@@ -9,7 +9,6 @@ local errors = require "helpers.errors"
 local p = require "helpers.packets"
 local testbed = require "helpers.testbed"
 local kernel = require "helpers.kernel"
-local socket = require "socket"
 
 -- enum sockex3_slot in bpf/sockex3.h
 local SLOTS = { parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }
@@ -273,18 +272,12 @@ describe("sockex3", function()
             sink:close()
          end)
          -- the table's header appears on the first tick, a second after attaching
-         local deadline = socket.gettime() + 10
-         repeat
-            socket.sleep(0.05)
-            local f = io.open(out)
-            local s = f and f:read("a") or ""
-            if f then f:close() end
-         until s:find("IP ", 1, true) or socket.gettime() > deadline
+         assert(kernel.wait_for(function()
+            return (kernel.read_file(out) or ""):find("IP ", 1, true)
+         end), "no table header from sockex3.lua: " .. tostring(kernel.read_file(out)))
          local sport = traffic(sink, port)
          assert.is_true(kernel.wait_gone(pid, 10))
-         local f = assert(io.open(out))
-         local text = f:read("a")
-         f:close()
+         local text = assert(kernel.read_file(out))
          local last = text:match(".*IP     src%.port %-> dst%.port               bytes      packets  proto\n(.*)$")
          assert.is_string(last, text)
          local rows = {}

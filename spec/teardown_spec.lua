@@ -1,6 +1,8 @@
 -- SPDX-License-Identifier: GPL-2.0
 -- Nothing outlives the process: a sockhost script stopped by SIGINT, SIGTERM, SIGKILL or
--- its own error leaves no program attached to its cgroup, no link and no program behind.
+-- its own error leaves no program attached to its cgroup and none of its programs loaded (a
+-- program stays loaded while a link, a socket or a map still holds it, so this covers the
+-- cgroup and tracepoint links, the sockmap attachment and the socket filter).
 local kernel = require "helpers.kernel"
 
 local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
@@ -8,11 +10,12 @@ local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)"
 local read_file, wait_for = kernel.read_file, kernel.wait_for
 local prog_exists = kernel.prog_exists
 
---- The script the child runs: attaches sock_ops to the cgroup, a tracepoint, a socket
--- filter and an sk_msg program, reports its pid and program ids, then waits in run() and
--- writes what run() returned.
+--- The script the child runs: attaches sock_ops to the cgroup, a tracepoint, an sk_msg
+-- program and a socket filter (on a UDP socket of its own), reports its pid and program ids,
+-- then waits in run() and writes what run() returned.
 local SCRIPT = [[
 local sockhost = require "sockhost"
+local socket = require "socket"
 local cg, dir, mode = arg[1], arg[2], arg[3]
 local hello = sockhost.open("hello-sockops")
 local l1 = hello:program("hello"):attach(cg)
@@ -20,8 +23,14 @@ local tp = sockhost.open("tpcount", { programs = { "sys_enter_getppid" } })
 local l2 = tp:program("sys_enter_getppid"):attach()
 local sk = sockhost.open("skmsg", { programs = { "msg_count" } })
 local l3 = sk:program("msg_count"):attach(sk:map("sock_map"))
+local filter = sockhost.open("sockcount")
+-- the filter holds its program through the socket only: the object closes right away
+local u = assert(socket.udp4())
+assert(u:setsockname("127.0.0.1", 0))
+filter:program("count"):attach(u)
 local ids = { hello:program("hello"):info().id, tp:program("sys_enter_getppid"):info().id,
-              sk:program("msg_count"):info().id }
+              sk:program("msg_count"):info().id, filter:program("count"):info().id }
+filter:close()
 local function ready()
    local f = assert(io.open(dir .. "/ready.tmp", "w"))
    f:write(sockhost.pid(), " ", table.concat(ids, " "), "\n")
@@ -46,8 +55,9 @@ f:close()
 ]]
 
 describe("teardown", function()
-   local cg, dir, script
+   local cg, dir, script, child
    before_each(function()
+      child = nil
       cg = kernel.new_cgroup("teardown")
       dir = kernel.tmpdir()
       script = dir .. "/script.lua"
@@ -56,27 +66,37 @@ describe("teardown", function()
       f:close()
    end)
    after_each(function()
+      -- a failed test can leave the child running ("busy" spins forever): its whole group goes
+      local gone = true
+      if child and kernel.alive(child) then
+         kernel.kill(child, "KILL")
+         gone = kernel.wait_gone(child, 5)
+      end
       kernel.sh("rm -rf " .. kernel.quote(dir))
-      kernel.remove_cgroup(cg)
+      assert(wait_for(function() return kernel.remove_cgroup(cg) end, 5))
+      assert(gone, "the script's process group " .. tostring(child) .. " did not go")
    end)
 
-   --- Start the script; returns its pid and program ids once everything is attached.
+   --- Start the script; returns its pid and its 4 program ids once everything is attached.
    local function start(mode)
-      kernel.spawn(string.format("%s %s %s %s %s 2>%s/stderr; echo $? > %s/status",
-         kernel.quote(bin), kernel.quote(script), kernel.quote(cg), kernel.quote(dir),
-         mode or "run", dir, dir))
+      -- the status file appears whole (rename), so status() never reads it half written
+      child = kernel.spawn(string.format("%s %s %s %s %s 2>%s/stderr; echo $? > %s/status.tmp; "
+         .. "mv %s/status.tmp %s/status", kernel.quote(bin), kernel.quote(script),
+         kernel.quote(cg), kernel.quote(dir), mode or "run", dir, dir, dir, dir))
       local ready = wait_for(function() return read_file(dir .. "/ready") end)
       assert(ready, "script did not get ready: " .. tostring(read_file(dir .. "/stderr")))
       local nums = {}
       for n in ready:gmatch("%d+") do nums[#nums + 1] = math.tointeger(tonumber(n)) end
       local pid = table.remove(nums, 1)
+      assert.equal(4, #nums, ready)
       assert.same({ nums[1] }, kernel.prog_ids_attached_to_cgroup(cg))
-      for _, id in ipairs(nums) do assert.is_true(prog_exists(id)) end
+      for _, id in ipairs(nums) do assert.is_true(prog_exists(id), "program id " .. id) end
       return pid, nums
    end
 
+   --- The script's exit status, once the shell has written it.
    local function status()
-      local s = wait_for(function() return read_file(dir .. "/status") end)
+      local s = wait_for(function() return (read_file(dir .. "/status") or ""):match("^(%d+)\n$") end)
       return s and math.tointeger(tonumber(s))
    end
 

@@ -69,6 +69,38 @@ function kernel.wait_for(fn, secs)
    return nil
 end
 
+--- Run sockhost's loop (sockhost.poll(20), the caller's sockhost module) until fn() returns a
+-- true value (which is returned), at most secs seconds (default 2); nil when time ran out.
+-- Errors the loop raises (a callback's) go to the caller.
+function kernel.poll_until(sockhost, fn, secs)
+   local deadline = socket.gettime() + (secs or 2)
+   repeat
+      sockhost.poll(20)
+      local v = fn()
+      if v then return v end
+   until socket.gettime() > deadline
+   return nil
+end
+
+--- n openat() calls of this process (io.open("/dev/null") and close), for tracepoint specs.
+function kernel.open_files(n)
+   for _ = 1, n do
+      assert(io.open("/dev/null")):close()
+   end
+end
+
+--- Number of possible CPUs (/sys/devices/system/cpu/possible): the per-CPU map width and the
+-- bound of bpf_get_smp_processor_id().
+function kernel.possible_cpus()
+   local s = assert(read_file("/sys/devices/system/cpu/possible"))
+   local n = 0
+   for range in s:gmatch("[^,\n]+") do
+      local a, b = range:match("^(%d+)%-(%d+)$")
+      n = n + (a and (tonumber(b) - tonumber(a) + 1) or 1)
+   end
+   return n
+end
+
 --- The records of an NDJSON text (one JSON value a line, blank lines skipped), decoded, in
 -- order; nil text gives none. Raises on a line that is not JSON, naming it.
 function kernel.records(text)
@@ -268,6 +300,34 @@ function kernel.tcp_exchange(opts)
       error(perr, 0)
    end
    return { client_port = math.tointeger(tonumber(client_port)), server_port = server_port }
+end
+
+--- A connected TCP pair over loopback in this process (LuaSocket objects, blocking): the
+-- client and the server's accepted socket, both established (what a sockmap takes). host:
+-- "127.0.0.1" (default) or "::1". The caller closes both.
+function kernel.tcp_pair(host)
+   host = host or "127.0.0.1"
+   local srv = tcp_for(host)
+   assert(srv:bind(host, 0))
+   assert(srv:listen(4))
+   local _, port = srv:getsockname()
+   local cli = tcp_for(host)
+   cli:settimeout(5)
+   local ok, err = cli:connect(host, math.tointeger(tonumber(port)))
+   if not ok then
+      srv:close()
+      cli:close()
+      error("tcp_pair: connect failed: " .. tostring(err), 2)
+   end
+   srv:settimeout(5)
+   local conn, aerr = srv:accept()
+   srv:close()
+   if not conn then
+      cli:close()
+      error("tcp_pair: accept failed: " .. tostring(aerr), 2)
+   end
+   cli:settimeout(nil)
+   return cli, conn
 end
 
 --- Send n UDP datagrams of size bytes each to host:port from one unconnected socket.
