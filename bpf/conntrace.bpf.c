@@ -42,7 +42,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "sockhost.bpf.h"
+#include "sockhost/sockhost.bpf.h"
 #include "conntrace.h"
 
 #define AF_INET 2

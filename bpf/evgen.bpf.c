@@ -12,7 +12,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "sockhost.bpf.h"
+#include "sockhost/sockhost.bpf.h"
 #include "evgen.h"
 
 /* Process (tgid) whose calls count; 0: every process. */

@@ -13,7 +13,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "sockhost.bpf.h"
+#include "sockhost/sockhost.bpf.h"
 #include "redirect.h"
 
 #define AF_INET 2

@@ -14,7 +14,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "sockhost.bpf.h"
+#include "sockhost/sockhost.bpf.h"
 #include "tpcount.h"
 
 /*

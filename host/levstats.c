@@ -2,7 +2,7 @@
 /*
  * levstats.c: the loss ledger and the counters of event sources. Per source: records
  * received, records dropped in the kernel (the ring's `<map>_drops` per-CPU counter that
- * bpf/sockhost.bpf.h's sh_ringbuf_reserve() fills, or the perf ring's lost samples) and
+ * include/sockhost/sockhost.bpf.h's sh_ringbuf_reserve() fills, or the perf ring's lost samples) and
  * callback errors; handle:stats(), the handle fields, and sockhost.stats() over every source
  * not yet collected (levents.c lists them in a weak registry table).
  *

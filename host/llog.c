@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * llog.c: the host side of BPF logging (bpf/sockhost.bpf.h's sh_log_* macros, after
+ * llog.c: the host side of BPF logging (include/sockhost/sockhost.bpf.h's sh_log_* macros, after
  * aya-log). An object with a `sockhost_log` ring buffer gets a raw ring subscription whose
  * callback is a C function here: it filters by level, formats the record's printf-style
  * format with its integer arguments and hands the line to the Lua function set with
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <linux/types.h>
 #include "internal.h"
-#include "sockhost-log.h"
+#include "sockhost/log.h"
 
 #define LEVEL_KEY "sockhost.log.level"
 #define HANDLER_KEY "sockhost.log.handler"

@@ -521,7 +521,7 @@ static void object_load(lua_State *L, int idx)
 	lua_pop(L, 1); /* cap */
 	o->loaded = true;
 	map_datasecs(o);
-	/* objects that log through bpf/sockhost.bpf.h get their log ring subscribed */
+	/* objects that log through include/sockhost/sockhost.bpf.h get their log ring subscribed */
 	sh_log_attach_object(L, idx);
 }
 

@@ -10,7 +10,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "sockhost.bpf.h"
+#include "sockhost/sockhost.bpf.h"
 #include "events.h"
 
 /* Records the last fill wrote, and the upper bound for one fill. */

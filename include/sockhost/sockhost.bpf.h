@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sockhost.bpf.h: helpers for BPF programs hosted by sockhost. Include it after vmlinux.h and
+ * sockhost/sockhost.bpf.h: helpers for BPF programs hosted by sockhost. Include it after vmlinux.h and
  * bpf_helpers.h.
  *
  * The loss ledger. A record that does not fit into a ring buffer is lost in the kernel; the
@@ -30,7 +30,7 @@
  *   sh_log_info(ctx, "conn %u -> %u", sport, dport);
  *
  * sh_log_error/warn/info/debug/trace(ctx, fmt, args...) write one struct sh_log_record
- * (sockhost-log.h) with the level, the calling function's name (the program's name when
+ * (sockhost/log.h) with the level, the calling function's name (the program's name when
  * called from the program), the format and up to 8 integer arguments into `sockhost_log`
  * (its failures counted in sockhost_log_drops). The host prints "[INFO prog] conn 1 -> 2" on
  * stderr or hands it to a Lua function (sockhost.on_log). Formats: %d %i %u %x %X %o %c %p,
@@ -44,7 +44,7 @@
 #ifndef SOCKHOST_BPF_H
 #define SOCKHOST_BPF_H
 
-#include "sockhost-log.h"
+#include "log.h"
 
 #define SH_RINGBUF_DROPS(name)                                                                     \
 	struct {                                                                                   \

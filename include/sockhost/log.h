@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sockhost-log.h: the record the sh_log_* macros of sockhost.bpf.h write into the ring
+ * sockhost/log.h: the record the sh_log_* macros of sockhost.bpf.h write into the ring
  * buffer `sockhost_log`, shared by the BPF side and the host (host/llog.c formats it). The
  * format string and the program name travel in the record, as aya-log's do, so the host
  * needs nothing but the record to print it.

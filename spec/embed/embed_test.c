@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * embed_test.c: embeds sockhost through sockhost.h only, the way a host program would: runs
- * spec/fixtures/embed.lua, then folds sockhost's loop into its own poll() loop on
+ * spec/embed/embed.lua, then folds sockhost's loop into its own poll() loop on
  * sockhost_fd(), calling sockhost_step(sh, 0) when the fd is readable. Checks exact outcomes:
  * the script's 0.05 s timer ticks exactly 5 times and then stays cancelled; an error raised
  * in a callback makes sockhost_step() return -1 with the message in sockhost_error(), once;
  * load and runtime errors of sockhost_dofile()/sockhost_dostring() come back as -1 with their
  * message. Exits 0 when every check passed, 1 at the first failure.
  *
- * usage: embed_test spec/fixtures/embed.lua
+ * usage: embed_test spec/embed/embed.lua
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 	char *s;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: embed_test spec/fixtures/embed.lua\n");
+		fprintf(stderr, "usage: embed_test spec/embed/embed.lua\n");
 		return 2;
 	}
 
