@@ -23,9 +23,11 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <bpf/libbpf.h>
 
 #include "sockhost.h"
-#include "internal.h"
+#include "loop/loop.h"
+#include "lua/class.h"
 
 #ifndef SOCKHOST_VERSION
 #error "SOCKHOST_VERSION comes from CMakeLists.txt (project VERSION)"
@@ -42,6 +44,16 @@ struct sockhost {
 const char *sockhost_version(void)
 {
 	return SOCKHOST_VERSION;
+}
+
+const char *sockhost_libbpf_version(void)
+{
+	return libbpf_version_string();
+}
+
+int sockhost_msghandler(lua_State *L)
+{
+	return sh_msghandler(L);
 }
 
 lua_State *sockhost_lua(struct sockhost *sh)
@@ -78,34 +90,14 @@ static void take_error(struct sockhost *sh)
 	lua_settop(L, top - 1);
 }
 
-/* Message handler of lua.c: string (or __tostring) message plus a traceback. */
-static int msghandler(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-
-	if (!msg) {
-		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-			return 1; /* that is the message */
-		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-	} else if (strstr(msg, "\nstack traceback:\n")) {
-		return 1; /* a callback's error re-raised by the loop already has its traceback */
-	}
-	luaL_traceback(L, L, msg, 1);
-	return 1;
-}
-
 /* Call the function below its narg arguments with the traceback handler; 0 or -1. Leaves
  * nresults values on success. */
 static int docall(struct sockhost *sh, int narg, int nres)
 {
 	lua_State *L = sh->L;
-	int base = lua_gettop(L) - narg;
 	int status;
 
-	lua_pushcfunction(L, msghandler);
-	lua_insert(L, base);
-	status = lua_pcall(L, narg, nres, base);
-	lua_remove(L, base);
+	status = sh_pcall(L, narg, nres);
 	if (status != LUA_OK) {
 		take_error(sh);
 		return -1;

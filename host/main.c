@@ -8,7 +8,7 @@
  * through sockhost_free(), so every link detaches and every fd closes before exit.
  *
  * Signals: SIGINT and SIGTERM set a hook that raises "interrupted!"/"terminated!" at the next
- * Lua instruction (lua.c's laction/lstop). Inside sockhost.run the loop (lloop.c) blocks both
+ * Lua instruction (lua.c's laction/lstop). Inside sockhost.run the loop (loop/loop.c) blocks both
  * and takes them from a signalfd, so a script ends its run and prints its summary instead.
  * A script ended by a signal exits 128+signo after the state is closed. At the REPL prompt
  * SIGINT cancels the line being typed; SIGTERM (or SIGINT without a terminal) ends sockhost.
@@ -25,7 +25,6 @@
 #include <unistd.h>
 #include <readline/history.h>
 #include <readline/readline.h>
-#include <bpf/libbpf.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -62,8 +61,8 @@ static void usage(FILE *out)
 
 static void print_version(void)
 {
-	printf(PROGNAME " %s (libbpf %u.%u, %s)\n", sockhost_version(), libbpf_major_version(),
-	       libbpf_minor_version(), LUA_RELEASE);
+	printf(PROGNAME " %s (libbpf %s, %s)\n", sockhost_version(), sockhost_libbpf_version() + 1,
+	       LUA_RELEASE);
 	fflush(stdout);
 }
 
@@ -116,27 +115,12 @@ static void clear_signal(lua_State *L)
 
 /* ---- running chunks ------------------------------------------------------------------------ */
 
-static int msghandler(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-
-	if (!msg) {
-		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-			return 1; /* that is the message */
-		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-	} else if (strstr(msg, "\nstack traceback:\n")) {
-		return 1; /* a callback's error re-raised by the loop already has its traceback */
-	}
-	luaL_traceback(L, L, msg, 1);
-	return 1;
-}
-
 static int docall(lua_State *L, int narg, int nres)
 {
 	int base = lua_gettop(L) - narg;
 	int status;
 
-	lua_pushcfunction(L, msghandler);
+	lua_pushcfunction(L, sockhost_msghandler);
 	lua_insert(L, base);
 	arm_signals();
 	status = lua_pcall(L, narg, nres, base);

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * base/facts.c: sockhost.cgroup2_root(), bpf_dir(), pid(), now(), cgroup_id(path)
+ * (base/facts.h). Stateless.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <lauxlib.h>
+#include "base/error.h"
+#include "base/facts.h"
+#include "base/fs.h"
+#include "base/mounts.h"
+#include "base/paths.h"
+
+static int l_cgroup2_root(lua_State *L)
+{
+	char root[PATH_MAX];
+
+	if (!sh_cgroup2_root(root, sizeof(root)))
+		return luaL_error(L, "no cgroup2 filesystem in /proc/mounts");
+	lua_pushstring(L, root);
+	return 1;
+}
+
+static int l_pid(lua_State *L)
+{
+	lua_pushinteger(L, getpid());
+	return 1;
+}
+
+/* sockhost.now(): CLOCK_MONOTONIC seconds (the clock bpf_ktime_get_ns counts), for rates */
+static int l_now(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* sockhost.cgroup_id(path): the id bpf_get_current_cgroup_id() and bpftool report for a
+ * cgroup v2 directory (its kernfs inode number). */
+static int l_cgroup_id(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int fd = sh_open_cgroup(L, path);
+	struct stat st;
+	int rc = fstat(fd, &st);
+	int err = errno;
+
+	close(fd);
+	if (rc < 0)
+		return sh_raise_errno(L, err, NULL, "cgroup '%s'", path);
+	lua_pushinteger(L, (lua_Integer)st.st_ino);
+	return 1;
+}
+
+static int l_bpf_dir(lua_State *L)
+{
+	lua_pushstring(L, sh_bpf_dir());
+	return 1;
+}
+
+int sh_facts_open(lua_State *L)
+{
+	static const luaL_Reg funcs[] = {
+		{ "cgroup2_root", l_cgroup2_root },
+		{ "bpf_dir", l_bpf_dir },
+		{ "pid", l_pid },
+		{ "now", l_now },
+		{ "cgroup_id", l_cgroup_id },
+		{ NULL, NULL },
+	};
+
+	luaL_setfuncs(L, funcs, 0);
+	return 0;
+}

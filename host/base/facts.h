@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * base/facts.h: the machine facts scripts read directly: sockhost.cgroup2_root, bpf_dir,
+ * pid, now, cgroup_id.
+ */
+#ifndef SOCKHOST_BASE_FACTS_H
+#define SOCKHOST_BASE_FACTS_H
+
+#include <lua.h>
+
+/* Set the facts' functions into the module table at -1. */
+int sh_facts_open(lua_State *L);
+
+#endif

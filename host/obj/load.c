@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * obj/load.c: bpf_object__load with the verifier's log taken through libbpf's own API
+ * (bpf_program__set_log_buf), never scraped from printed output: the buffer is a userdata
+ * of this load in this Lua state, so two states loading at once (two threads) each get their
+ * own log. libbpf loads programs in order and asks for a log only after a program was
+ * refused, so one buffer serves every program: it holds the log of the one that failed, which
+ * is the first autoloaded program left without an fd.
+ *
+ * After a load, the hooks registered with sh_object_on_load run (events/ subscribes the BPF
+ * log ring that way), so obj/ never calls a layer above it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include <lauxlib.h>
+#include "base/error.h"
+#include "base/libbpf_log.h"
+#include "obj/globals.h"
+#include "obj/load.h"
+#include "obj/object.h"
+
+#define LOAD_LOG_SIZE (4u << 20)
+#define HOOKS_KEY "sockhost.object.load_hooks"
+
+void sh_object_on_load(lua_State *L, lua_CFunction hook)
+{
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, HOOKS_KEY);
+	lua_pushcfunction(L, hook);
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_pop(L, 1);
+}
+
+static void run_hooks(lua_State *L, int idx)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, HOOKS_KEY) == LUA_TTABLE) {
+		for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TFUNCTION; i++) {
+			lua_pushvalue(L, idx);
+			lua_call(L, 1, 0);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static void set_log_bufs(struct bpf_object *obj, char *buf, size_t size)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_log_buf(p, buf, size);
+}
+
+static const char *failed_program(struct bpf_object *obj)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj)
+		if (bpf_program__autoload(p) && bpf_program__fd(p) < 0)
+			return bpf_program__name(p);
+	return "?";
+}
+
+void sh_object_load(lua_State *L, int idx)
+{
+	struct sh_object *o = sh_object_check(L, idx);
+	struct bpf_object *obj = sh_object_bpf(o);
+	const char *last;
+	char *log;
+	int err;
+
+	idx = lua_absindex(L, idx);
+	if (o->loaded)
+		luaL_error(L, "object '%s' is already loaded", bpf_object__name(obj));
+	sh_globals_unmap(o);
+	/* a userdata, so the collector frees it whichever error is raised below */
+	log = lua_newuserdatauv(L, LOAD_LOG_SIZE, 0);
+	log[0] = '\0';
+	set_log_bufs(obj, log, LOAD_LOG_SIZE);
+	sh_libbpf_log_reset();
+	err = bpf_object__load(obj);
+	set_log_bufs(obj, NULL, 0);
+	if (err) {
+		if (log[0])
+			sh_raise_verifier(L, err, log,
+					  "object '%s': program '%s' was rejected by the verifier",
+					  o->path, failed_program(obj));
+		/* libbpf's last word, unless it only repeats that the load failed */
+		last = sh_libbpf_last_log();
+		if (!strncmp(last, "failed to load object", 21))
+			last = "";
+		sh_raise_errno(L, err, NULL, "object '%s': load failed%s%s", o->path,
+			       *last ? ": " : "", last);
+	}
+	lua_pop(L, 1); /* log */
+	o->loaded = true;
+	sh_globals_map(o);
+	run_hooks(L, idx);
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * obj/path.h: what sockhost.open(name) opens: a path as given, or a built-in object by name.
+ */
+#ifndef SOCKHOST_OBJ_PATH_H
+#define SOCKHOST_OBJ_PATH_H
+
+#include <stddef.h>
+#include <lua.h>
+
+/* name -> the file to open, into path (len bytes). A name with a '/' or ".o" is a path;
+ * anything else a built-in in sh_bpf_dir(). Raises when a path does not fit or no built-in
+ * has that name (listing the built-ins). */
+void sh_object_resolve(lua_State *L, const char *name, char *path, size_t len);
+/* Raise, naming the file, unless path is a readable ELF file of machine EM_BPF. */
+void sh_object_check_elf(lua_State *L, const char *path);
+
+#endif

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * obj/pin.c: pins (obj/pin.h). A pinned program or map opened again owns its fd; which of the
+ * two a pin holds is read from the kernel's fdinfo, never guessed from the path.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <lauxlib.h>
+#include "base/error.h"
+#include "base/fs.h"
+#include "lua/class.h"
+#include "obj/map.h"
+#include "obj/pin.h"
+#include "obj/program.h"
+
+static int l_prog_pin(lua_State *L)
+{
+	struct sh_program *p = sh_program_check(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+	int fd = sh_program_fd(L, p);
+
+	sh_ensure_bpffs(L, path);
+	if (bpf_obj_pin(fd, path) < 0)
+		return sh_raise_errno(L, errno, NULL, "program '%s': pin at '%s'", p->name, path);
+	lua_settop(L, 1);
+	return 1;
+}
+
+static int l_prog_unpin(lua_State *L)
+{
+	struct sh_program *p = sh_program_check(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+
+	if (unlink(path) < 0)
+		return sh_raise_errno(L, errno, NULL, "program '%s': unpin '%s'", p->name, path);
+	lua_settop(L, 1);
+	return 1;
+}
+
+static int l_map_pin(lua_State *L)
+{
+	struct sh_map *m = sh_map_check(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+
+	sh_ensure_bpffs(L, path);
+	if (bpf_obj_pin(sh_map_fd(L, m), path) < 0)
+		return sh_raise_errno(L, errno, NULL, "map '%s': pin at '%s'", m->name, path);
+	lua_settop(L, 1);
+	return 1;
+}
+
+static int l_map_unpin(lua_State *L)
+{
+	struct sh_map *m = sh_map_check(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+
+	if (unlink(path) < 0)
+		return sh_raise_errno(L, errno, NULL, "map '%s': unpin '%s'", m->name, path);
+	lua_settop(L, 1);
+	return 1;
+}
+
+/* sockhost.open_pinned(path) -> program or map */
+static int l_open_pinned(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char fdinfo[64], line[128];
+	bool is_prog = false, is_map = false;
+	FILE *f;
+	int fd;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return sh_raise_errno(L, errno, NULL, "open_pinned '%s'", path);
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+	f = fopen(fdinfo, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		is_prog |= !strncmp(line, "prog_type:", 10);
+		is_map |= !strncmp(line, "map_type:", 9);
+	}
+	if (f)
+		fclose(f);
+	if (is_prog)
+		sh_push_pinned_program(L, fd);
+	else if (is_map)
+		sh_push_owned_map(L, fd);
+	else {
+		close(fd);
+		return luaL_error(L, "open_pinned '%s': pinned object is neither a program nor a "
+				  "map", path);
+	}
+	return 1;
+}
+
+int sh_pin_open(lua_State *L)
+{
+	static const luaL_Reg prog_methods[] = {
+		{ "pin", l_prog_pin },
+		{ "unpin", l_prog_unpin },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg map_methods[] = {
+		{ "pin", l_map_pin },
+		{ "unpin", l_map_unpin },
+		{ NULL, NULL },
+	};
+
+	sh_class_add_methods(L, SH_PROGRAM_MT, prog_methods);
+	sh_class_add_methods(L, SH_MAP_MT, map_methods);
+	lua_pushcfunction(L, l_open_pinned);
+	lua_setfield(L, -2, "open_pinned");
+	return 0;
+}
