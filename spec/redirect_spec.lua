@@ -1,8 +1,8 @@
 -- SPDX-License-Identifier: GPL-2.0
 -- scripts/redirect.lua (bpf/redirect.bpf.c) run as a user runs it, on the spec's own cgroup,
--- with traffic from build/bench/tcpcheck: processes that join that cgroup before they make
+-- with traffic from build/spec/tcpcheck: processes that join that cgroup before they make
 -- their sockets, send streams whose every byte is known, and report what they sent, what
--- they received (checked byte by byte) and a hash of each (spec/../scripts/bench/tcpcheck.c).
+-- they received (checked byte by byte) and a hash of each (spec/bin/tcpcheck.c).
 local kernel = require "helpers.kernel"
 local socket = require "socket"
 local cjson = require "cjson"
@@ -11,7 +11,7 @@ local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)"
 local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"), "run through ctest (SOCKHOST_SOURCE_DIR)")
 local build = assert(os.getenv("SOCKHOST_BUILD_DIR"), "run through ctest (SOCKHOST_BUILD_DIR)")
 local script = src .. "/scripts/redirect.lua"
-local tcpcheck = build .. "/bench/tcpcheck"
+local tcpcheck = build .. "/spec/tcpcheck"
 local q = kernel.quote
 
 local GiB = 1024 * 1024 * 1024

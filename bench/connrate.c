@@ -3,7 +3,7 @@
  * connrate: TCP connections per second over loopback, the cost sock_ops adds to every
  * connection. One thread accepts and closes, the main thread connects and closes, for
  * --duration seconds; prints {"connections":N,"failed":N,"seconds":S,"rate":R}. Built by
- * CMake into build/bench/connrate; used by scripts/bench/redirect.lua.
+ * CMake into build/bench/connrate; used by bench/redirect.lua.
  *
  *   connrate [--cgroup DIR] [--host 127.0.0.1|::1] [--duration S]
  *

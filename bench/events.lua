@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: GPL-2.0
---- scripts/bench/events.lua: how fast events reach Lua, against a plain C libbpf consumer
--- measured in the same run (build/bench/events_ref, scripts/bench/events_ref.c).
+--- bench/events.lua: how fast events reach Lua, against a plain C libbpf consumer
+-- measured in the same run (build/bench/events_ref, bench/events_ref.c).
 --
 --   (a) drain: the `fill` program (run through BPF_PROG_TEST_RUN) fills a 4 MiB ring with
 --       32-byte records; only the drain is timed; fills repeat until --records records.
@@ -10,11 +10,14 @@
 --       writes one record per call (through the loss ledger). Producer rate and drops with no
 --       consumer attached, the C consumer, sockhost, and bpftrace printf.
 --
--- Run as root: build/sockhost scripts/bench/events.lua [--records N] [--seconds S] [--json]
+-- Run as root: build/sockhost bench/events.lua [--records N] [--seconds S] [--json]
 local sockhost = require "sockhost"
 local socket = require "socket"
 local cjson = require "cjson"
 local argparse = require "argparse"
+-- the drivers' shared helpers sit next to this file (bench/benchutil.lua)
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local util = require "benchutil"
 
 local parser = argparse("events.lua", "Ring/perf buffer throughput of sockhost against C libbpf")
 parser:option("--records", "Records per drain measurement.", "3145728"):convert(math.tointeger)
@@ -25,7 +28,7 @@ parser:flag("--no-bpftrace", "Skip the bpftrace live measurement.")
 parser:flag("--install-peers", "apt-get install bpftrace when it is missing.")
 local args = parser:parse()
 
-local dir = args.bench_dir or (sockhost.bpf_dir() .. "/../bench")
+local dir = args.bench_dir or (util.build_dir() .. "/bench")
 local OBJ = dir .. "/events.bpf.o"
 local REF = dir .. "/events_ref"
 local tmp = os.tmpname()
@@ -36,26 +39,7 @@ local tmp_guard <close> = setmetatable({}, {
    __close = function() os.execute("rm -rf " .. tmp) end,
 })
 
-local function sh(cmd)
-   local p = assert(io.popen(cmd, "r"))
-   local out = p:read("a")
-   p:close()
-   return out
-end
-
-local function exists(path)
-   local f = io.open(path)
-   if f then f:close() end
-   return f ~= nil
-end
-
-local function read(path)
-   local f = io.open(path)
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
-end
+local sh, exists, read = util.output, util.exists, util.read_file
 
 local rows = {}
 local function emit(row)

@@ -12,14 +12,18 @@
 -- redirect), "egress" (sk_msg in the path, data through the sender's own TCP stack) and
 -- "pass" (sk_msg verdict only). Every figure is also given as a ratio to tcp.
 --
---   sockhost scripts/bench/redirect.lua                    (from the source tree, after a build)
---   sockhost scripts/bench/redirect.lua --seconds 5 --variants tcp,ingress --json
+--   sockhost bench/redirect.lua                    (from the source tree, after a build)
+--   sockhost bench/redirect.lua --seconds 5 --variants tcp,ingress --json
 --
 -- Installs sockperf and iperf3 with apt-get when they are missing (and says so).
 
+local sockhost = require "sockhost"
 local argparse = require "argparse"
+-- the drivers' shared helpers sit next to this file (bench/benchutil.lua)
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local util = require "benchutil"
 
-local parser = argparse("sockhost scripts/bench/redirect.lua",
+local parser = argparse("sockhost bench/redirect.lua",
    "Loopback TCP with and without the sock_ops/sk_msg redirect: latency, throughput, "
    .. "connection rate.")
 parser:option("--seconds", "Seconds per measurement.", "3"):convert(tonumber)
@@ -27,27 +31,13 @@ parser:option("--rounds", "Rounds; the variants alternate within each round and 
    .. "figure is the median over the rounds (a shared machine is noisy).", "3"):convert(tonumber)
 parser:option("--variants", "Comma-separated: tcp,ingress,egress,pass (tcp is always run "
    .. "first as the reference).", "tcp,ingress,egress,pass")
-parser:option("--build", "Build directory (sockhost, bench/connrate).",
-   os.getenv("SOCKHOST_BUILD_DIR") or "build")
+parser:option("--build", "Build directory (sockhost, bench/connrate).", util.build_dir())
 parser:option("--source", "Source directory (scripts/redirect.lua).",
    os.getenv("SOCKHOST_SOURCE_DIR") or ".")
 parser:flag("--json", "One JSON object with every figure instead of the table.")
 local args = parser:parse(arg)
 
--- The bench runs from the source tree, so it shares the specs' shell and file helpers.
-package.path = args.source .. "/spec/?.lua;" .. package.path
-local kernel = require "helpers.kernel"
-local quote, sh, read_file = kernel.quote, kernel.sh, kernel.read_file
-
-local function must(cmd)
-   local ok, out = sh(cmd .. " 2>&1")
-   if not ok then error(("command failed: %s\n%s"):format(cmd, out), 0) end
-   return out
-end
-
-local function sleep(s)
-   os.execute(("sleep %.3f"):format(s))
-end
+local quote, sh, read_file, must, sleep = util.quote, util.sh, util.read_file, util.must, util.sleep
 
 local function log(fmt, ...)
    io.stderr:write(("bench/redirect: " .. fmt .. "\n"):format(...))
@@ -79,9 +69,8 @@ end
 
 -- The bench's cgroup and its processes ---------------------------------------------------------
 
-local self_pid = kernel.pid()
-local cg = ("%s/sockhost-bench-redirect-%d"):format(
-   kernel.cgroup2_root() or error("no cgroup2 mount in /proc/mounts", 0), self_pid)
+local self_pid = sockhost.pid()
+local cg = ("%s/sockhost-bench-redirect-%d"):format(sockhost.cgroup2_root(), self_pid)
 local tmp = os.tmpname()
 local started = {} -- pids of background processes, killed at the end
 
@@ -219,13 +208,6 @@ end
 
 -- Main ------------------------------------------------------------------------------------
 
-local function median(xs)
-   table.sort(xs)
-   local n = #xs
-   if n % 2 == 1 then return xs[(n + 1) // 2] end
-   return (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
-
 local function main()
    ensure_tools()
    local variants = { "tcp" }
@@ -256,7 +238,7 @@ local function main()
       for k in pairs(rs[1]) do
          local xs = {}
          for _, r in ipairs(rs) do xs[#xs + 1] = r[k] end
-         results[v][k] = median(xs)
+         results[v][k] = util.median(xs)
       end
    end
 

@@ -1,18 +1,24 @@
 -- SPDX-License-Identifier: GPL-2.0
 --- Startup benchmark: how long from exec to "program loaded and attached, then gone" for
 -- sockhost, against bpftrace (which compiles at start) and bpftool (load only, no Lua), all in
--- the same run. Each tool attaches one tracepoint program and exits at once.
+-- the same run. Each tool attaches one tracepoint program and exits at once. The objects are
+-- the bench's own events.bpf.o (its getppid tracepoint) and the shipped sockex1 (one socket
+-- filter); build them first with `cmake --build build --target bench`.
 --
---   build/sockhost scripts/bench/startup.lua [--runs N]
+--   build/sockhost bench/startup.lua [--runs N] [--bench-dir build/bench]
 --
 -- bpftrace is optional: when it is missing the bench says so and offers the apt-get line.
 local sockhost = require "sockhost"
 local socket = require "socket"
 local argparse = require "argparse"
+-- the drivers' shared helpers sit next to this file (bench/benchutil.lua)
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local util = require "benchutil"
 
-local parser = argparse("sockhost scripts/bench/startup.lua",
+local parser = argparse("sockhost bench/startup.lua",
    "Time exec-to-exit of load+attach+detach for sockhost, bpftrace and bpftool.")
 parser:option("--runs", "Runs per tool (median reported).", "20"):convert(tonumber)
+parser:option("--bench-dir", "Where events.bpf.o is (default: <build>/bench).")
 local args = parser:parse(arg)
 
 local function sh(cmd)
@@ -25,13 +31,6 @@ local function exe()
    return arg[-1] or "sockhost"
 end
 
-local function median(xs)
-   table.sort(xs)
-   local n = #xs
-   if n % 2 == 1 then return xs[(n + 1) // 2] end
-   return (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
-
 --- Median wall time of cmd over runs, in milliseconds; nil when it fails.
 local function time(cmd, runs)
    if not sh(cmd) then return nil end -- warm the page cache, check it works
@@ -41,17 +40,21 @@ local function time(cmd, runs)
       if not sh(cmd) then return nil end
       xs[i] = (socket.gettime() - t0) * 1000
    end
-   return median(xs)
+   return util.median(xs)
 end
 
-local obj = sockhost.bpf_dir() .. "/sockcount.bpf.o"
+local events_obj = (args.bench_dir or (util.build_dir() .. "/bench")) .. "/events.bpf.o"
+if not io.open(events_obj, "r") then
+   error(("%s not found: cmake --build build --target bench, or give --bench-dir"):format(events_obj), 0)
+end
+local obj = sockhost.bpf_dir() .. "/sockex1.bpf.o"
 local pin = "/sys/fs/bpf/sockhost-bench-startup-" .. sockhost.pid()
 local tools = {
    {
       name = "sockhost",
-      what = "open+load tpcount, attach tracepoint, exit",
+      what = "open+load bench events, attach tracepoint, exit",
       cmd = string.format("%s -e %q", exe(),
-         'local o = sockhost.open("tpcount", {programs = {"sys_enter_getppid"}}) '
+         ('local o = sockhost.open(%q, {programs = {"sys_enter_getppid"}}) '):format(events_obj)
          .. 'o:program("sys_enter_getppid"):attach()'),
    },
    {
@@ -63,12 +66,12 @@ local tools = {
    },
    {
       name = "sockhost",
-      what = "open+load sockcount (2 socket filters), exit",
-      cmd = string.format("%s -e %q", exe(), 'sockhost.open("sockcount")'),
+      what = "open+load sockex1 (a socket filter), exit",
+      cmd = string.format("%s -e %q", exe(), 'sockhost.open("sockex1")'),
    },
    {
       name = "bpftool",
-      what = "load sockcount (2 socket filters), pin, unpin",
+      what = "load sockex1 (a socket filter), pin, unpin",
       cmd = string.format("bpftool prog loadall %s %s && rm -rf %s", obj, pin, pin),
    },
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * maps.bpf.c: the maps scripts/bench/maps.lua fills and reads: hash maps with 8-byte keys and
+ * maps.bpf.c: the maps bench/maps.lua fills and reads: hash maps with 8-byte keys and
  * 8-byte (`narrow`) or 64-byte (`wide`) values. The bench sizes them before load
  * (maps = {narrow = {max_entries = N}}); no program touches them.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * events_ref.c: the plain C libbpf reference of scripts/bench/events.lua, and its live
+ * events_ref.c: the plain C libbpf reference of bench/events.lua, and its live
  * producer. Prints one JSON object per run on stdout.
  *
  *   events_ref drain OBJ N        fill the 4 MiB ring of OBJ (build/bench/events.bpf.o) with

@@ -2,20 +2,23 @@
 --- Map read benchmark: every element of a hash map of N entries (8-byte keys, 8- or 64-byte
 -- values) read four ways in the same run:
 --   pairs    sockhost pairs(m) into Lua, keys and values decoded through BTF
---   C batch  scripts/bench/maps_ref.c with BPF_MAP_LOOKUP_BATCH (raw bytes, no decoding)
+--   C batch  bench/maps_ref.c with BPF_MAP_LOOKUP_BATCH (raw bytes, no decoding)
 --   C next   the same with get_next_key + lookup
 --   bpftool  bpftool map dump pinned ... -j > /dev/null
 -- and reports elements/s (best of --runs) and ratios against the C batch reader.
 --
---   build/sockhost scripts/bench/maps.lua [--sizes 100000,1000000] [--runs 3] [--json]
+--   build/sockhost bench/maps.lua [--sizes 100000,1000000] [--runs 3] [--json]
 --
 -- A size the kernel refuses (memory) is halved until it fits, and the output says so.
 -- The maps are pinned under /sys/fs/bpf while the readers run and unpinned at the end.
 local sockhost = require "sockhost"
 local argparse = require "argparse"
+-- the drivers' shared helpers sit next to this file (bench/benchutil.lua)
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local util = require "benchutil"
 local cjson = require "cjson"
 
-local parser = argparse("sockhost scripts/bench/maps.lua",
+local parser = argparse("sockhost bench/maps.lua",
    "Time reading every element of large hash maps: sockhost pairs() against C and bpftool.")
 parser:option("--sizes", "Comma-separated map sizes.", "100000,1000000")
 parser:option("--runs", "Runs per reader (best reported).", "3"):convert(tonumber)
@@ -24,19 +27,11 @@ parser:option("--duration", "Ignored (the bench ends when every size is measured
 parser:flag("--json", "One NDJSON object per measurement on stdout instead of the table.")
 local args = parser:parse(arg)
 
-local function build_dir()
-   return os.getenv("SOCKHOST_BUILD_DIR") or sockhost.bpf_dir():gsub("/bpf$", "")
-end
-local OBJ = build_dir() .. "/bench/maps.bpf.o"
-local REF = build_dir() .. "/bench/maps_ref"
+local OBJ = util.build_dir() .. "/bench/maps.bpf.o"
+local REF = util.build_dir() .. "/bench/maps_ref"
 local PIN = "/sys/fs/bpf/sockhost-bench-maps-" .. sockhost.pid()
 
-local function run(cmd)
-   local p = assert(io.popen(cmd, "r"))
-   local out = p:read("a")
-   local ok = p:close()
-   return ok, out
-end
+local run = util.sh
 
 local function wide_value(i)
    return {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * events.bpf.c: the kernel side of scripts/bench/events.lua.
+ * events.bpf.c: the kernel side of bench/events.lua.
  *   fill           socket filter run through BPF_PROG_TEST_RUN: writes records into `events`
  *                  until it is full (or `fill_max` records), so a drain can be timed alone.
  *   sys_enter_getppid  tracepoint: one record per getppid() of bench_config[0].target_pid (the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * maps_ref.c: the plain C reference readers for scripts/bench/maps.lua. Reads every element
+ * maps_ref.c: the plain C reference readers for bench/maps.lua. Reads every element
  * (key and value bytes, no decoding) of a pinned map with BPF_MAP_LOOKUP_BATCH or with
  * get_next_key + lookup, the way a hand-written libbpf tool would, and prints one line:
  *

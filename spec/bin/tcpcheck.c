@@ -2,7 +2,7 @@
 /*
  * tcpcheck: TCP traffic with a known content, for checking that a socket redirect (or
  * anything else between two sockets) neither corrupts, loses nor reorders data. Built by
- * CMake into build/bench/tcpcheck; used by spec/redirect_spec.lua.
+ * CMake into build/spec/tcpcheck; used by the redirect tool specs (spec/tools/redirect_spec.lua).
  *
  *   tcpcheck [--cgroup DIR] pair     [exchange options]   listener + forked client
  *   tcpcheck [--cgroup DIR] server   --port-file F [...]  one connection, as the server

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * tcpsock.h: the few socket and process helpers the bench's traffic tools (tcpcheck.c,
- * connrate.c) share. Header-only (static functions): each .c file in scripts/bench is its own
- * executable.
+ * tcpsock.h: the few socket and process helpers of the TCP traffic tools: bench/connrate.c
+ * and the specs' spec/bin/tcpcheck.c (which builds with bench/ on its include path; the
+ * bench never includes anything from spec/). Header-only (static functions): each tool is
+ * its own executable.
  */
 #ifndef TCPSOCK_H
 #define TCPSOCK_H
