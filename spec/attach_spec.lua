@@ -7,6 +7,7 @@ local socket = require "socket"
 local kernel = require "helpers.kernel"
 local errors = require "helpers.errors"
 local testbed = require "helpers.testbed"
+local fixtures = require "helpers.fixtures"
 
 local NR_OPENAT = 257 -- x86_64
 
@@ -117,7 +118,7 @@ end)
 
 describe("socket filter", function()
    it("counts exactly the datagrams a socket receives", function()
-      local obj <close> = sockhost.open("sockcount", { globals = { proto_filter = 17 } })
+      local obj <close> = fixtures.open("sockcount", { globals = { proto_filter = 17 } })
       local u, port = udp_receiver()
       finally(function() u:close() end)
       local link = obj:program("count"):attach(u)
@@ -129,7 +130,7 @@ describe("socket filter", function()
    end)
 
    it("replaces, detaches and survives a dropped handle (aya semantics)", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       local counts = obj:map("counts")
       local u, port = udp_receiver()
       finally(function() u:close() end)
@@ -173,7 +174,7 @@ describe("socket filter", function()
          testbed.remove(bed)
       end)
       sink, port = testbed.udp_sink(bed)
-      local obj <close> = sockhost.open("sockcount", { globals = { proto_filter = 17 } })
+      local obj <close> = fixtures.open("sockcount", { globals = { proto_filter = 17 } })
       local raw <close> = sockhost.socket(bed.host_if)
       assert.equal(("sockhost.socket raw on '%s' (fd %d)"):format(bed.host_if, raw:fd()),
          tostring(raw))
@@ -186,7 +187,7 @@ describe("socket filter", function()
    end)
 
    it("runs crafted packets through test_run", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       local pkt = string.rep("\0", 12) .. "\8\0" -- ethernet, type IPv4
          .. "\69\0\0\28" .. "\0\0\0\0" .. "\64\17\0\0" .. "\127\0\0\1\127\0\0\1" -- IPv4, UDP
          .. "\0\1\0\2\0\8\0\0" -- UDP header
@@ -207,7 +208,7 @@ describe("socket filter", function()
    end)
 
    it("pins, opens the pin, attaches through it and unpins", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       local path = "/sys/fs/bpf/sockhost-spec-filter-" .. sockhost.pid()
       local prog = obj:program("count")
       prog:pin(path)
@@ -231,7 +232,7 @@ describe("socket filter", function()
    end)
 
    it("refuses targets that are not sockets", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       local prog = obj:program("count")
       local cg2 = kernel.cgroup2_root()
       errors.raises(function() prog:attach(cg2) end,
@@ -248,7 +249,7 @@ end)
 
 describe("sk_msg", function()
    it("counts every message sent on a socket in its sockmap", function()
-      local obj <close> = sockhost.open("skmsg", { programs = { "msg_count" } })
+      local obj <close> = fixtures.open("skmsg", { programs = { "msg_count" } })
       local sock_map = obj:map("sock_map")
       local link <close> = obj:program("msg_count"):attach(sock_map)
       assert.matches("sk_msg 'msg_count' %-> sockmap map 'sock_map'", tostring(link))
@@ -264,7 +265,7 @@ describe("sk_msg", function()
    end)
 
    it("refuses a map that is not a sockmap and a socket that is not established", function()
-      local obj <close> = sockhost.open("skmsg", { programs = { "msg_count" } })
+      local obj <close> = fixtures.open("skmsg", { programs = { "msg_count" } })
       errors.raises(function() obj:program("msg_count"):attach(obj:map("msg_stats")) end,
          "program 'msg_count' (sk_msg) attaches to a sockmap or sockhash, but map 'msg_stats' is a array map")
       errors.raises(function() obj:program("msg_count"):attach("/tmp") end,
@@ -281,7 +282,7 @@ end)
 describe("tracing", function()
    --- An object counting openat() calls of this process through the given program.
    local function tpcount(prog)
-      return sockhost.open("tpcount", {
+      return fixtures.open("tpcount", {
          programs = { prog },
          globals = { target_pid = sockhost.pid(), target_nr = NR_OPENAT },
       })

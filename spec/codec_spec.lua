@@ -3,7 +3,7 @@
 -- for bad input. Only the public Lua API (doc/api.md) is used.
 local sockhost = require "sockhost"
 
-local path = os.getenv("SOCKHOST_BUILD_DIR") .. "/spec/fixtures/types.bpf.o"
+local path = require("helpers.fixtures").path("types")
 
 local function zero_addr()
    return { ip = 0, port = 0, proto = 0, pad = 0 }

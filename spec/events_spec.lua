@@ -1,13 +1,14 @@
 -- SPDX-License-Identifier: GPL-2.0
 -- Events in depth: ring and perf buffers (decoded, raw, batch), the loss ledger, callback
 -- errors, timers, signals, script fds, BPF-side logging and trace_pipe. Every event comes from
--- bpf/evgen.bpf.c's tracepoint on openat() calls of this very process (io.open("/dev/null")),
+-- spec/fixtures/evgen.bpf.c's tracepoint on openat() calls of this very process (io.open("/dev/null")),
 -- so counts are exact and other processes' syscalls never show up.
 local sockhost = require "sockhost"
 local events = require "sockhost.events"
 local socket = require "socket"
 local kernel = require "helpers.kernel"
 local errors = require "helpers.errors"
+local fixtures = require "helpers.fixtures"
 
 local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
 
@@ -22,7 +23,7 @@ end
 local function evgen(globals, maps)
    local g = { target_pid = sockhost.pid(), cookie = 0x5eed }
    for k, v in pairs(globals or {}) do g[k] = v end
-   return sockhost.open("evgen", { globals = g, maps = maps })
+   return fixtures.open("evgen", { globals = g, maps = maps })
 end
 
 local function attach(obj)
@@ -235,7 +236,7 @@ describe("callback errors", function()
       local f = assert(io.open(script, "w"))
       f:write([[
 local sockhost = require "sockhost"
-local obj = sockhost.open("evgen", { globals = { target_pid = sockhost.pid() } })
+local obj = require("helpers.fixtures").open("evgen", { globals = { target_pid = sockhost.pid() } })
 local link = obj:program("sys_enter_openat"):attach()
 sockhost.ringbuf(obj:map("events"), "struct ev_record", function(e) error("bad record " .. e.seq) end)
 local out = assert(io.open(arg[1], "w"))
@@ -317,7 +318,7 @@ describe("the loop", function()
 local sockhost = require "sockhost"
 local events = require "sockhost.events"
 local p = assert(io.open(arg[1] .. "/pid", "w")) -- opened before the attach: not an event
-local obj = sockhost.open("evgen", { globals = { target_pid = sockhost.pid() } })
+local obj = require("helpers.fixtures").open("evgen", { globals = { target_pid = sockhost.pid() } })
 local link = obj:program("sys_enter_openat"):attach()
 local n = 0
 sockhost.ringbuf(obj:map("events"), "struct ev_record", function() n = n + 1 end)
@@ -393,7 +394,7 @@ describe("BPF logging", function()
    end)
 
    it("prints [LEVEL prog] lines on stderr, filtered by SOCKHOST_LOG", function()
-      local code = "local o = sockhost.open('evgen', {globals = {target_pid = sockhost.pid(), "
+      local code = "local o = require('helpers.fixtures').open('evgen', {globals = {target_pid = sockhost.pid(), "
          .. "log_levels = true, to_ring = false}}); sockhost.log_attach(o); "
          .. "local l = o:program('sys_enter_openat'):attach(); io.open('/dev/null'):close(); "
          .. "l:detach(); sockhost.poll(100)"

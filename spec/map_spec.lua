@@ -8,8 +8,7 @@ local socket = require "socket"
 local errors = require "helpers.errors"
 local kernel = require "helpers.kernel"
 
-local FIXTURE = assert(os.getenv("SOCKHOST_BUILD_DIR"), "SOCKHOST_BUILD_DIR not set")
-   .. "/spec/fixtures/maps.bpf.o"
+local FIXTURE = require("helpers.fixtures").path("maps")
 
 local NCPU = kernel.possible_cpus()
 

@@ -2,9 +2,7 @@
 -- sockhost.object and sockhost.program: open, choose, load, globals, close, bad input.
 local sockhost = require "sockhost"
 local errors = require "helpers.errors"
-
-local build = assert(os.getenv("SOCKHOST_BUILD_DIR"), "run through ctest (SOCKHOST_BUILD_DIR)")
-local fixtures = build .. "/spec/fixtures/"
+local fixtures = require "helpers.fixtures"
 
 local function tmpfile(content)
    local path = os.tmpname()
@@ -18,17 +16,19 @@ local errmsg = errors.message
 
 describe("sockhost.open", function()
    it("opens and loads a built-in object by name", function()
-      local obj = sockhost.open("sockcount")
+      local obj = sockhost.open("sockex1")
       assert.is_true(obj.loaded)
-      assert.equal("sockcount", obj.name)
-      assert.equal(sockhost.bpf_dir() .. "/sockcount.bpf.o", obj.path)
-      assert.matches("^sockhost.object 'sockcount' %(.*, loaded%)$", tostring(obj))
+      assert.equal("sockex1", obj.name)
+      assert.equal(sockhost.bpf_dir() .. "/sockex1.bpf.o", obj.path)
+      assert.matches("^sockhost.object 'sockex1' %(.*, loaded%)$", tostring(obj))
       obj:close()
    end)
 
    it("names the built-in objects when a name matches none", function()
       local msg = errmsg(function() sockhost.open("no-such-thing") end)
-      assert.matches("^no built%-in BPF object 'no%-such%-thing' in .+ %(built%-in: .*sockcount", msg)
+      assert.matches("^no built%-in BPF object 'no%-such%-thing' in .+ %(built%-in: .*sockex1", msg)
+      -- test-only objects are fixtures, opened by path: never built-in
+      assert.is_nil(msg:find("sockcount", 1, true))
    end)
 
    it("says when the path does not exist", function()
@@ -49,7 +49,7 @@ describe("sockhost.open", function()
    end)
 
    it("says when the object is truncated", function()
-      local f = assert(io.open(sockhost.bpf_dir() .. "/sockcount.bpf.o", "rb"))
+      local f = assert(io.open(fixtures.path("sockcount"), "rb"))
       local path = tmpfile(f:read(600))
       f:close()
       finally(function() os.remove(path) end)
@@ -58,21 +58,21 @@ describe("sockhost.open", function()
    end)
 
    it("lists the programs when a program name does not exist", function()
-      local obj <close> = sockhost.open("sockcount", { load = false })
+      local obj <close> = fixtures.open("sockcount", { load = false })
       errors.raises(function() obj:program("nope") end,
          "object 'sockcount' has no program 'nope' (programs: count, drop_all)")
-      errors.raises(function() sockhost.open("sockcount", { programs = { "nope" } }) end,
+      errors.raises(function() fixtures.open("sockcount", { programs = { "nope" } }) end,
          "object 'sockcount' has no program 'nope' (programs: count, drop_all)")
    end)
 
    it("lists the maps when a map name does not exist", function()
-      local obj <close> = sockhost.open("sockcount", { load = false })
+      local obj <close> = fixtures.open("sockcount", { load = false })
       errors.raises(function() obj:map("nope") end,
          "object 'sockcount' has no map 'nope' (maps: counts)")
    end)
 
    it("loads only the programs the script chose", function()
-      local obj <close> = sockhost.open("sockcount", { programs = { "count" } })
+      local obj <close> = fixtures.open("sockcount", { programs = { "count" } })
       assert.is_true(obj:program("count").loaded)
       assert.is_false(obj:program("drop_all").loaded)
       assert.is_false(obj:program("drop_all").autoload)
@@ -81,7 +81,7 @@ describe("sockhost.open", function()
    end)
 
    it("lets autoload be switched off before load, and not after", function()
-      local obj <close> = sockhost.open("sockcount", { load = false })
+      local obj <close> = fixtures.open("sockcount", { load = false })
       obj:program("drop_all").autoload = false
       obj:load()
       assert.is_true(obj:program("count").loaded)
@@ -99,7 +99,7 @@ describe("sockhost.open", function()
    end)
 
    it("returns the same handle for the same program or map", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       assert.equal(obj:program("count"), obj:program("count"))
       assert.equal(obj:map("counts"), obj:map("counts"))
       local names = {}
@@ -109,7 +109,7 @@ describe("sockhost.open", function()
    end)
 
    it("describes programs", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       local p = obj:program("count")
       assert.equal("count", p.name)
       assert.equal("socket_filter", p.type)
@@ -127,7 +127,7 @@ end)
 
 describe("pinning and statistics", function()
    it("pins a map and reads it back through the pin, typed by the kernel's BTF", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       local path = "/sys/fs/bpf/sockhost-spec-map-" .. sockhost.pid()
       obj:map("counts")[1] = { packets = 7, bytes = 700 }
       obj:map("counts"):pin(path)
@@ -142,7 +142,7 @@ describe("pinning and statistics", function()
    end)
 
    it("counts runs and run time while stats are enabled", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       local prog = obj:program("count")
       local pkt = string.rep("\0", 12) .. "\8\0" .. string.rep("\0", 40)
       prog:test_run({ data = pkt, ["repeat"] = 3 })
@@ -172,10 +172,10 @@ describe("privileges", function()
       local kernel = require "helpers.kernel"
       local bin = assert(os.getenv("SOCKHOST_BIN"))
       local ok, out, code = kernel.sh("setpriv --reuid=nobody --regid=nogroup --clear-groups "
-         .. "--inh-caps=-all " .. bin .. " -e 'sockhost.open(\"sockcount\")' 2>&1")
+         .. "--inh-caps=-all " .. bin .. " -e 'sockhost.open(\"sockex1\")' 2>&1")
       assert.is_false(ok)
       assert.equal(1, code)
-      assert.equal("sockhost: (command line):1: object '" .. sockhost.bpf_dir() .. "/sockcount.bpf.o': "
+      assert.equal("sockhost: (command line):1: object '" .. sockhost.bpf_dir() .. "/sockex1.bpf.o': "
          .. "load failed: Operation not permitted (BPF needs root or CAP_BPF+CAP_PERFMON "
          .. "(and CAP_NET_ADMIN for network hooks))", out:match("^[^\n]*"))
    end)
@@ -183,12 +183,12 @@ end)
 
 describe("globals", function()
    it("sets .rodata before load and reads it after", function()
-      local obj <close> = sockhost.open("sockcount", { globals = { proto_filter = 17 } })
+      local obj <close> = fixtures.open("sockcount", { globals = { proto_filter = 17 } })
       assert.equal(17, obj.globals.proto_filter)
    end)
 
    it("sets globals step by step before load", function()
-      local obj <close> = sockhost.open("tpcount", { load = false, programs = { "sys_enter_getppid" } })
+      local obj <close> = fixtures.open("tpcount", { load = false, programs = { "sys_enter_getppid" } })
       obj.globals.target_pid = 4242
       obj:load()
       assert.equal(4242, obj.globals.target_pid)
@@ -196,13 +196,13 @@ describe("globals", function()
    end)
 
    it("reads and writes .bss live after load", function()
-      local obj <close> = sockhost.open("tpcount", { programs = { "sys_enter_getppid" } })
+      local obj <close> = fixtures.open("tpcount", { programs = { "sys_enter_getppid" } })
       obj.globals.hits = 12345
       assert.equal(12345, obj.globals.hits)
    end)
 
    it("iterates every global with its value", function()
-      local obj <close> = sockhost.open("tpcount", { programs = { "sys_enter_getppid" },
+      local obj <close> = fixtures.open("tpcount", { programs = { "sys_enter_getppid" },
          globals = { target_pid = 99 } })
       obj.globals.hits = 5
       local seen = {}
@@ -215,18 +215,18 @@ describe("globals", function()
    end)
 
    it("refuses .rodata after load", function()
-      local obj <close> = sockhost.open("sockcount")
+      local obj <close> = fixtures.open("sockcount")
       errors.raises(function() obj.globals.proto_filter = 6 end,
          "global 'proto_filter' is read-only after load (it is in .rodata: set it in open's opts.globals or before obj:load())")
    end)
 
    it("names the globals when one does not exist", function()
-      errors.raises(function() sockhost.open("sockcount", { globals = { port = 1 } }) end,
+      errors.raises(function() fixtures.open("sockcount", { globals = { port = 1 } }) end,
          "object 'sockcount' has no global 'port' (globals: proto_filter)")
    end)
 
    it("refuses a value of the wrong type or out of range", function()
-      local obj <close> = sockhost.open("sockcount", { load = false })
+      local obj <close> = fixtures.open("sockcount", { load = false })
       local msg = errmsg(function() obj.globals.proto_filter = "udp" end)
       assert.matches("^global 'proto_filter'", msg)
       msg = errmsg(function() obj.globals.proto_filter = -1 end)
@@ -236,7 +236,7 @@ describe("globals", function()
    end)
 
    it("says when an object without BTF cannot type its globals", function()
-      local obj <close> = sockhost.open(fixtures .. "nobtf.bpf.o")
+      local obj <close> = fixtures.open("nobtf")
       errors.raises(function() return obj.globals.seen end,
          "object 'nobtf' has no BTF, so its globals cannot be typed (compile with clang -g)")
    end)
@@ -244,7 +244,7 @@ end)
 
 describe("verifier rejection", function()
    it("raises with the log's tail and keeps the whole log", function()
-      local path = fixtures .. "bad_verifier.bpf.o"
+      local path = fixtures.path("bad_verifier")
       local ok, err = pcall(sockhost.open, path)
       assert.is_false(ok)
       assert.equal("table", type(err))
@@ -260,7 +260,7 @@ end)
 
 describe("handle lifecycle", function()
    it("closes idempotently and refuses use after close", function()
-      local obj = sockhost.open("sockcount")
+      local obj = fixtures.open("sockcount")
       local prog, map = obj:program("count"), obj:map("counts")
       obj:close()
       obj:close()
@@ -284,7 +284,7 @@ describe("handle lifecycle", function()
    it("closes at the end of a <close> scope", function()
       local keep
       do
-         local obj <close> = sockhost.open("sockcount")
+         local obj <close> = fixtures.open("sockcount")
          keep = obj
       end
       assert.equal("sockhost.object (closed)", tostring(keep))

@@ -17,13 +17,14 @@ local SCRIPT = [[
 local sockhost = require "sockhost"
 local socket = require "socket"
 local cg, dir, mode = arg[1], arg[2], arg[3]
+local fixtures = require "helpers.fixtures"
 local hello = sockhost.open("hello-sockops")
 local l1 = hello:program("hello"):attach(cg)
-local tp = sockhost.open("tpcount", { programs = { "sys_enter_getppid" } })
+local tp = fixtures.open("tpcount", { programs = { "sys_enter_getppid" } })
 local l2 = tp:program("sys_enter_getppid"):attach()
-local sk = sockhost.open("skmsg", { programs = { "msg_count" } })
+local sk = fixtures.open("skmsg", { programs = { "msg_count" } })
 local l3 = sk:program("msg_count"):attach(sk:map("sock_map"))
-local filter = sockhost.open("sockcount")
+local filter = fixtures.open("sockcount")
 -- the filter holds its program through the socket only: the object closes right away
 local u = assert(socket.udp4())
 assert(u:setsockname("127.0.0.1", 0))
