@@ -4,7 +4,10 @@
 -- sockmap, tracepoints the spec triggers. Counts are exact.
 local sockhost = require "sockhost"
 local socket = require "socket"
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
+local traffic = require "helpers.traffic"
+local bpftool = require "helpers.bpftool"
 local errors = require "helpers.errors"
 local testbed = require "helpers.testbed"
 local fixtures = require "helpers.fixtures"
@@ -13,10 +16,10 @@ local NR_OPENAT = 257 -- x86_64
 
 --- Drain the loop until fn() is true or two seconds pass.
 local function poll_until(fn)
-   return kernel.poll_until(sockhost, fn)
+   return proc.poll_until(sockhost, fn)
 end
 
-local open_files = kernel.open_files
+local open_files = traffic.open_files
 
 local function udp_receiver()
    local u = assert(socket.udp4())
@@ -36,9 +39,9 @@ end
 
 describe("sock_ops", function()
    local cg
-   before_each(function() cg = kernel.new_cgroup("sockops") end)
+   before_each(function() cg = cgroup.new("sockops") end)
    after_each(function()
-      assert(kernel.wait_for(function() return kernel.remove_cgroup(cg) end, 5))
+      assert(proc.wait_for(function() return cgroup.remove(cg) end, 5))
    end)
 
    for _, host in ipairs({ "127.0.0.1", "::1" }) do
@@ -47,8 +50,8 @@ describe("sock_ops", function()
          local link <close> = obj:program("hello"):attach(cg)
          local events = {}
          obj:subscribe("events", "struct hello_event", function(e) events[#events + 1] = e end)
-         local ports = kernel.in_cgroup(cg, function()
-            return kernel.tcp_exchange({ host = host, send = 1000, reply = 10 })
+         local ports = cgroup.within(cg, function()
+            return traffic.tcp_exchange({ host = host, send = 1000, reply = 10 })
          end)
          poll_until(function() return #events >= 3 end)
          sockhost.poll(50)
@@ -79,7 +82,7 @@ describe("sock_ops", function()
       local link <close> = obj:program("hello"):attach(cg)
       local n = 0
       obj:subscribe("events", "struct hello_event", function() n = n + 1 end)
-      kernel.tcp_exchange({ send = 100 })
+      traffic.tcp_exchange({ send = 100 })
       sockhost.poll(100)
       assert.equal(0, n)
    end)
@@ -87,12 +90,12 @@ describe("sock_ops", function()
    it("detaches with the link and leaves the cgroup empty", function()
       local obj <close> = sockhost.open("hello-sockops")
       local link = obj:program("hello"):attach(cg)
-      assert.equal(1, #kernel.prog_ids_attached_to_cgroup(cg))
+      assert.equal(1, #bpftool.prog_ids_attached_to_cgroup(cg))
       assert.matches("^sockhost.link sock_ops 'hello' %-> cgroup .+sockhost%-spec%-sockops", tostring(link))
       link:detach()
       link:detach()
       assert.is_false(link.attached)
-      assert.equal(0, #kernel.prog_ids_attached_to_cgroup(cg))
+      assert.equal(0, #bpftool.prog_ids_attached_to_cgroup(cg))
    end)
 
    it("detaches when the object closes", function()
@@ -100,7 +103,7 @@ describe("sock_ops", function()
       local link = obj:program("hello"):attach(cg)
       obj:close()
       assert.is_false(link.attached)
-      assert.equal(0, #kernel.prog_ids_attached_to_cgroup(cg))
+      assert.equal(0, #bpftool.prog_ids_attached_to_cgroup(cg))
    end)
 
    it("refuses a path that is not a cgroup v2 directory", function()
@@ -110,7 +113,7 @@ describe("sock_ops", function()
          "cgroup '/nonexistent/cg': No such file or directory")
       errors.raises(function() prog:attach("/tmp") end,
          "cgroup '/tmp': not a cgroup v2 directory (cgroup2 is mounted at "
-         .. kernel.cgroup2_root() .. ")")
+         .. cgroup.root() .. ")")
       errors.raises(function() prog:attach(3) end,
          "program 'hello' (sock_ops) attaches to a cgroup v2 directory path, got number")
    end)
@@ -123,7 +126,7 @@ describe("socket filter", function()
       finally(function() u:close() end)
       local link = obj:program("count"):attach(u)
       assert.equal("socket_filter", link.kind)
-      assert.equal(10, kernel.udp_send("127.0.0.1", port, 10, 100))
+      assert.equal(10, traffic.udp_send("127.0.0.1", port, 10, 100))
       assert.equal(10, drain_udp(u))
       -- the filter sees the UDP header (8 bytes) and the payload
       assert.same({ packets = 10, bytes = 10 * 108 }, obj:map("counts")[0])
@@ -139,27 +142,27 @@ describe("socket filter", function()
       local l2 = obj:program("drop_all"):attach(u) -- one slot: replaces count
       assert.is_false(l1.attached)
       assert.is_true(l2.attached)
-      kernel.udp_send("127.0.0.1", port, 5, 20)
+      traffic.udp_send("127.0.0.1", port, 5, 20)
       assert.equal(0, drain_udp(u))
       assert.same({ packets = 5, bytes = 5 * 28 }, counts[1])
       assert.same({ packets = 0, bytes = 0 }, counts[0])
 
       l1:detach() -- no longer in the slot: must not clear drop_all
-      kernel.udp_send("127.0.0.1", port, 1, 20)
+      traffic.udp_send("127.0.0.1", port, 1, 20)
       assert.equal(0, drain_udp(u))
       assert.equal(6, counts[1].packets)
 
       assert.is_true(sockhost.detach_filter(u)) -- clears whatever fills the slot
       assert.is_false(l2.attached)
       assert.is_false(sockhost.detach_filter(u))
-      kernel.udp_send("127.0.0.1", port, 3, 20)
+      traffic.udp_send("127.0.0.1", port, 3, 20)
       assert.equal(3, drain_udp(u))
       assert.equal(6, counts[1].packets)
 
       obj:program("count"):attach(u.getfd and u:getfd()) -- by fd number; handle dropped
       collectgarbage()
       collectgarbage()
-      kernel.udp_send("127.0.0.1", port, 2, 20)
+      traffic.udp_send("127.0.0.1", port, 2, 20)
       assert.equal(2, drain_udp(u))
       assert.same({ packets = 2, bytes = 2 * 28 }, counts[0])
    end)
@@ -222,7 +225,7 @@ describe("socket filter", function()
       assert.equal("sockhost.program 'count' (socket_filter)", tostring(pinned))
       assert.equal(prog:info().id, pinned:info().id)
       pinned:attach(u)
-      kernel.udp_send("127.0.0.1", port, 3, 10)
+      traffic.udp_send("127.0.0.1", port, 3, 10)
       assert.equal(3, drain_udp(u))
       assert.equal(3, obj:map("counts")[0].packets)
       prog:unpin(path)
@@ -234,7 +237,7 @@ describe("socket filter", function()
    it("refuses targets that are not sockets", function()
       local obj <close> = fixtures.open("sockcount")
       local prog = obj:program("count")
-      local cg2 = kernel.cgroup2_root()
+      local cg2 = cgroup.root()
       errors.raises(function() prog:attach(cg2) end,
          "program 'count' (socket_filter) attaches to a socket (fd number, LuaSocket object or "
          .. "sockhost.socket), got string '" .. cg2 .. "'")
@@ -253,7 +256,7 @@ describe("sk_msg", function()
       local sock_map = obj:map("sock_map")
       local link <close> = obj:program("msg_count"):attach(sock_map)
       assert.matches("sk_msg 'msg_count' %-> sockmap map 'sock_map'", tostring(link))
-      local cli, srv = kernel.tcp_pair()
+      local cli, srv = traffic.tcp_pair()
       finally(function() cli:close(); srv:close() end)
       sock_map[0] = cli
       for _ = 1, 3 do

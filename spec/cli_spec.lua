@@ -4,11 +4,11 @@
 -- the REPL fed through a pipe, and signals. Runs $SOCKHOST_BIN as a child process; nothing
 -- here needs BPF, so it runs on any kernel.
 
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
 
-local BIN = assert(os.getenv("SOCKHOST_BIN"), "SOCKHOST_BIN must name the sockhost executable")
+local BIN = proc.env("SOCKHOST_BIN")
 
-local q, read_file = kernel.quote, kernel.read_file
+local q, read_file = proc.quote, proc.read_file
 
 local tmpfiles = {}
 

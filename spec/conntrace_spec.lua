@@ -2,17 +2,19 @@
 -- scripts/conntrace.lua run as a user runs it, against TCP connections the spec makes with
 -- known payload sizes. Other specs make connections at the same time, so every run filters
 -- (in the kernel) by this process's pid, or by the spec's own cgroup.
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
+local traffic = require "helpers.traffic"
 local socket = require "socket"
 local cjson = require "cjson"
 
-local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
-local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"), "run through ctest (SOCKHOST_SOURCE_DIR)")
+local bin = proc.env("SOCKHOST_BIN")
+local src = proc.env("SOCKHOST_SOURCE_DIR")
 local script = src .. "/scripts/conntrace.lua"
 
 local SEND, REPLY = 1000, 54321
 
-local read_file, wait_for, records = kernel.read_file, kernel.wait_for, kernel.records
+local read_file, wait_for, records = proc.read_file, proc.wait_for, proc.records
 
 -- The one record of the given role and local port, or fails.
 local function find(recs, role, sport)
@@ -41,7 +43,7 @@ end
 
 describe("scripts/conntrace.lua", function()
    local out, pid
-   local me = kernel.pid()
+   local me = proc.pid()
    local comm = read_file("/proc/self/comm"):gsub("\n$", "")
 
    before_each(function()
@@ -49,10 +51,7 @@ describe("scripts/conntrace.lua", function()
       pid = nil
    end)
    after_each(function()
-      if pid and kernel.alive(pid) then
-         kernel.kill(pid, "KILL")
-         kernel.wait_gone(pid, 5)
-      end
+      proc.reap(pid)
       os.remove(out)
       os.remove(out .. ".err")
    end)
@@ -60,8 +59,8 @@ describe("scripts/conntrace.lua", function()
    -- Start the script with flags; returns once its programs are attached (it says so on
    -- stderr: the filters line comes after the attach).
    local function start(flags)
-      pid = kernel.spawn(string.format("exec %s %s %s >%s 2>%s.err", kernel.quote(bin),
-         kernel.quote(script), flags, out, out))
+      pid = proc.spawn(string.format("exec %s %s %s >%s 2>%s.err", proc.quote(bin),
+         proc.quote(script), flags, out, out))
       assert(wait_for(function()
          return (read_file(out .. ".err") or ""):find("conntrace: filters:", 1, true)
       end), "conntrace never started: " .. tostring(read_file(out .. ".err")))
@@ -69,8 +68,8 @@ describe("scripts/conntrace.lua", function()
 
    -- SIGINT, like Ctrl-C; returns stdout and stderr once it has exited.
    local function stop()
-      assert(kernel.kill(pid, "INT"))
-      assert(kernel.wait_gone(pid, 10), "conntrace did not exit on SIGINT")
+      assert(proc.kill(pid, "INT"))
+      assert(proc.wait_gone(pid, 10), "conntrace did not exit on SIGINT")
       return read_file(out), read_file(out .. ".err")
    end
 
@@ -78,7 +77,7 @@ describe("scripts/conntrace.lua", function()
    -- records were printed (an upper bound for any duration reported).
    local function exchange(host, n_before, opts)
       local t0 = socket.gettime()
-      local ports = kernel.tcp_exchange({ host = host, send = SEND, reply = REPLY,
+      local ports = traffic.tcp_exchange({ host = host, send = SEND, reply = REPLY,
          port = opts and opts.port })
       assert(wait_for(function() return #records(read_file(out)) >= n_before + 2 end),
          "no close records for the connection: " .. tostring(read_file(out)))
@@ -131,22 +130,19 @@ describe("scripts/conntrace.lua", function()
       local other = os.tmpname()
       local child
       finally(function() -- busted keeps only a test's last finally: one for both
-         if child and kernel.alive(child) then
-            kernel.kill(child, "KILL")
-            kernel.wait_gone(child, 5)
-         end
+         proc.reap(child)
          os.remove(other)
       end)
       -- the other process: a lua5.4 doing the same exchange, printing its ports
-      child = kernel.spawn(string.format("exec lua5.4 -e %s >%s", kernel.quote(
-         ("package.path = %q .. package.path; local p = require('helpers.kernel')"
+      child = proc.spawn(string.format("exec lua5.4 -e %s >%s", proc.quote(
+         ("package.path = %q .. package.path; local p = require('helpers.traffic')"
             .. ".tcp_exchange{send = 10, reply = 20}; print(p.client_port, p.server_port)")
             :format(src .. "/spec/?.lua;")), other))
       local theirs = assert(wait_for(function()
          local c, s = (read_file(other) or ""):match("(%d+)%s+(%d+)\n")
          return c and { tonumber(c), tonumber(s) }
       end), "the other process made no connection")
-      assert(kernel.wait_gone(child, 5), "the other process did not exit")
+      assert(proc.wait_gone(child, 5), "the other process did not exit")
       local mine = exchange("127.0.0.1", 0)
       local stdout = stop()
       local recs = records(stdout)
@@ -160,19 +156,19 @@ describe("scripts/conntrace.lua", function()
 
    describe("in the spec's own cgroup", function()
       local cg
-      before_each(function() cg = kernel.new_cgroup("conntrace") end)
+      before_each(function() cg = cgroup.new("conntrace") end)
       after_each(function()
-         assert(wait_for(function() return kernel.remove_cgroup(cg) end, 5))
+         assert(wait_for(function() return cgroup.remove(cg) end, 5))
       end)
 
       it("--cgroup and --port keep only connections to that port made in the cgroup", function()
          local port, other_port = free_port(), free_port()
-         start(("--json --cgroup %s --port %d"):format(kernel.quote(cg), port))
+         start(("--json --cgroup %s --port %d"):format(proc.quote(cg), port))
          local t0 = socket.gettime()
-         local outside = kernel.tcp_exchange({ port = port, send = 5, reply = 5 })
-         local ports = kernel.in_cgroup(cg, function()
-            kernel.tcp_exchange({ port = other_port, send = 7, reply = 7 })
-            return kernel.tcp_exchange({ port = port, send = SEND, reply = REPLY })
+         local outside = traffic.tcp_exchange({ port = port, send = 5, reply = 5 })
+         local ports = cgroup.within(cg, function()
+            traffic.tcp_exchange({ port = other_port, send = 7, reply = 7 })
+            return traffic.tcp_exchange({ port = port, send = SEND, reply = REPLY })
          end)
          -- the wanted connection is the last made: wait for both of its records
          assert(wait_for(function()
@@ -198,7 +194,7 @@ describe("scripts/conntrace.lua", function()
             assert.not_equal(outside.client_port, r.sport)
          end
          -- the cgroup id is the directory's inode number
-         local ok, ino = kernel.sh("stat -c %i " .. kernel.quote(cg))
+         local ok, ino = proc.sh("stat -c %i " .. proc.quote(cg))
          assert.is_true(ok)
          assert.equal(tonumber(ino), recs[1].cgroup_id)
       end)
@@ -221,8 +217,8 @@ describe("scripts/conntrace.lua", function()
       assert(cli:send(("x"):rep(300)))
       assert.equal(300, #assert(conn:receive(300)))
       local _, cport = cli:getsockname()
-      local ok, listing = kernel.sh(string.format("%s -e %s 2>&1", kernel.quote(bin),
-         kernel.quote(("for _, c in pairs(sockhost.open_pinned(%q)) do "
+      local ok, listing = proc.sh(string.format("%s -e %s 2>&1", proc.quote(bin),
+         proc.quote(("for _, c in pairs(sockhost.open_pinned(%q)) do "
             .. "print(c.pid, c.role, c.sport, c.dport, c.bytes_received) end"):format(pin))))
       cli:close()
       conn:close()
@@ -239,24 +235,24 @@ describe("scripts/conntrace.lua", function()
       finally(function() os.remove(pin) end)
       start(("--json --pid %d --pin %s --keep-pin"):format(me, pin))
       stop()
-      local ok, listing = kernel.sh(string.format("%s -e %s 2>&1", kernel.quote(bin),
-         kernel.quote(("print(sockhost.open_pinned(%q))"):format(pin))))
+      local ok, listing = proc.sh(string.format("%s -e %s 2>&1", proc.quote(bin),
+         proc.quote(("print(sockhost.open_pinned(%q))"):format(pin))))
       assert.is_true(ok, listing)
       assert.equal("sockhost.map 'conns' (lru_hash, 4096 entries)\n", listing)
       local output, code
-      ok, output, code = kernel.sh(string.format("%s %s --pin %s 2>&1", kernel.quote(bin),
-         kernel.quote(script), pin))
+      ok, output, code = proc.sh(string.format("%s %s --pin %s 2>&1", proc.quote(bin),
+         proc.quote(script), pin))
       assert.is_false(ok)
       assert.equal(1, code)
       assert.matches(("map 'conns': pin at '%s': File exists\n"):format(pin), output, 1, true)
-      ok = kernel.sh(string.format("%s -e %s 2>&1", kernel.quote(bin),
-         kernel.quote(("sockhost.open_pinned(%q)"):format(pin))))
+      ok = proc.sh(string.format("%s -e %s 2>&1", proc.quote(bin),
+         proc.quote(("sockhost.open_pinned(%q)"):format(pin))))
       assert.is_true(ok, "the existing pin was removed")
    end)
 
    it("--demo prints a table of its own live and closed connections", function()
-      local ok, stdout, code = kernel.sh(string.format("%s %s --demo --duration 2 2>%s",
-         kernel.quote(bin), kernel.quote(script), out .. ".err"))
+      local ok, stdout, code = proc.sh(string.format("%s %s --demo --duration 2 2>%s",
+         proc.quote(bin), proc.quote(script), out .. ".err"))
       assert.is_true(ok, tostring(code) .. (read_file(out .. ".err") or ""))
       local n = 6 -- two IPv4 connections and one IPv6, each seen from both ends
       local function count(pattern)
@@ -276,8 +272,8 @@ describe("scripts/conntrace.lua", function()
 
    describe("bad input", function()
       local function run(flags)
-         return kernel.sh(string.format("%s %s %s 2>&1", kernel.quote(bin),
-            kernel.quote(script), flags))
+         return proc.sh(string.format("%s %s %s 2>&1", proc.quote(bin),
+            proc.quote(script), flags))
       end
 
       it("refuses a port out of range", function()

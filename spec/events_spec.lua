@@ -6,17 +6,18 @@
 local sockhost = require "sockhost"
 local events = require "sockhost.events"
 local socket = require "socket"
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local traffic = require "helpers.traffic"
 local errors = require "helpers.errors"
 local fixtures = require "helpers.fixtures"
 
-local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
+local bin = proc.env("SOCKHOST_BIN")
 
-local open_files = kernel.open_files
+local open_files = traffic.open_files
 
 --- Poll until fn() is true or two seconds pass.
 local function poll_until(fn)
-   return kernel.poll_until(sockhost, fn)
+   return proc.poll_until(sockhost, fn)
 end
 
 --- evgen loaded for this process; globals override the defaults.
@@ -45,7 +46,7 @@ describe("sockhost.ringbuf", function()
       sockhost.poll(20)
       assert.equal(25, #seen)
       assert.equal(25, obj.globals.calls)
-      local ncpu, last_ts = kernel.possible_cpus(), 0
+      local ncpu, last_ts = proc.possible_cpus(), 0
       for i, e in ipairs(seen) do
          local rest = {}
          for k, v in pairs(e) do rest[k] = v end
@@ -245,16 +246,16 @@ out:close()
 sockhost.run { duration = 5 }
 ]])
       f:close()
-      local _, out = kernel.sh(string.format("%s %s %s 2>&1; echo \"status=$?\"",
-         kernel.quote(bin), kernel.quote(script), kernel.quote(dir)))
-      local id = kernel.read_file(dir)
+      local _, out = proc.sh(string.format("%s %s %s 2>&1; echo \"status=$?\"",
+         proc.quote(bin), proc.quote(script), proc.quote(dir)))
+      local id = proc.read_file(dir)
       os.remove(script)
       os.remove(dir)
       assert.matches("bad record 1\nstack traceback:", out, 1, true)
       assert.matches("status=1\n$", out)
       assert.truthy(id and id:match("^%d+$"))
-      assert.is_true(kernel.wait_for(function()
-         return not kernel.sh("bpftool prog show id " .. id .. " >/dev/null 2>&1")
+      assert.is_true(proc.wait_for(function()
+         return not proc.sh("bpftool prog show id " .. id .. " >/dev/null 2>&1")
       end, 5) or false)
    end)
 end)
@@ -312,7 +313,7 @@ describe("the loop", function()
    end)
 
    it("returns from run on SIGINT so the script prints its summary", function()
-      local dir = kernel.tmpdir()
+      local dir = proc.tmpdir()
       local f = assert(io.open(dir .. "/s.lua", "w"))
       f:write([[
 local sockhost = require "sockhost"
@@ -333,24 +334,21 @@ io.stderr:write("summary: ", reason, " ", tostring(sig), " ", n, " events\n")
 events.warn_drops()
 ]])
       f:close()
-      local child = kernel.spawn(string.format("%s %s %s 2>%s/err", kernel.quote(bin),
-         kernel.quote(dir .. "/s.lua"), kernel.quote(dir), dir))
+      local child = proc.spawn(string.format("%s %s %s 2>%s/err", proc.quote(bin),
+         proc.quote(dir .. "/s.lua"), proc.quote(dir), dir))
       finally(function() -- whatever fails below, the child does not outlive the spec
-         if kernel.alive(child) then
-            kernel.kill(child, "KILL")
-            kernel.wait_gone(child, 5)
-         end
+         proc.reap(child)
       end)
-      local pid = kernel.wait_for(function()
-         return (kernel.read_file(dir .. "/pid") or ""):match("^%d+$")
+      local pid = proc.wait_for(function()
+         return (proc.read_file(dir .. "/pid") or ""):match("^%d+$")
       end)
       assert.truthy(pid)
-      assert(kernel.sh("kill -INT " .. pid))
-      local err = kernel.wait_for(function()
-         local s = kernel.read_file(dir .. "/err")
+      assert(proc.sh("kill -INT " .. pid))
+      local err = proc.wait_for(function()
+         local s = proc.read_file(dir .. "/err")
          return s and s:find("summary.*events\n") and s
       end)
-      kernel.sh("rm -rf " .. kernel.quote(dir))
+      proc.sh("rm -rf " .. proc.quote(dir))
       assert.equal("summary: signal SIGINT 3 events\n", err)
    end)
 end)
@@ -398,8 +396,8 @@ describe("BPF logging", function()
          .. "log_levels = true, to_ring = false}}); sockhost.log_attach(o); "
          .. "local l = o:program('sys_enter_openat'):attach(); io.open('/dev/null'):close(); "
          .. "l:detach(); sockhost.poll(100)"
-      local _, out = kernel.sh(("SOCKHOST_LOG=warn %s -e %s 2>&1"):format(kernel.quote(bin),
-         kernel.quote(code)))
+      local _, out = proc.sh(("SOCKHOST_LOG=warn %s -e %s 2>&1"):format(proc.quote(bin),
+         proc.quote(code)))
       assert.equal("[ERROR sys_enter_openat] error 1\n[WARN sys_enter_openat] warn 1\n", out)
    end)
 

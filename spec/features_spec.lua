@@ -2,7 +2,9 @@
 -- sockhost.features(): real answers about this kernel, checked against what the machine
 -- itself shows (/proc/mounts, tracefs, the perf PMUs), and no trace of the probing left.
 
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
+local bpftool = require "helpers.bpftool"
 local sockhost = require "sockhost"
 
 local KPROBE_REASON = "kernel built without CONFIG_KPROBES (no kprobe_events in tracefs)"
@@ -10,10 +12,10 @@ local KPROBE_INSTEAD = "use a tracepoint or tp_btf"
 local DENIED = "BPF not permitted: run as root or grant CAP_BPF+CAP_PERFMON "
    .. "(Operation not permitted)"
 
-local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
+local bin = proc.env("SOCKHOST_BIN")
 
 local function exists(path)
-   return kernel.read_file(path) ~= nil
+   return proc.read_file(path) ~= nil
 end
 
 -- Where this machine's kprobes would come from, looked at without sockhost.
@@ -87,31 +89,31 @@ describe("sockhost.features()", function()
    end)
 
    it("gives the cgroup2 mount point from /proc/mounts", function()
-      local root = kernel.cgroup2_root()
+      local root = cgroup.root()
       assert.is_string(root)
       assert.are.same({ ok = true, path = root },
          { ok = features.cgroup2.ok, path = features.cgroup2.path })
    end)
 
    it("leaves no probe cgroup and nothing attached to one behind", function()
-      local root = kernel.cgroup2_root()
+      local root = cgroup.root()
       local function probe_dirs(pid)
-         local _, out = kernel.sh("ls -d " .. kernel.quote(root) .. "/sockhost-probe-" .. pid
+         local _, out = proc.sh("ls -d " .. proc.quote(root) .. "/sockhost-probe-" .. pid
             .. "* 2>/dev/null")
          return out
       end
       -- this process probed in setup
-      assert.are.equal("", probe_dirs(kernel.pid()))
+      assert.are.equal("", probe_dirs(proc.pid()))
       -- probing runs once per process (cached): a fresh child probes for real, and the root
       -- cgroup itself never gets a program from its probes
-      local before = kernel.prog_ids_attached_to_cgroup(root)
-      local ok, out = kernel.sh(("%s -e %s 2>&1"):format(kernel.quote(bin), kernel.quote(
+      local before = bpftool.prog_ids_attached_to_cgroup(root)
+      local ok, out = proc.sh(("%s -e %s 2>&1"):format(proc.quote(bin), proc.quote(
          "print(sockhost.pid()); assert(sockhost.features().cgroup_link.ok)")))
       assert.is_true(ok, out)
       local child = out:match("^(%d+)\n$")
       assert.is_string(child, out)
       assert.are.equal("", probe_dirs(child))
-      assert.are.same(before, kernel.prog_ids_attached_to_cgroup(root))
+      assert.are.same(before, bpftool.prog_ids_attached_to_cgroup(root))
    end)
 
    it("hands out a fresh table each call, from the per-process cache", function()
@@ -124,7 +126,7 @@ describe("sockhost.features()", function()
    end)
 
    it("gives one clear message when the process may not use BPF", function()
-      local ok = kernel.sh("command -v setpriv >/dev/null")
+      local ok = proc.sh("command -v setpriv >/dev/null")
       assert.is_true(ok, "setpriv (util-linux) is needed for this spec")
       local script = os.tmpname()
       local f = assert(io.open(script, "w"))
@@ -138,10 +140,10 @@ print(features.cgroup2.ok)
       f:close()
       -- through the sockhost executable (the sanitizer build's is the instrumented one)
       local cmd = string.format("chmod 644 %s && LUA_PATH=%s LUA_CPATH=%s setpriv --reuid=65534 "
-         .. "--regid=65534 --clear-groups --inh-caps=-all %s %s 2>&1", kernel.quote(script),
-         kernel.quote(package.path), kernel.quote(package.cpath), kernel.quote(bin),
-         kernel.quote(script))
-      local rok, out = kernel.sh(cmd)
+         .. "--regid=65534 --clear-groups --inh-caps=-all %s %s 2>&1", proc.quote(script),
+         proc.quote(package.path), proc.quote(package.cpath), proc.quote(bin),
+         proc.quote(script))
+      local rok, out = proc.sh(cmd)
       os.remove(script)
       assert.is_true(rok, out)
       assert.are.equal(table.concat({ DENIED, "false\t" .. DENIED, "false\t" .. DENIED, "true" },

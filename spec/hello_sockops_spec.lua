@@ -1,53 +1,52 @@
 -- SPDX-License-Identifier: GPL-2.0
 -- scripts/hello-sockops.lua run as a user runs it, against one connection the spec makes
 -- inside the spec's own cgroup.
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
+local traffic = require "helpers.traffic"
+local bpftool = require "helpers.bpftool"
 local cjson = require "cjson"
 
-local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
-local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"), "run through ctest (SOCKHOST_SOURCE_DIR)")
+local bin = proc.env("SOCKHOST_BIN")
+local src = proc.env("SOCKHOST_SOURCE_DIR")
 local script = src .. "/scripts/hello-sockops.lua"
 
-local read_file, wait_for = kernel.read_file, kernel.wait_for
+local read_file, wait_for = proc.read_file, proc.wait_for
 
 describe("scripts/hello-sockops.lua", function()
    local cg, out, pid
    before_each(function()
       pid = nil
-      cg = kernel.new_cgroup("hello")
+      cg = cgroup.new("hello")
       out = os.tmpname()
    end)
    after_each(function()
       -- a failed wait leaves the script running, attached to the cgroup
-      local gone = true
-      if pid and kernel.alive(pid) then
-         kernel.kill(pid, "KILL")
-         gone = kernel.wait_gone(pid, 5)
-      end
+      local gone = proc.reap(pid)
       os.remove(out)
       os.remove(out .. ".err")
       os.remove(out .. ".status")
-      assert(wait_for(function() return kernel.remove_cgroup(cg) end, 5))
+      assert(wait_for(function() return cgroup.remove(cg) end, 5))
       assert(gone, "the script " .. tostring(pid) .. " did not go")
    end)
 
    --- Run the script on the spec's cgroup, make one connection in it, stop it with SIGINT.
    local function run(flags, host)
-      pid = kernel.spawn(string.format("exec %s %s --cgroup %s %s >%s 2>%s.err",
-         kernel.quote(bin), kernel.quote(script), kernel.quote(cg), flags, out, out))
-      assert(wait_for(function() return #kernel.prog_ids_attached_to_cgroup(cg) == 1 end),
+      pid = proc.spawn(string.format("exec %s %s --cgroup %s %s >%s 2>%s.err",
+         proc.quote(bin), proc.quote(script), proc.quote(cg), flags, out, out))
+      assert(wait_for(function() return #bpftool.prog_ids_attached_to_cgroup(cg) == 1 end),
          "script never attached: " .. tostring(read_file(out .. ".err")))
-      local ports = kernel.in_cgroup(cg, function()
-         return kernel.tcp_exchange({ host = host, send = 64, reply = 64 })
+      local ports = cgroup.within(cg, function()
+         return traffic.tcp_exchange({ host = host, send = 64, reply = 64 })
       end)
       -- the connect callback comes last among the ones checked below; wait for its line
       assert(wait_for(function()
          local s = read_file(out) or ""
          return s:find("passive_established_cb", 1, true) and s:find("active_established_cb", 1, true)
       end), "no establishment lines: " .. tostring(read_file(out)))
-      assert(kernel.sh("kill -INT " .. pid))
-      assert(kernel.wait_gone(pid, 10))
-      assert.same({}, kernel.prog_ids_attached_to_cgroup(cg))
+      assert(proc.sh("kill -INT " .. pid))
+      assert(proc.wait_gone(pid, 10))
+      assert.same({}, bpftool.prog_ids_attached_to_cgroup(cg))
       return ports, read_file(out), read_file(out .. ".err")
    end
 
@@ -87,8 +86,8 @@ describe("scripts/hello-sockops.lua", function()
    end)
 
    it("refuses a cgroup that does not exist, attaching nothing", function()
-      local ok, stdout, code = kernel.sh(string.format("%s %s --cgroup /nonexistent/cg 2>&1",
-         kernel.quote(bin), kernel.quote(script)))
+      local ok, stdout, code = proc.sh(string.format("%s %s --cgroup /nonexistent/cg 2>&1",
+         proc.quote(bin), proc.quote(script)))
       assert.is_false(ok)
       assert.equal(1, code)
       assert.matches("cgroup '/nonexistent/cg': No such file or directory", stdout)

@@ -13,8 +13,6 @@ local ndjson = require "sockhost.ndjson"
 local cjson = require "cjson"
 local errors = require "helpers.errors"
 
-local build = assert(os.getenv("SOCKHOST_BUILD_DIR"), "run through ctest (SOCKHOST_BUILD_DIR)")
-
 -- A stand-in for a sockhost map: only reachable through pairs() (__pairs), like the real one.
 local function fake_map(entries)
    return setmetatable({}, {
@@ -619,7 +617,7 @@ describe("helpers on a real BPF map", function()
    local obj
 
    setup(function()
-      obj = require("sockhost").open(build .. "/spec/fixtures/types.bpf.o")
+      obj = require("helpers.fixtures").open("types")
    end)
 
    teardown(function()

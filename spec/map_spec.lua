@@ -6,11 +6,12 @@
 local sockhost = require "sockhost"
 local socket = require "socket"
 local errors = require "helpers.errors"
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local traffic = require "helpers.traffic"
 
 local FIXTURE = require("helpers.fixtures").path("maps")
 
-local NCPU = kernel.possible_cpus()
+local NCPU = proc.possible_cpus()
 
 local function open()
    return sockhost.open(FIXTURE)
@@ -36,7 +37,7 @@ local function walk(m, opts)
 end
 
 -- A connected TCP pair over loopback: established sockets for sockmaps.
-local tcp_pair = kernel.tcp_pair
+local tcp_pair = traffic.tcp_pair
 
 describe("sockhost.map", function()
    local obj
@@ -557,29 +558,29 @@ describe("sockhost.map walks", function()
 
    it("ends, bounded by max_entries, while another process keeps changing the map", function()
       local big = obj:map("big")
-      local pin = ("/sys/fs/bpf/sockhost-spec-maps-%d"):format(kernel.pid())
+      local pin = ("/sys/fs/bpf/sockhost-spec-maps-%d"):format(proc.pid())
       big:pin(pin)
       local pid
       finally(function() -- busted keeps only a test's last finally: one for everything
          if pid then
-            kernel.kill(pid, "KILL")
-            kernel.wait_gone(pid)
+            proc.kill(pid, "KILL")
+            proc.wait_gone(pid)
          end
          os.remove(pin)
       end)
       for i = 0, 2047 do big[i] = i end
       local script = "local m = sockhost.open_pinned(" .. ("%q"):format(pin) .. ") " ..
          "local i = 0 while true do m[i % 4096] = nil; m[(i + 2048) % 4096] = i; i = i + 1 end"
-      pid = kernel.spawn(kernel.quote(os.getenv("SOCKHOST_BIN")) .. " -e " .. kernel.quote(script))
+      pid = proc.spawn(proc.quote(proc.env("SOCKHOST_BIN")) .. " -e " .. proc.quote(script))
       -- wait until the child is changing the map
       local first = big:snapshot()
-      local changed = kernel.wait_for(function()
+      local changed = proc.wait_for(function()
          for k, v in pairs(big:snapshot()) do
             if first[k] ~= v then return true end
          end
          return false
       end, 5)
-      assert.is_true(kernel.alive(pid), "the churning child died")
+      assert.is_true(proc.alive(pid), "the churning child died")
       -- without this the walks below could pass on a map nobody touched
       assert.is_true(changed or false, "the child never changed the map")
       local incomplete = 0
@@ -597,7 +598,7 @@ describe("sockhost.map walks", function()
             if not w.complete or not complete then incomplete = incomplete + 1 end
          end
       end
-      assert.is_true(kernel.alive(pid), "the churning child died")
+      assert.is_true(proc.alive(pid), "the churning child died")
       -- not asserted: how many walks noticed (it depends on scheduling); printed for the log
       print(("\n  %d of 120 walks during churn said they were incomplete"):format(incomplete))
    end)

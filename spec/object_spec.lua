@@ -2,6 +2,8 @@
 -- sockhost.object and sockhost.program: open, choose, load, globals, close, bad input.
 local sockhost = require "sockhost"
 local errors = require "helpers.errors"
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
 local fixtures = require "helpers.fixtures"
 
 local function tmpfile(content)
@@ -157,10 +159,9 @@ end)
 
 describe("machine facts", function()
    it("gives a cgroup's id as bpftool and the kernel know it", function()
-      local kernel = require "helpers.kernel"
-      local cg = kernel.new_cgroup("id")
-      finally(function() kernel.remove_cgroup(cg) end)
-      local _, ino = kernel.sh("stat -c %i " .. cg)
+      local cg = cgroup.new("id")
+      finally(function() cgroup.remove(cg) end)
+      local _, ino = proc.sh("stat -c %i " .. cg)
       assert.equal(math.tointeger(tonumber(ino)), sockhost.cgroup_id(cg))
       errors.raises(function() sockhost.cgroup_id("/tmp") end,
          "cgroup '/tmp': not a cgroup v2 directory (cgroup2 is mounted at " .. sockhost.cgroup2_root() .. ")")
@@ -169,9 +170,8 @@ end)
 
 describe("privileges", function()
    it("says once, at the first BPF call, that BPF needs root or CAP_BPF", function()
-      local kernel = require "helpers.kernel"
-      local bin = assert(os.getenv("SOCKHOST_BIN"))
-      local ok, out, code = kernel.sh("setpriv --reuid=nobody --regid=nogroup --clear-groups "
+      local bin = proc.env("SOCKHOST_BIN")
+      local ok, out, code = proc.sh("setpriv --reuid=nobody --regid=nogroup --clear-groups "
          .. "--inh-caps=-all " .. bin .. " -e 'sockhost.open(\"sockex1\")' 2>&1")
       assert.is_false(ok)
       assert.equal(1, code)

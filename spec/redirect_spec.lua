@@ -3,40 +3,39 @@
 -- with traffic from build/spec/tcpcheck: processes that join that cgroup before they make
 -- their sockets, send streams whose every byte is known, and report what they sent, what
 -- they received (checked byte by byte) and a hash of each (spec/bin/tcpcheck.c).
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
+local bpftool = require "helpers.bpftool"
 local socket = require "socket"
 local cjson = require "cjson"
 
-local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
-local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"), "run through ctest (SOCKHOST_SOURCE_DIR)")
-local build = assert(os.getenv("SOCKHOST_BUILD_DIR"), "run through ctest (SOCKHOST_BUILD_DIR)")
+local bin = proc.env("SOCKHOST_BIN")
+local src = proc.env("SOCKHOST_SOURCE_DIR")
+local build = proc.env("SOCKHOST_BUILD_DIR")
 local script = src .. "/scripts/redirect.lua"
 local tcpcheck = build .. "/spec/tcpcheck"
-local q = kernel.quote
+local q = proc.quote
 
 local GiB = 1024 * 1024 * 1024
 
-local read_file, wait_for, records = kernel.read_file, kernel.wait_for, kernel.records
-local prog_exists = kernel.prog_exists
+local read_file, wait_for, records = proc.read_file, proc.wait_for, proc.records
+local prog_exists = bpftool.prog_exists
 
 describe("scripts/redirect.lua", function()
    local cg, dir, runs
 
    before_each(function()
-      cg = kernel.new_cgroup("redirect")
-      dir = kernel.tmpdir()
+      cg = cgroup.new("redirect")
+      dir = proc.tmpdir()
       runs = {}
    end)
 
    after_each(function()
       for _, r in ipairs(runs) do
-         if kernel.alive(r.pid) then
-            kernel.kill(r.pid, "KILL")
-            kernel.wait_gone(r.pid, 5)
-         end
+         proc.reap(r.pid)
       end
-      kernel.sh("rm -rf " .. q(dir))
-      assert(wait_for(function() return kernel.remove_cgroup(cg) end, 5))
+      proc.sh("rm -rf " .. q(dir))
+      assert(wait_for(function() return cgroup.remove(cg) end, 5))
    end)
 
    --- Start the script on the spec's cgroup with --json (and flags); returns the run once
@@ -44,7 +43,7 @@ describe("scripts/redirect.lua", function()
    local function start(flags)
       local n = #runs + 1
       local r = { out = ("%s/out%d"):format(dir, n), err = ("%s/err%d"):format(dir, n) }
-      r.pid = kernel.spawn(("exec %s %s --cgroup %s --json %s >%s 2>%s"):format(q(bin),
+      r.pid = proc.spawn(("exec %s %s --cgroup %s --json %s >%s 2>%s"):format(q(bin),
          q(script), q(cg), flags or "", r.out, r.err))
       runs[n] = r
       r.start = wait_for(function()
@@ -58,8 +57,8 @@ describe("scripts/redirect.lua", function()
 
    --- Stop a run with a signal; returns its records (start, stats..., total) and stderr.
    local function stop(r, sig)
-      assert(kernel.kill(r.pid, sig or "INT"))
-      assert(kernel.wait_gone(r.pid, 10), "redirect.lua did not exit")
+      assert(proc.kill(r.pid, sig or "INT"))
+      assert(proc.wait_gone(r.pid, 10), "redirect.lua did not exit")
       return records(read_file(r.out)), read_file(r.err)
    end
 
@@ -71,7 +70,7 @@ describe("scripts/redirect.lua", function()
 
    --- Run tcpcheck with args; returns its reports by role (client, server).
    local function check(args)
-      local _, out = kernel.sh(("%s %s 2>&1"):format(q(tcpcheck), args))
+      local _, out = proc.sh(("%s %s 2>&1"):format(q(tcpcheck), args))
       local by = {}
       for line in out:gmatch("[^\n]+") do
          local ok, rec = pcall(cjson.decode, line)
@@ -190,14 +189,14 @@ describe("scripts/redirect.lua", function()
          local run = start()
          local port_file = dir .. "/port"
          -- the server outside the cgroup, the client inside
-         local server = kernel.spawn(("exec %s server --port-file %s --bytes 6400 --reply 640 "
+         local server = proc.spawn(("exec %s server --port-file %s --bytes 6400 --reply 640 "
             .. "--msg 64 >%s/server.json"):format(q(tcpcheck), port_file, dir))
          runs[#runs + 1] = { pid = server } -- after_each kills it if the test fails
          local port = wait_for(function() return read_file(port_file) end)
          assert(port, "tcpcheck server did not start")
          local r = in_cg(("client --port %d --bytes 6400 --reply 640 --msg 64"):format(
             math.tointeger(tonumber(port))))
-         assert(kernel.wait_gone(server, 10))
+         assert(proc.wait_gone(server, 10))
          r.server = cjson.decode(read_file(dir .. "/server.json"))
          assert_intact(r, 6400, 640)
          local t = total(stop(run))
@@ -224,10 +223,10 @@ describe("scripts/redirect.lua", function()
    describe("--trace", function()
       it("shows the establishment of both ends of one connection", function()
          local run = { out = dir .. "/trace", err = dir .. "/trace.err" }
-         run.pid = kernel.spawn(("exec %s %s --cgroup %s --trace >%s 2>%s"):format(q(bin),
+         run.pid = proc.spawn(("exec %s %s --cgroup %s --trace >%s 2>%s"):format(q(bin),
             q(script), q(cg), run.out, run.err))
          runs[#runs + 1] = run
-         assert(wait_for(function() return #kernel.prog_ids_attached_to_cgroup(cg) == 1 end),
+         assert(wait_for(function() return #bpftool.prog_ids_attached_to_cgroup(cg) == 1 end),
             "never attached: " .. tostring(read_file(run.err)))
          local r = in_cg("pair --bytes 64 --reply 64")
          assert_intact(r, 64, 64)
@@ -238,8 +237,8 @@ describe("scripts/redirect.lua", function()
             ("<<< ipv4 op 5 passive_established_cb, port %d --> %d (127.0.0.1 -> 127.0.0.1): "
                .. "added"):format(s, c),
          }
-         assert(kernel.kill(run.pid, "INT"))
-         assert(kernel.wait_gone(run.pid, 10))
+         assert(proc.kill(run.pid, "INT"))
+         assert(proc.wait_gone(run.pid, 10))
          local got = {}
          for line in read_file(run.out):gmatch("[^\n]+") do
             if line:find("^<<<") then got[#got + 1] = line end
@@ -254,9 +253,9 @@ describe("scripts/redirect.lua", function()
             function()
                local run = start()
                local ids = run.start.prog_ids
-               assert.same({ ids.sock_ops }, kernel.prog_ids_attached_to_cgroup(cg))
+               assert.same({ ids.sock_ops }, bpftool.prog_ids_attached_to_cgroup(cg))
                -- a connection made while the redirect runs, used before and after it stops
-               local srv, cli, conn = kernel.in_cgroup(cg, function()
+               local srv, cli, conn = cgroup.within(cg, function()
                   local l = assert(socket.bind("127.0.0.1", 0))
                   local ip, port = l:getsockname()
                   local c = assert(socket.connect(ip, port))
@@ -274,7 +273,7 @@ describe("scripts/redirect.lua", function()
                   assert.equal(1, total(recs).msgs)
                   assert.matches("%(signal SIG" .. sig .. ", cgroup ", err)
                end
-               assert.same({}, kernel.prog_ids_attached_to_cgroup(cg))
+               assert.same({}, bpftool.prog_ids_attached_to_cgroup(cg))
                for _, id in pairs(ids) do
                   assert.is_true(wait_for(function() return not prog_exists(id) end, 5) or false,
                      "program id " .. id .. " is still loaded")
@@ -289,7 +288,7 @@ describe("scripts/redirect.lua", function()
 
    describe("bad input", function()
       local function run_bad(args)
-         local ok, out, code = kernel.sh(("%s %s %s 2>&1"):format(q(bin), q(script), args))
+         local ok, out, code = proc.sh(("%s %s %s 2>&1"):format(q(bin), q(script), args))
          return ok, out, code
       end
 
@@ -299,7 +298,7 @@ describe("scripts/redirect.lua", function()
          assert.equal(1, code)
          assert.equal("sockhost: redirect: cgroup '/nonexistent/cg': No such file or directory\n",
             out)
-         assert.equal(0, kernel.link_count_for_prog_name("msg_redirect"))
+         assert.equal(0, bpftool.link_count_for_prog_name("msg_redirect"))
       end)
 
       it("refuses a directory that is not a cgroup v2", function()
@@ -307,8 +306,8 @@ describe("scripts/redirect.lua", function()
          assert.is_false(ok)
          assert.equal(1, code)
          assert.equal(("sockhost: redirect: cgroup '%s': not a cgroup v2 directory (cgroup2 is "
-            .. "mounted at %s)\n"):format(dir, kernel.cgroup2_root()), out)
-         assert.equal(0, kernel.link_count_for_prog_name("msg_redirect"))
+            .. "mounted at %s)\n"):format(dir, cgroup.root()), out)
+         assert.equal(0, bpftool.link_count_for_prog_name("msg_redirect"))
       end)
 
       it("refuses an unknown --mode", function()

@@ -8,7 +8,7 @@ local net = require "sockhost.net"
 local errors = require "helpers.errors"
 local p = require "helpers.packets"
 local testbed = require "helpers.testbed"
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
 
 -- enum sockex3_slot in bpf/sockex3.h
 local SLOTS = { parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }
@@ -261,23 +261,23 @@ describe("sockex3", function()
 
       it("prints the sample's table", function()
          local sink, port = testbed.udp_sink(bed)
-         local bin = assert(os.getenv("SOCKHOST_BIN"))
-         local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"))
+         local bin = proc.env("SOCKHOST_BIN")
+         local src = proc.env("SOCKHOST_SOURCE_DIR")
          local out = os.tmpname()
-         local pid = kernel.spawn(("exec %s %s/scripts/sockex3.lua --iface %s --duration 2 >%s")
-            :format(kernel.quote(bin), kernel.quote(src), bed.host_if, out))
+         local pid = proc.spawn(("exec %s %s/scripts/sockex3.lua --iface %s --duration 2 >%s")
+            :format(proc.quote(bin), proc.quote(src), bed.host_if, out))
          finally(function() -- busted keeps only the last finally of a test: one for all
-            if kernel.alive(pid) then kernel.kill(pid, "KILL") end
+            if proc.alive(pid) then proc.kill(pid, "KILL") end
             os.remove(out)
             sink:close()
          end)
          -- the table's header appears on the first tick, a second after attaching
-         assert(kernel.wait_for(function()
-            return (kernel.read_file(out) or ""):find("IP ", 1, true)
-         end), "no table header from sockex3.lua: " .. tostring(kernel.read_file(out)))
+         assert(proc.wait_for(function()
+            return (proc.read_file(out) or ""):find("IP ", 1, true)
+         end), "no table header from sockex3.lua: " .. tostring(proc.read_file(out)))
          local sport = traffic(sink, port)
-         assert.is_true(kernel.wait_gone(pid, 10))
-         local text = assert(kernel.read_file(out))
+         assert.is_true(proc.wait_gone(pid, 10))
+         local text = assert(proc.read_file(out))
          local last = text:match(".*IP     src%.port %-> dst%.port               bytes      packets  proto\n(.*)$")
          assert.is_string(last, text)
          local rows = {}
@@ -299,10 +299,10 @@ describe("sockex3", function()
    end)
 
    it("refuses an interface that does not exist", function()
-      local bin = assert(os.getenv("SOCKHOST_BIN"))
-      local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"))
-      local ok, out, code = kernel.sh(("%s %s/scripts/sockex3.lua --iface nosuch0 2>&1")
-         :format(kernel.quote(bin), kernel.quote(src)))
+      local bin = proc.env("SOCKHOST_BIN")
+      local src = proc.env("SOCKHOST_SOURCE_DIR")
+      local ok, out, code = proc.sh(("%s %s/scripts/sockex3.lua --iface nosuch0 2>&1")
+         :format(proc.quote(bin), proc.quote(src)))
       assert.is_false(ok)
       assert.equal(1, code)
       assert.matches("sockex3.lua:%d+: interface 'nosuch0' does not exist", out)

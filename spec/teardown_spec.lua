@@ -3,12 +3,14 @@
 -- its own error leaves no program attached to its cgroup and none of its programs loaded (a
 -- program stays loaded while a link, a socket or a map still holds it, so this covers the
 -- cgroup and tracepoint links, the sockmap attachment and the socket filter).
-local kernel = require "helpers.kernel"
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
+local bpftool = require "helpers.bpftool"
 
-local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
+local bin = proc.env("SOCKHOST_BIN")
 
-local read_file, wait_for = kernel.read_file, kernel.wait_for
-local prog_exists = kernel.prog_exists
+local read_file, wait_for = proc.read_file, proc.wait_for
+local prog_exists = bpftool.prog_exists
 
 --- The script the child runs: attaches sock_ops to the cgroup, a tracepoint, an sk_msg
 -- program and a socket filter (on a UDP socket of its own), reports its pid and program ids,
@@ -59,8 +61,8 @@ describe("teardown", function()
    local cg, dir, script, child
    before_each(function()
       child = nil
-      cg = kernel.new_cgroup("teardown")
-      dir = kernel.tmpdir()
+      cg = cgroup.new("teardown")
+      dir = proc.tmpdir()
       script = dir .. "/script.lua"
       local f = assert(io.open(script, "w"))
       f:write(SCRIPT)
@@ -68,29 +70,25 @@ describe("teardown", function()
    end)
    after_each(function()
       -- a failed test can leave the child running ("busy" spins forever): its whole group goes
-      local gone = true
-      if child and kernel.alive(child) then
-         kernel.kill(child, "KILL")
-         gone = kernel.wait_gone(child, 5)
-      end
-      kernel.sh("rm -rf " .. kernel.quote(dir))
-      assert(wait_for(function() return kernel.remove_cgroup(cg) end, 5))
+      local gone = proc.reap(child)
+      proc.sh("rm -rf " .. proc.quote(dir))
+      assert(wait_for(function() return cgroup.remove(cg) end, 5))
       assert(gone, "the script's process group " .. tostring(child) .. " did not go")
    end)
 
    --- Start the script; returns its pid and its 4 program ids once everything is attached.
    local function start(mode)
       -- the status file appears whole (rename), so status() never reads it half written
-      child = kernel.spawn(string.format("%s %s %s %s %s 2>%s/stderr; echo $? > %s/status.tmp; "
-         .. "mv %s/status.tmp %s/status", kernel.quote(bin), kernel.quote(script),
-         kernel.quote(cg), kernel.quote(dir), mode or "run", dir, dir, dir, dir))
+      child = proc.spawn(string.format("%s %s %s %s %s 2>%s/stderr; echo $? > %s/status.tmp; "
+         .. "mv %s/status.tmp %s/status", proc.quote(bin), proc.quote(script),
+         proc.quote(cg), proc.quote(dir), mode or "run", dir, dir, dir, dir))
       local ready = wait_for(function() return read_file(dir .. "/ready") end)
       assert(ready, "script did not get ready: " .. tostring(read_file(dir .. "/stderr")))
       local nums = {}
       for n in ready:gmatch("%d+") do nums[#nums + 1] = math.tointeger(tonumber(n)) end
       local pid = table.remove(nums, 1)
       assert.equal(4, #nums, ready)
-      assert.same({ nums[1] }, kernel.prog_ids_attached_to_cgroup(cg))
+      assert.same({ nums[1] }, bpftool.prog_ids_attached_to_cgroup(cg))
       for _, id in ipairs(nums) do assert.is_true(prog_exists(id), "program id " .. id) end
       return pid, nums
    end
@@ -102,7 +100,7 @@ describe("teardown", function()
    end
 
    local function assert_nothing_left(ids)
-      assert.same({}, kernel.prog_ids_attached_to_cgroup(cg))
+      assert.same({}, bpftool.prog_ids_attached_to_cgroup(cg))
       -- programs are freed after an RCU grace period once the last reference goes
       for _, id in ipairs(ids) do
          assert.is_true(wait_for(function() return not prog_exists(id) end, 5) or false,
@@ -113,7 +111,7 @@ describe("teardown", function()
    for _, sig in ipairs({ "INT", "TERM" }) do
       it("on SIG" .. sig .. " returns from run, lets the script finish, then detaches", function()
          local pid, ids = start()
-         assert(kernel.sh("kill -" .. sig .. " " .. pid))
+         assert(proc.sh("kill -" .. sig .. " " .. pid))
          assert.equal(0, status())
          assert.equal("signal SIG" .. sig .. "\n", read_file(dir .. "/summary"))
          assert_nothing_left(ids)
@@ -122,7 +120,7 @@ describe("teardown", function()
 
    it("on SIGKILL leaves nothing attached (the kernel drops the links)", function()
       local pid, ids = start()
-      assert(kernel.sh("kill -KILL " .. pid))
+      assert(proc.sh("kill -KILL " .. pid))
       assert.equal(137, status())
       assert.is_nil(read_file(dir .. "/summary"))
       assert_nothing_left(ids)
@@ -130,7 +128,7 @@ describe("teardown", function()
 
    it("on SIGINT outside run interrupts the script, detaches and exits 130", function()
       local pid, ids = start("busy")
-      assert(kernel.sh("kill -INT " .. pid))
+      assert(proc.sh("kill -INT " .. pid))
       assert.equal(130, status())
       assert.matches("interrupted", read_file(dir .. "/stderr"))
       assert_nothing_left(ids)

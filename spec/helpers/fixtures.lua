@@ -6,11 +6,13 @@
 --   local fixtures = require "helpers.fixtures"
 --   local obj <close> = fixtures.open("sockcount", { globals = { proto_filter = 17 } })
 --   local path = fixtures.path("maps")            -- <build>/spec/fixtures/maps.bpf.o
+local proc = require "helpers.proc"
+
 local fixtures = {}
 
 --- The directory the fixtures are built into ($SOCKHOST_BUILD_DIR/spec/fixtures).
 function fixtures.dir()
-   local build = assert(os.getenv("SOCKHOST_BUILD_DIR"), "run through ctest (SOCKHOST_BUILD_DIR)")
+   local build = proc.env("SOCKHOST_BUILD_DIR")
    return build .. "/spec/fixtures"
 end
 
