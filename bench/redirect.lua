@@ -70,7 +70,9 @@ end
 -- The bench's cgroup and its processes ---------------------------------------------------------
 
 local self_pid = sockhost.pid()
-local cg = ("%s/sockhost-bench-redirect-%d"):format(sockhost.cgroup2_root(), self_pid)
+local cgroup = require "sockhost.cgroup"
+local cg_name = ("sockhost-bench-redirect-%d"):format(self_pid)
+local cg = ("%s/%s"):format(cgroup.root() or error("no cgroup2 mount in /proc/mounts", 0), cg_name)
 local tmp = os.tmpname()
 local started = {} -- pids of background processes, killed at the end
 
@@ -111,7 +113,7 @@ local function cleanup()
    os.remove(tmp .. ".server")
    -- the cgroup goes once its processes have
    for _ = 1, 50 do
-      if os.remove(cg) then return end
+      if cgroup.remove(cg) then return end
       sleep(0.1)
    end
    log("cannot remove %s", cg)
@@ -219,7 +221,7 @@ local function main()
          variants[#variants + 1] = v
       end
    end
-   must("mkdir " .. quote(cg))
+   cgroup.create(cg_name)
    local rounds = {}
    local ok, err = pcall(function()
       for i = 1, args.rounds do
