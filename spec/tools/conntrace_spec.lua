@@ -41,7 +41,7 @@ local function free_port()
    error("no free port between 20000 and 32000")
 end
 
-describe("scripts/conntrace.lua", function()
+describe("scripts/conntrace.lua #tools", function()
    local out, pid
    local me = proc.pid()
    local comm = read_file("/proc/self/comm"):gsub("\n$", "")

@@ -39,7 +39,7 @@ end
 -- A connected TCP pair over loopback: established sockets for sockmaps.
 local tcp_pair = traffic.tcp_pair
 
-describe("sockhost.map", function()
+describe("sockhost.map #kernel", function()
    local obj
    before_each(function() obj = open() end)
    after_each(function() obj:close() end)
@@ -464,7 +464,7 @@ describe("sockhost.map", function()
    end)
 end)
 
-describe("sockhost.map walks", function()
+describe("sockhost.map walks #kernel", function()
    local obj
    before_each(function() obj = open() end)
    after_each(function() obj:close() end)

@@ -31,7 +31,7 @@ local function attach(obj)
    return obj:program("sys_enter_openat"):attach()
 end
 
-describe("sockhost.ringbuf", function()
+describe("sockhost.ringbuf #kernel", function()
    it("delivers exactly the records of the calls made, decoded by BTF", function()
       local obj <close> = evgen()
       local seen = {}
@@ -123,7 +123,7 @@ describe("sockhost.ringbuf", function()
    end)
 end)
 
-describe("sockhost.perfbuf", function()
+describe("sockhost.perfbuf #kernel", function()
    it("gives the same records as the ring buffer", function()
       local obj <close> = evgen({ burst = 4, to_perf = true })
       local ring, perf = {}, {}
@@ -144,7 +144,7 @@ describe("sockhost.perfbuf", function()
    end)
 end)
 
-describe("loss ledger", function()
+describe("loss ledger #kernel", function()
    it("counts every record a tiny ring could not take: received + dropped == produced", function()
       -- 4 KiB ring, 200 records of 40 bytes (with header) per call: most cannot fit
       local obj <close> = evgen({ burst = 200 }, { events = { max_entries = 4096 } })
@@ -174,7 +174,7 @@ describe("loss ledger", function()
    end)
 end)
 
-describe("callback errors", function()
+describe("callback errors #kernel", function()
    it("stop the loop with the traceback; the next poll gets the next records, not repeats", function()
       local obj <close> = evgen({ burst = 5 })
       local seen = {}
@@ -260,7 +260,7 @@ sockhost.run { duration = 5 }
    end)
 end)
 
-describe("the loop", function()
+describe("the loop #kernel", function()
    it("fires timers the right number of times within a duration", function()
       local every, after = 0, 0
       local t1 <close> = sockhost.every(0.1, function() every = every + 1 end)
@@ -353,7 +353,7 @@ events.warn_drops()
    end)
 end)
 
-describe("BPF logging", function()
+describe("BPF logging #kernel", function()
    after_each(function()
       sockhost.on_log(nil)
       sockhost.log_level("info")
@@ -424,7 +424,7 @@ describe("BPF logging", function()
    end)
 end)
 
-describe("bad input", function()
+describe("bad input #kernel", function()
    local obj
    before_each(function() obj = evgen() end)
    after_each(function() obj:close() end)

@@ -9,7 +9,7 @@ end
 
 local little_endian = string.pack("=I2", 1):byte(1) == 1
 
-describe("sockhost.net", function()
+describe("sockhost.net #unit", function()
    it("loads without sockhost.core", function()
       assert.is_nil(package.loaded["sockhost.core"])
       assert.is_nil(package.loaded["sockhost"])

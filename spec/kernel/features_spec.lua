@@ -32,7 +32,7 @@ local function kernel_has_kprobes()
       or exists("/sys/bus/event_source/devices/kprobe/type")
 end
 
-describe("sockhost.features()", function()
+describe("sockhost.features() #kernel", function()
    local features
 
    setup(function()

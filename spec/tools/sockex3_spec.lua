@@ -45,7 +45,7 @@ local function eth(l3, type, vlans)
    return p.eth { type = type or p.ETH_P_IP, vlans = vlans, payload = l3 }
 end
 
-describe("sockex3", function()
+describe("sockex3 #tools", function()
    describe("test_run", function()
       local obj
       before_each(function() obj = open_filled() end)

@@ -3,7 +3,7 @@
 local sockhost = require "sockhost"
 local socket = require "socket"
 
-describe("sockhost loop", function()
+describe("sockhost loop #kernel", function()
    it("never dispatches a source a callback earlier in the same batch closed", function()
       local fired, timers = {}, {}
       local function cancel(k) -- returns with no reference to the timer left on the stack

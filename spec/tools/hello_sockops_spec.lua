@@ -13,7 +13,7 @@ local script = src .. "/scripts/hello-sockops.lua"
 
 local read_file, wait_for = proc.read_file, proc.wait_for
 
-describe("scripts/hello-sockops.lua", function()
+describe("scripts/hello-sockops.lua #tools", function()
    local cg, out, pid
    before_each(function()
       pid = nil

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: GPL-2.0
 --
--- spec/cli_spec.lua: the sockhost executable (host/main.c): options, `arg`, error reporting,
+-- spec/tools/cli_spec.lua: the sockhost executable (host/main.c): options, `arg`, error reporting,
 -- the REPL fed through a pipe, and signals. Runs $SOCKHOST_BIN as a child process; nothing
 -- here needs BPF, so it runs on any kernel.
 
@@ -69,7 +69,7 @@ local function signal_run(cmd, sig, errfile, setup, cleanup)
    return tonumber(rest:match("status (%d+)")), read_file(errfile)
 end
 
-describe("sockhost executable", function()
+describe("sockhost executable #tools", function()
    teardown(function()
       for _, name in ipairs(tmpfiles) do
          os.remove(name)

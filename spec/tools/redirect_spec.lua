@@ -21,7 +21,7 @@ local GiB = 1024 * 1024 * 1024
 local read_file, wait_for, records = proc.read_file, proc.wait_for, proc.records
 local prog_exists = bpftool.prog_exists
 
-describe("scripts/redirect.lua", function()
+describe("scripts/redirect.lua #tools", function()
    local cg, dir, runs
 
    before_each(function()

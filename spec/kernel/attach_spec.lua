@@ -37,7 +37,7 @@ local function drain_udp(u)
    return n
 end
 
-describe("sock_ops", function()
+describe("sock_ops #kernel", function()
    local cg
    before_each(function() cg = cgroup.new("sockops") end)
    after_each(function()
@@ -119,7 +119,7 @@ describe("sock_ops", function()
    end)
 end)
 
-describe("socket filter", function()
+describe("socket filter #kernel", function()
    it("counts exactly the datagrams a socket receives", function()
       local obj <close> = fixtures.open("sockcount", { globals = { proto_filter = 17 } })
       local u, port = udp_receiver()
@@ -250,7 +250,7 @@ describe("socket filter", function()
    end)
 end)
 
-describe("sk_msg", function()
+describe("sk_msg #kernel", function()
    it("counts every message sent on a socket in its sockmap", function()
       local obj <close> = fixtures.open("skmsg", { programs = { "msg_count" } })
       local sock_map = obj:map("sock_map")
@@ -282,7 +282,7 @@ describe("sk_msg", function()
    end)
 end)
 
-describe("tracing", function()
+describe("tracing #kernel", function()
    --- An object counting openat() calls of this process through the given program.
    local function tpcount(prog)
       return fixtures.open("tpcount", {

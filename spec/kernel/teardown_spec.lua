@@ -57,7 +57,7 @@ f:write(reason, " ", tostring(sig), "\n")
 f:close()
 ]]
 
-describe("teardown", function()
+describe("teardown #kernel", function()
    local cg, dir, script, child
    before_each(function()
       child = nil

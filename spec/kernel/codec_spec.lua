@@ -62,7 +62,7 @@ local function keys(m)
    return out
 end
 
-describe("sockhost codec", function()
+describe("sockhost codec #kernel", function()
    local obj
 
    setup(function()
