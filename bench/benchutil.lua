@@ -6,7 +6,7 @@
 --   package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
 --   local util = require "benchutil"
 --
--- Pure Lua 5.4 (+ sockhost for build_dir's default); never anything under spec/.
+-- Pure Lua 5.4 (+ sockhost for build_dir's default); nothing from the specs.
 local util = {}
 
 --- Quote s for /bin/sh.
