@@ -248,16 +248,13 @@ end
 -- listener's), so only the setup happens inside. Each connection i trades 100*i bytes up and
 -- 1000*i down now, the same again at `again` seconds, and closes at `close_at`.
 local function run_demo(cg, again, close_at)
-   local socket = cli.need("socket", "lua-socket", "--demo")
+   cli.need("socket", "lua-socket", "--demo")
+   local tcp_pair = require("sockhost.demo").tcp_pair
    local demo_conns = {}
    local ok, err = pcall(cg.within, function()
       for _, host in ipairs({ "127.0.0.1", "127.0.0.1", "::1" }) do
-         local srv = socket.bind(host, 0)
-         if srv then -- no ::1 where IPv6 is off
-            local _, port = srv:getsockname()
-            local client = assert(socket.connect(host, port))
-            local conn = assert(srv:accept())
-            srv:close()
+         local client, conn = tcp_pair(host)
+         if client then -- no ::1 where IPv6 is off
             client:settimeout(2)
             conn:settimeout(2)
             demo_conns[#demo_conns + 1] = { cli = client, conn = conn }

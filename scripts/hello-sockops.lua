@@ -83,13 +83,9 @@ end
 
 -- One TCP connection over loopback with a line each way, all in this process. False when
 -- the address cannot be bound (no ::1 where IPv6 is disabled).
-local function talk(socket, host)
-   local srv = socket.bind(host, 0)
-   if not srv then return false end
-   local _, port = srv:getsockname()
-   local client = assert(socket.connect(host, port))
-   local conn = assert(srv:accept())
-   srv:close()
+local function talk(host)
+   local client, conn = require("sockhost.demo").tcp_pair(host)
+   if not client then return false end
    for _, s in ipairs({ client, conn }) do s:settimeout(2) end
    assert(client:send("hello\n"))
    assert(conn:receive("*l"))
@@ -103,10 +99,10 @@ end
 -- Sockets belong to the cgroup their creator was in when they were made, so only the
 -- connection setup needs to happen inside; the process leaves again right away.
 local function run_demo(cg)
-   local socket = cli.need("socket", "lua-socket", "--demo")
+   cli.need("socket", "lua-socket", "--demo")
    local ok, err = pcall(cg.within, function()
-      if not talk(socket, "127.0.0.1") then error("cannot listen on 127.0.0.1", 0) end
-      talk(socket, "::1")
+      if not talk("127.0.0.1") then error("cannot listen on 127.0.0.1", 0) end
+      talk("::1")
    end)
    if not ok then error("demo connection failed: " .. tostring(err), 0) end
 end

@@ -15,7 +15,7 @@
 -- (EBUSY); data is never at risk. Connections made after the first run stops belong to the
 -- second. Kernel side: bpf/redirect.bpf.c (keys, counters and modes in bpf/redirect.h).
 --
--- Measured on 6.18 (spec/redirect_spec.lua, scripts/bench/redirect.lua): a redirected
+-- Measured on 6.18 (spec/tools/redirect_spec.lua, bench/redirect.lua): a redirected
 -- receiver's queue ignores its SO_RCVBUF, so a fast sender is never held back by a slow
 -- reader; and where a message takes the TCP path under sk_msg (peer not in the map, --mode
 -- pass/egress), a blocking sender using MSG_MORE with sends larger than SO_SNDBUF can stall,

@@ -9,7 +9,6 @@
 --
 -- Kernel side: bpf/sockex1.bpf.c (struct sockex1_value in bpf/sockex1.h).
 
-local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local argparse = require "argparse"
@@ -84,39 +83,22 @@ local function json_record(args, rows, elapsed, final)
       protocols = protocols }
 end
 
-local function main()
-   local args = parse_args()
-   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
-   io.stdout:setvbuf("line")
-   local now = sockhost.now
-
-   local obj <close> = sockhost.open("sockex1", {
-      globals = { direction = DIRECTIONS[args.direction] } })
-   local sock <close> = sockhost.socket(args.iface)
-   obj:program("by_protocol"):attach(sock) -- closing the socket detaches the filter
-   local map = obj:map("protocols")
-   local start = now()
-   io.stderr:write(("sockex1: counting %s packets on %s\n"):format(args.direction, args.iface))
-
-   local function report(final)
-      local rows = read_counts(map)
-      if json then
-         io.stdout:write(json.encode(json_record(args, rows, now() - start, final)), "\n")
-      else
-         io.stdout:write(text_line(rows), "\n")
+local args = parse_args()
+cli.count {
+   name = "sockex1", args = args,
+   object = "sockex1", open = { globals = { direction = DIRECTIONS[args.direction] } },
+   program = "by_protocol", map = "protocols",
+   counting = ("counting %s packets on %s"):format(args.direction, args.iface),
+   where = ("%s (%s)"):format(args.iface, args.direction),
+   read = read_counts,
+   record = function(ctx, rows, final) return json_record(args, rows, ctx.elapsed, final) end,
+   text = function(rows) io.stdout:write(text_line(rows), "\n") end,
+   summary = function(_, rows)
+      local parts = {}
+      for _, r in ipairs(rows) do
+         parts[#parts + 1] = ("%s %d bytes in %d packets"):format(proto_label(r.number),
+            r.bytes, r.packets)
       end
-      return rows
-   end
-   local reason, signal, rows = cli.report_every(report, args.duration)
-
-   local parts = {}
-   for _, r in ipairs(rows) do
-      parts[#parts + 1] = ("%s %d bytes in %d packets"):format(proto_label(r.number),
-         r.bytes, r.packets)
-   end
-   io.stderr:write(("sockex1: %s (%s) after %.1f s (%s): %s\n"):format(args.iface,
-      args.direction, now() - start, cli.stopped(reason, signal),
-      #parts > 0 and table.concat(parts, ", ") or "nothing counted"))
-end
-
-main()
+      return #parts > 0 and table.concat(parts, ", ") or "nothing counted"
+   end,
+}

@@ -10,7 +10,6 @@
 --
 -- Kernel side: bpf/sockex2.bpf.c (struct sockex2_key/value in bpf/sockex2.h).
 
-local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local argparse = require "argparse"
@@ -48,37 +47,25 @@ local function read_destinations(map)
    return rows
 end
 
-local function main()
-   local args = parse_args()
-   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
-   io.stdout:setvbuf("line")
-   local now = sockhost.now
-
-   local obj <close> = sockhost.open("sockex2")
-   local sock <close> = sockhost.socket(args.iface)
-   obj:program("by_destination"):attach(sock) -- closing the socket detaches the filter
-   local map = obj:map("destinations")
-   local start = now()
-   io.stderr:write(("sockex2: counting per destination on %s\n"):format(args.iface))
-
-   local function report(final)
-      local rows = read_destinations(map)
-      if json then
-         io.stdout:write(cli.with_array(json, { iface = args.iface, elapsed = now() - start,
-            final = final, missed = obj.globals.missed }, "destinations", rows), "\n")
-      else
-         for _, r in ipairs(rows) do
-            io.stdout:write(("ip %s bytes %d packets %d\n"):format(r.addr, r.bytes, r.packets))
-         end
+local args = parse_args()
+cli.count {
+   name = "sockex2", args = args, object = "sockex2",
+   program = "by_destination", map = "destinations",
+   counting = ("counting per destination on %s"):format(args.iface),
+   read = read_destinations,
+   record = function(ctx, _, final)
+      return { iface = args.iface, elapsed = ctx.elapsed, final = final,
+         missed = ctx.obj.globals.missed }
+   end,
+   array = "destinations",
+   text = function(rows)
+      for _, r in ipairs(rows) do
+         io.stdout:write(("ip %s bytes %d packets %d\n"):format(r.addr, r.bytes, r.packets))
       end
-      return rows
-   end
-   local reason, signal, rows = cli.report_every(report, args.duration)
-
-   local packets, bytes = cli.totals(rows)
-   io.stderr:write(("sockex2: %s after %.1f s (%s): %d destinations, %d packets, %d bytes, "
-      .. "%d missed\n"):format(args.iface, now() - start, cli.stopped(reason, signal), #rows,
-      packets, bytes, obj.globals.missed))
-end
-
-main()
+   end,
+   summary = function(ctx, rows)
+      local packets, bytes = cli.totals(rows)
+      return ("%d destinations, %d packets, %d bytes, %d missed"):format(#rows, packets, bytes,
+         ctx.obj.globals.missed)
+   end,
+}

@@ -11,7 +11,6 @@
 --
 -- Kernel side: bpf/sockex3.bpf.c (slots and struct sockex3_flow in bpf/sockex3.h).
 
-local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local argparse = require "argparse"
@@ -67,39 +66,27 @@ local function print_table(rows)
    end
 end
 
-local function main()
-   local args = parse_args()
-   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
-   io.stdout:setvbuf("line")
-   local now = sockhost.now
-
-   local obj <close> = sockhost.open("sockex3")
-   local jmp_table = obj:map("jmp_table")
-   for name, slot in pairs(SLOTS) do
-      jmp_table[slot] = obj:program(name)
-   end
-   local sock <close> = sockhost.socket(args.iface)
-   obj:program("dispatch"):attach(sock) -- closing the socket detaches the filter
-   local map = obj:map("flows")
-   local start = now()
-   io.stderr:write(("sockex3: counting flows on %s\n"):format(args.iface))
-
-   local function report(final)
-      local rows = read_flows(map)
-      if json then
-         io.stdout:write(cli.with_array(json, { iface = args.iface, elapsed = now() - start,
-            final = final, missed = obj.globals.missed }, "flows", rows), "\n")
-      else
-         print_table(rows)
+local args = parse_args()
+cli.count {
+   name = "sockex3", args = args, object = "sockex3",
+   setup = function(obj)
+      local jmp_table = obj:map("jmp_table")
+      for name, slot in pairs(SLOTS) do
+         jmp_table[slot] = obj:program(name)
       end
-      return rows
-   end
-   local reason, signal, rows = cli.report_every(report, args.duration)
-
-   local packets, bytes = cli.totals(rows)
-   io.stderr:write(("sockex3: %s after %.1f s (%s): %d flows, %d packets, %d bytes, "
-      .. "%d missed\n"):format(args.iface, now() - start, cli.stopped(reason, signal), #rows,
-      packets, bytes, obj.globals.missed))
-end
-
-main()
+   end,
+   program = "dispatch", map = "flows",
+   counting = ("counting flows on %s"):format(args.iface),
+   read = read_flows,
+   record = function(ctx, _, final)
+      return { iface = args.iface, elapsed = ctx.elapsed, final = final,
+         missed = ctx.obj.globals.missed }
+   end,
+   array = "flows",
+   text = print_table,
+   summary = function(ctx, rows)
+      local packets, bytes = cli.totals(rows)
+      return ("%d flows, %d packets, %d bytes, %d missed"):format(#rows, packets, bytes,
+         ctx.obj.globals.missed)
+   end,
+}

@@ -3,8 +3,9 @@
 -- sockhost.cli: the command-line conventions the shipped scripts (scripts/*.lua) share, so
 -- each states only what is its own: the standard options (--iface, --cgroup, --duration,
 -- --json) with their standard help texts, the seconds converter, the "this option needs a
--- Lua module" check, a clock, and for the counting scripts (sockex1/2/3) their loop (a
--- report every second and a final one at exit) and the splice of a JSON array into a record.
+-- Lua module" check, a clock, and for the counting scripts (sockex1/2/3) their whole run
+-- (cli.count: open, attach a socket filter to --iface, a report every second and a final one
+-- at exit, the summary on stderr) and the splice of a JSON array into a record.
 --
 --   local cli = require "sockhost.cli"
 --   local parser = argparse("sockhost scripts/x.lua", "What x does.")
@@ -12,8 +13,8 @@
 --   local args = parser:parse(arg)
 --   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
 --
--- Pure Lua on top of lua-argparse's parser objects; only cli.report_every runs the sockhost
--- loop (required when called, so the rest works without sockhost.core).
+-- Pure Lua on top of lua-argparse's parser objects; only cli.report_every and cli.count run
+-- sockhost (required when called, so the rest works without sockhost.core).
 
 local cli = {}
 
@@ -126,6 +127,66 @@ function cli.report_every(report, duration)
       reason, signal = sockhost.run { duration = duration }
    end
    return reason, signal, report(true)
+end
+
+-- Call fn(...); an error it raises is raised again at the line that called cli.count, so a
+-- script's failure to open or attach (no such interface ...) names the script, as it did when
+-- the script made those calls itself. Error tables (with .message) pass through untouched.
+local function as_caller(fn, ...)
+   local res = table.pack(pcall(fn, ...))
+   if res[1] then return table.unpack(res, 2, res.n) end
+   local err = res[2]
+   if type(err) == "string" then
+      error((err:gsub("^[^\n:]*:%d+: ", "", 1)), 3)
+   end
+   error(err, 0)
+end
+
+--- cli.count(spec): the run of a counting script (sockex1/2/3) once its arguments are parsed.
+-- Opens spec.object (sockhost.open(spec.object, spec.open)), calls spec.setup(obj) if given,
+-- attaches program spec.program to a raw socket on args.iface, says
+-- "<name>: <spec.counting>" on stderr, then reports every second and once more at exit
+-- (cli.report_every, args.duration): rows = spec.read(map spec.map); with args.json one NDJSON
+-- line, spec.record(ctx, rows, final) encoded (with spec.array: the rows spliced in under
+-- that name, cli.with_array), else spec.text(rows) writes the text. At exit the summary
+-- "<name>: <spec.where or iface> after <s> s (<why it stopped>): <spec.summary(ctx, rows)>".
+-- ctx is { obj =, args =, elapsed = seconds since counting started }. spec.name, .args,
+-- .object, .program, .map, .counting, .read, .record, .text and .summary are required.
+function cli.count(spec)
+   local sockhost = require "sockhost"
+   local args = spec.args
+   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
+   io.stdout:setvbuf("line")
+   local now = sockhost.now
+
+   local obj <close> = as_caller(sockhost.open, spec.object, spec.open)
+   if spec.setup then spec.setup(obj) end
+   local sock <close> = as_caller(sockhost.socket, args.iface)
+   -- closing the socket detaches the filter
+   as_caller(function() obj:program(spec.program):attach(sock) end)
+   local map = as_caller(obj.map, obj, spec.map)
+   local start = now()
+   io.stderr:write(("%s: %s\n"):format(spec.name, spec.counting))
+   local function ctx()
+      return { obj = obj, args = args, elapsed = now() - start }
+   end
+
+   local function report(final)
+      local rows = spec.read(map)
+      if json then
+         local record = spec.record(ctx(), rows, final)
+         io.stdout:write(spec.array and cli.with_array(json, record, spec.array, rows)
+            or json.encode(record), "\n")
+      else
+         spec.text(rows)
+      end
+      return rows
+   end
+   local reason, signal, rows = cli.report_every(report, args.duration)
+
+   local c = ctx()
+   io.stderr:write(("%s: %s after %.1f s (%s): %s\n"):format(spec.name, spec.where or args.iface,
+      c.elapsed, cli.stopped(reason, signal), spec.summary(c, rows)))
 end
 
 return cli

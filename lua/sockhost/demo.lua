@@ -2,83 +2,80 @@
 --- sockhost.demo: what a script's --demo needs to show real traffic on a fresh machine
 -- without touching anyone else's: a temporary child cgroup under the cgroup2 root that the
 -- process can step into while it opens its own sockets (a socket belongs to the cgroup its
--- creator was in), and that is removed again however the script ends.
-local core = require "sockhost.core"
+-- creator was in), and that is removed again however the script ends (sockhost.cgroup does
+-- the work); and loopback TCP connections inside this one process (demo.tcp_pair), the one
+-- traffic generator the scripts' demos and the specs' helpers share.
+local cgroup = require "sockhost.cgroup"
 
 local demo = {}
 
-local function read_file(path)
-   local f, err = io.open(path, "r")
-   if not f then return nil, err end
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function write_file(path, data)
-   local f, err = io.open(path, "w")
-   if not f then return nil, err end
-   local ok, werr = f:write(data)
-   local cok, cerr = f:close() -- a refused cgroup move shows up here, at the flush
-   if not ok then return nil, werr end
-   if not cok then return nil, ("%s: %s"):format(path, cerr) end
-   return true
-end
-
---- The cgroup v2 directory this process is in now ("0::/path" in /proc/self/cgroup).
-function demo.current_cgroup()
-   local root = core.cgroup2_root()
-   local text = assert(read_file("/proc/self/cgroup"))
-   for line in text:gmatch("[^\n]+") do
-      local rel = line:match("^0::(/.*)$")
-      if rel then return rel == "/" and root or root .. rel end
-   end
-   error("no cgroup v2 entry in /proc/self/cgroup", 0)
-end
+--- The cgroup v2 directory this process is in now (sockhost.cgroup.current).
+demo.current_cgroup = cgroup.current
 
 --- demo.cgroup(tag) -> guard: makes <cgroup2 root>/sockhost-<tag>-<pid>. guard.path is its
--- path; guard.enter() moves this process in, guard.leave() back to where it was. Use it as a
--- to-be-closed variable: closing leaves and removes the directory whatever happened.
+-- path; guard.enter() moves this process in, guard.leave() back to where it was,
+-- guard.within(fn, ...) runs fn inside. Use it as a to-be-closed variable: closing leaves and
+-- removes the directory whatever happened; what fails then is said on stderr.
 function demo.cgroup(tag)
-   local pid = tostring(core.pid())
-   local path = ("%s/sockhost-%s-%s"):format(core.cgroup2_root(), tag, pid)
-   local home = demo.current_cgroup()
-   -- plain Lua has no mkdir; the shell's runs and exits before anything moves
-   if not os.execute("mkdir -- '" .. path:gsub("'", "'\\''") .. "'") then
-      error(("cannot create demo cgroup %s"):format(path), 0)
+   local name = ("sockhost-%s-%d"):format(tag, cgroup.pid())
+   local ok, guard = pcall(cgroup.scratch, name, function(msg)
+      io.stderr:write(("sockhost demo: %s\n"):format(msg))
+   end)
+   if not ok then
+      error(("cannot create demo cgroup %s/%s"):format(cgroup.root() or "?", name), 0)
    end
-   local guard = { path = path, home = home, inside = false }
-   function guard.enter()
-      assert(write_file(path .. "/cgroup.procs", pid))
-      guard.inside = true
+   return guard
+end
+
+-- socket.tcp()/udp() have no fd until bind/connect (family unknown), so options fail on them
+local function tcp_for(socket, host)
+   if host:find(":", 1, true) then return socket.tcp6() end
+   return socket.tcp4()
+end
+
+--- demo.tcp_pair(host [, port]) -> client, server: one TCP connection over loopback in this
+-- process (LuaSocket objects, both established and blocking): listen on
+-- host:port (port 0 or nil: any; SO_REUSEADDR), connect, accept, close the listener. host:
+-- "127.0.0.1" (default) or "::1". The caller closes both. On failure: nil and what failed
+-- ("bind 127.0.0.1: address already in use", "connect ...", "accept ..."), e.g. no ::1 where
+-- IPv6 is off.
+function demo.tcp_pair(host, port)
+   local socket = require "socket"
+   host = host or "127.0.0.1"
+   local srv, err = tcp_for(socket, host)
+   if not srv then return nil, "socket: " .. tostring(err) end
+   srv:setoption("reuseaddr", true)
+   local ok
+   ok, err = srv:bind(host, port or 0)
+   if ok then ok, err = srv:listen(32) end
+   if not ok then
+      srv:close()
+      return nil, ("bind %s: %s"):format(host, tostring(err))
    end
-   function guard.leave()
-      if guard.inside then
-         local ok, err = write_file(home .. "/cgroup.procs", pid)
-         if not ok then
-            io.stderr:write(("sockhost demo: cannot move back to %s: %s\n"):format(home, err))
-         end
-         guard.inside = not ok
-      end
+   local _, sport = srv:getsockname()
+   local cli
+   cli, err = tcp_for(socket, host)
+   if not cli then
+      srv:close()
+      return nil, "socket: " .. tostring(err)
    end
-   --- Run fn inside the cgroup and step out again, also when fn raises.
-   function guard.within(fn, ...)
-      guard.enter()
-      local res = table.pack(pcall(fn, ...))
-      guard.leave()
-      if not res[1] then error(res[2], 0) end
-      return table.unpack(res, 2, res.n)
+   cli:settimeout(5)
+   ok, err = cli:connect(host, math.tointeger(tonumber(sport)))
+   if not ok then
+      srv:close()
+      cli:close()
+      return nil, ("connect %s port %s: %s"):format(host, sport, tostring(err))
    end
-   return setmetatable(guard, {
-      __close = function()
-         guard.leave()
-         -- os.remove is C remove(), which rmdirs a directory; it must hold no tasks
-         local ok, err = os.remove(path)
-         if not ok then
-            io.stderr:write(("sockhost demo: cannot remove %s: %s\n"):format(path, err))
-         end
-      end,
-   })
+   srv:settimeout(5) -- connect and accept give up after 5 s
+   local conn
+   conn, err = srv:accept()
+   srv:close()
+   if not conn then
+      cli:close()
+      return nil, "accept: " .. tostring(err)
+   end
+   cli:settimeout(nil)
+   return cli, conn
 end
 
 return demo

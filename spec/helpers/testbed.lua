@@ -3,34 +3,35 @@
 -- socket filters that watch an interface (the sockex specs), and the traffic they count:
 -- ping and UDP sent from inside the namespace to the host end, and the sockex scripts run as
 -- child processes. IPv6 is off on both ends, so the only IP packets on the pair are the
--- ones a spec sends (and what the kernel answers). Built on helpers.kernel.
-local kernel = require "helpers.kernel"
+-- ones a spec sends (and what the kernel answers). Built on helpers.proc and helpers.netns.
+local proc = require "helpers.proc"
+local netns = require "helpers.netns"
 local socket = require "socket"
 
 local testbed = {}
 
-local quote, read_file = kernel.quote, kernel.read_file
+local quote, read_file = proc.quote, proc.read_file
 
 --- Namespace + veth pair, IPv6 off on both ends. The /30 comes from this process's pid
--- (10.198.0.0/16), not from helpers.kernel's per-process counter: two spec processes that
+-- (10.198.0.0/16), not from helpers.netns' per-process counter: two spec processes that
 -- both used 10.199.1.0/30 would have two host routes for it, and replies could leave
 -- through the other process's veth. Returns the pair ({host_if, ns_if, host_ip, ns_ip, ns}).
 function testbed.create(tag)
-   local ns = kernel.netns_create(tag)
-   local x = kernel.pid() % 16384
+   local ns = netns.create(tag)
+   local x = proc.pid() % 16384
    local prefix = ("10.198.%d."):format(x // 64)
    local low = (x % 64) * 4
-   local ok, bed = pcall(kernel.veth_pair, ns, {
+   local ok, bed = pcall(netns.veth_pair, ns, {
       host_addr = ("%s%d/30"):format(prefix, low + 1),
       ns_addr = ("%s%d/30"):format(prefix, low + 2),
    })
    if not ok then
-      kernel.netns_delete(ns)
+      netns.delete(ns)
       error(bed, 0)
    end
    local sok, err = pcall(function()
-      kernel.must(("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1"):format(bed.host_if))
-      kernel.must(("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1")
+      proc.must(("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1"):format(bed.host_if))
+      proc.must(("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1")
          :format(quote(ns), bed.ns_if))
    end)
    if not sok then
@@ -42,8 +43,8 @@ end
 
 --- Remove the pair and its namespace.
 function testbed.remove(bed)
-   kernel.veth_delete(bed)
-   kernel.netns_delete(bed.ns)
+   netns.veth_delete(bed)
+   netns.delete(bed.ns)
 end
 
 --- Frame sizes on the pair (Ethernet + IPv4 + ICMP/UDP header + payload).
@@ -58,7 +59,7 @@ end
 --- n ICMP echo requests of size payload bytes from the namespace to the host end; returns
 -- when the n replies are back (ping fails otherwise).
 function testbed.ping(bed, n, size)
-   kernel.must(("ip netns exec %s ping -q -n -c %d -s %d -i 0.02 -W 2 %s")
+   proc.must(("ip netns exec %s ping -q -n -c %d -s %d -i 0.02 -W 2 %s")
       :format(quote(bed.ns), n, size, bed.host_ip))
 end
 
@@ -89,7 +90,7 @@ for _ = 1, %d do assert(u:sendto(string.rep("u", %d), %q, %d)) end
 local _, p = u:getsockname()
 io.write(p)
 ]]):format(bed.ns_ip, n, size, bed.host_ip, port)
-   local out = kernel.must(("ip netns exec %s lua5.4 -e %s"):format(quote(bed.ns), quote(code)))
+   local out = proc.must(("ip netns exec %s lua5.4 -e %s"):format(quote(bed.ns), quote(code)))
    return assert(math.tointeger(tonumber(out)), "UDP sender printed no port: " .. out)
 end
 
@@ -97,24 +98,24 @@ end
 -- traffic() once it has attached, wait for it to end (extra should hold --duration).
 -- Returns the NDJSON records it printed, decoded, and its stderr.
 function testbed.run_script(name, bed, extra, traffic)
-   local bin = assert(os.getenv("SOCKHOST_BIN"), "run through ctest (SOCKHOST_BIN)")
-   local src = assert(os.getenv("SOCKHOST_SOURCE_DIR"), "run through ctest (SOCKHOST_SOURCE_DIR)")
+   local bin = proc.env("SOCKHOST_BIN")
+   local src = proc.env("SOCKHOST_SOURCE_DIR")
    local out = os.tmpname()
    local err = out .. ".err"
-   local pid = kernel.spawn(("exec %s %s --iface %s --json %s >%s 2>%s"):format(quote(bin),
+   local pid = proc.spawn(("exec %s %s --iface %s --json %s >%s 2>%s"):format(quote(bin),
       quote(src .. "/scripts/" .. name .. ".lua"), bed.host_if, extra or "", out, err))
    local ok, res = pcall(function()
       local deadline = socket.gettime() + 10
       while not (read_file(err) or ""):find("counting", 1, true) do
-         assert(kernel.alive(pid), "script died: " .. tostring(read_file(err)))
+         assert(proc.alive(pid), "script died: " .. tostring(read_file(err)))
          assert(socket.gettime() < deadline, "script never attached: " .. tostring(read_file(err)))
          socket.sleep(0.02)
       end
       traffic()
-      assert(kernel.wait_gone(pid, 15), "script did not stop")
-      return { records = kernel.records(read_file(out)), stderr = read_file(err) }
+      assert(proc.wait_gone(pid, 15), "script did not stop")
+      return { records = proc.records(read_file(out)), stderr = read_file(err) }
    end)
-   if kernel.alive(pid) then kernel.kill(pid, "KILL") end
+   if proc.alive(pid) then proc.kill(pid, "KILL") end
    os.remove(out)
    os.remove(err)
    if not ok then error(res, 0) end

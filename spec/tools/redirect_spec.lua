@@ -1,0 +1,320 @@
+-- SPDX-License-Identifier: GPL-2.0
+-- scripts/redirect.lua (bpf/redirect.bpf.c) run as a user runs it, on the spec's own cgroup,
+-- with traffic from build/spec/tcpcheck: processes that join that cgroup before they make
+-- their sockets, send streams whose every byte is known, and report what they sent, what
+-- they received (checked byte by byte) and a hash of each (spec/bin/tcpcheck.c).
+local proc = require "helpers.proc"
+local cgroup = require "helpers.cgroup"
+local bpftool = require "helpers.bpftool"
+local socket = require "socket"
+local cjson = require "cjson"
+
+local bin = proc.env("SOCKHOST_BIN")
+local src = proc.env("SOCKHOST_SOURCE_DIR")
+local build = proc.env("SOCKHOST_BUILD_DIR")
+local script = src .. "/scripts/redirect.lua"
+local tcpcheck = build .. "/spec/tcpcheck"
+local q = proc.quote
+
+local GiB = 1024 * 1024 * 1024
+
+local read_file, wait_for, records = proc.read_file, proc.wait_for, proc.records
+local prog_exists = bpftool.prog_exists
+
+describe("scripts/redirect.lua #tools", function()
+   local cg, dir, runs
+
+   before_each(function()
+      cg = cgroup.new("redirect")
+      dir = proc.tmpdir()
+      runs = {}
+   end)
+
+   after_each(function()
+      for _, r in ipairs(runs) do
+         proc.reap(r.pid)
+      end
+      proc.sh("rm -rf " .. q(dir))
+      assert(wait_for(function() return cgroup.remove(cg) end, 5))
+   end)
+
+   --- Start the script on the spec's cgroup with --json (and flags); returns the run once
+   -- its start record (written after both attachments) is out.
+   local function start(flags)
+      local n = #runs + 1
+      local r = { out = ("%s/out%d"):format(dir, n), err = ("%s/err%d"):format(dir, n) }
+      r.pid = proc.spawn(("exec %s %s --cgroup %s --json %s >%s 2>%s"):format(q(bin),
+         q(script), q(cg), flags or "", r.out, r.err))
+      runs[n] = r
+      r.start = wait_for(function()
+         local first = (read_file(r.out) or ""):match("^[^\n]+\n")
+         return first and cjson.decode(first)
+      end)
+      assert(r.start, "redirect.lua never started: " .. tostring(read_file(r.err)))
+      assert.equal("start", r.start.type)
+      return r
+   end
+
+   --- Stop a run with a signal; returns its records (start, stats..., total) and stderr.
+   local function stop(r, sig)
+      assert(proc.kill(r.pid, sig or "INT"))
+      assert(proc.wait_gone(r.pid, 10), "redirect.lua did not exit")
+      return records(read_file(r.out)), read_file(r.err)
+   end
+
+   local function total(recs)
+      local last = recs[#recs]
+      assert.equal("total", last.type)
+      return last
+   end
+
+   --- Run tcpcheck with args; returns its reports by role (client, server).
+   local function check(args)
+      local _, out = proc.sh(("%s %s 2>&1"):format(q(tcpcheck), args))
+      local by = {}
+      for line in out:gmatch("[^\n]+") do
+         local ok, rec = pcall(cjson.decode, line)
+         assert(ok and type(rec) == "table", "tcpcheck: " .. out)
+         by[rec.role] = rec
+      end
+      return by
+   end
+
+   local function in_cg(args)
+      return check(("--cgroup %s %s"):format(q(cg), args))
+   end
+
+   --- Both directions arrived whole: the checks passed, and each side's received hash is
+   -- the other side's sent hash.
+   local function assert_intact(r, c2s, s2c)
+      assert.is_true(r.client.ok, cjson.encode(r.client))
+      assert.is_true(r.server.ok, cjson.encode(r.server))
+      assert.equal(c2s, r.client.sent)
+      assert.equal(c2s, r.server.received)
+      assert.equal(s2c, r.server.sent)
+      assert.equal(s2c, r.client.received)
+      assert.equal(r.client.sent_hash, r.server.recv_hash)
+      assert.equal(r.server.sent_hash, r.client.recv_hash)
+   end
+
+   describe("redirect", function()
+      for _, host in ipairs({ "127.0.0.1", "::1" }) do
+         it("counts every message it redirects, and the data arrives intact (" .. host .. ")",
+            function()
+               local run = start()
+               -- 1000 messages of 64 bytes one way, 500 of 64 the other: one verdict each
+               local r = in_cg(("pair --host %s --bytes 64000 --reply 32000 --msg 64"):format(host))
+               assert_intact(r, 64000, 32000)
+               assert.equal(1000, r.client.sends)
+               assert.equal(500, r.server.sends)
+               local recs = stop(run)
+               local t = total(recs)
+               assert.same({ 1500, 96000, 0, 0, 2, 0, 0 },
+                  { t.msgs, t.bytes, t.passed, t.passed_bytes, t.added, t.add_failed, t.skipped })
+            end)
+      end
+
+      it("moves 1 GiB each way with matching hashes", function()
+         local run = start()
+         local r = in_cg(("pair --bytes %d --reply %d --msg 262144 --timeout 120"):format(GiB, GiB))
+         assert_intact(r, GiB, GiB)
+         local t = total(stop(run))
+         assert.equal(2 * GiB, t.bytes)
+         assert.equal(0, t.passed)
+      end)
+
+      it("handles messages larger than the socket buffers, non-blocking sends and MSG_MORE",
+         function()
+            local run = start()
+            local r = in_cg("pair --bytes 20000000 --reply 5000000 --msg 262144 --sndbuf 16384 "
+               .. "--rcvbuf 16384 --nonblock --more --timeout 30")
+            assert_intact(r, 20000000, 5000000)
+            local b = in_cg("pair --bytes 20000000 --reply 5000000 --msg 262144 --sndbuf 16384 "
+               .. "--rcvbuf 16384 --more --timeout 30")
+            assert_intact(b, 20000000, 5000000)
+            local t = total(stop(run))
+            -- every byte the senders got accepted went through the verdict, redirected
+            assert.equal(50000000, t.bytes)
+            assert.equal(0, t.passed)
+         end)
+
+      it("handles partial writes where the sockets take the TCP path (--mode pass)", function()
+         -- An ingress redirect never writes short: the peer's queue takes everything. Short
+         -- writes happen on the TCP path, which is where sk_msg hands back to TCP.
+         local run = start("--mode pass")
+         local r = in_cg("pair --bytes 20000000 --reply 5000000 --msg 262144 --sndbuf 16384 "
+            .. "--nonblock --timeout 30")
+         assert_intact(r, 20000000, 5000000)
+         assert.is_true(r.client.partial > 0, "no short write happened")
+         local t = total(stop(run))
+         -- Nothing redirected. passed counts verdicts, not sends: after a short write the
+         -- kernel applies the pending verdict to the rest without running the program again.
+         assert.equal(0, t.msgs)
+         assert.is_true(t.passed > 0)
+      end)
+
+      it("delivers what was sent before the sender closed, then EOF", function()
+         local run = start()
+         -- the client sends 8 MB and closes at once; the server starts reading 300 ms later
+         local r = in_cg("pair --bytes 8000000 --shut --read-delay 300")
+         assert_intact(r, 8000000, 0)
+         assert.equal(8000000, total(stop(run)).bytes)
+      end)
+
+      it("survives the receiver closing while messages are in flight", function()
+         local run = start()
+         local r = in_cg("pair --bytes 100000000 --abort-after 1000000 --timeout 20")
+         assert.is_true(r.server.ok, cjson.encode(r.server))
+         assert.equal(1000000, r.server.received)
+         -- the client's sends fail once the server is gone (its queued data went with it)
+         assert.matches("^send: [%a ]+ after %d+ bytes$", r.client.send_error)
+         assert.is_true(r.client.sent < 100000000)
+         -- and the next connection is redirected as usual
+         assert_intact(in_cg("pair --bytes 640 --reply 640 --msg 64"), 640, 640)
+         local t = total(stop(run))
+         assert.equal(4, t.added)
+      end)
+   end)
+
+   describe("scope", function()
+      it("leaves connections from outside the cgroup untouched", function()
+         local run = start()
+         local r = check("pair --bytes 64000 --reply 6400 --msg 64")
+         assert_intact(r, 64000, 6400)
+         local t = total(stop(run))
+         assert.same({ 0, 0, 0 }, { t.added, t.msgs, t.passed })
+      end)
+
+      it("passes messages whose peer is not in the map", function()
+         local run = start()
+         local port_file = dir .. "/port"
+         -- the server outside the cgroup, the client inside
+         local server = proc.spawn(("exec %s server --port-file %s --bytes 6400 --reply 640 "
+            .. "--msg 64 >%s/server.json"):format(q(tcpcheck), port_file, dir))
+         runs[#runs + 1] = { pid = server } -- after_each kills it if the test fails
+         local port = wait_for(function() return read_file(port_file) end)
+         assert(port, "tcpcheck server did not start")
+         local r = in_cg(("client --port %d --bytes 6400 --reply 640 --msg 64"):format(
+            math.tointeger(tonumber(port))))
+         assert(proc.wait_gone(server, 10))
+         r.server = cjson.decode(read_file(dir .. "/server.json"))
+         assert_intact(r, 6400, 640)
+         local t = total(stop(run))
+         -- only the client's socket is in the map; its 100 messages find no peer there
+         assert.same({ 1, 0, 100, 6400 }, { t.added, t.msgs, t.passed, t.passed_bytes })
+      end)
+
+      it("co-exists with a second run on the same cgroup: the first owns the sockets",
+         function()
+            local first = start()
+            local second = start()
+            assert_intact(in_cg("pair --bytes 6400 --reply 640 --msg 64"), 6400, 640)
+            local t1 = total(stop(first))
+            assert.same({ 2, 110, 0 }, { t1.added, t1.msgs, t1.passed })
+            -- now the second run owns new connections
+            assert_intact(in_cg("pair --bytes 6400 --reply 640 --msg 64"), 6400, 640)
+            local t2, err = stop(second)
+            t2 = total(t2)
+            assert.same({ 2, 2, 110, 0 }, { t2.added, t2.add_failed, t2.msgs, t2.passed })
+            assert.matches("EBUSY means another redirect on this cgroup owns them", err)
+         end)
+   end)
+
+   describe("--trace", function()
+      it("shows the establishment of both ends of one connection", function()
+         local run = { out = dir .. "/trace", err = dir .. "/trace.err" }
+         run.pid = proc.spawn(("exec %s %s --cgroup %s --trace >%s 2>%s"):format(q(bin),
+            q(script), q(cg), run.out, run.err))
+         runs[#runs + 1] = run
+         assert(wait_for(function() return #bpftool.prog_ids_attached_to_cgroup(cg) == 1 end),
+            "never attached: " .. tostring(read_file(run.err)))
+         local r = in_cg("pair --bytes 64 --reply 64")
+         assert_intact(r, 64, 64)
+         local c, s = r.client.lport, r.client.rport
+         local want = {
+            ("<<< ipv4 op 4 active_established_cb, port %d --> %d (127.0.0.1 -> 127.0.0.1): "
+               .. "added"):format(c, s),
+            ("<<< ipv4 op 5 passive_established_cb, port %d --> %d (127.0.0.1 -> 127.0.0.1): "
+               .. "added"):format(s, c),
+         }
+         assert(proc.kill(run.pid, "INT"))
+         assert(proc.wait_gone(run.pid, 10))
+         local got = {}
+         for line in read_file(run.out):gmatch("[^\n]+") do
+            if line:find("^<<<") then got[#got + 1] = line end
+         end
+         assert.same(want, got)
+      end)
+   end)
+
+   describe("teardown", function()
+      for _, sig in ipairs({ "INT", "TERM", "KILL" }) do
+         it("leaves nothing attached after SIG" .. sig .. ", and open connections keep working",
+            function()
+               local run = start()
+               local ids = run.start.prog_ids
+               assert.same({ ids.sock_ops }, bpftool.prog_ids_attached_to_cgroup(cg))
+               -- a connection made while the redirect runs, used before and after it stops
+               local srv, cli, conn = cgroup.within(cg, function()
+                  local l = assert(socket.bind("127.0.0.1", 0))
+                  local ip, port = l:getsockname()
+                  local c = assert(socket.connect(ip, port))
+                  return l, c, assert(l:accept())
+               end)
+               srv:close()
+               cli:settimeout(5)
+               conn:settimeout(5)
+               assert(cli:send("before\n"))
+               assert.equal("before", conn:receive("*l"))
+               local recs, err = stop(run, sig)
+               if sig == "KILL" then
+                  assert.are_not.equal("total", recs[#recs].type)
+               else
+                  assert.equal(1, total(recs).msgs)
+                  assert.matches("%(signal SIG" .. sig .. ", cgroup ", err)
+               end
+               assert.same({}, bpftool.prog_ids_attached_to_cgroup(cg))
+               for _, id in pairs(ids) do
+                  assert.is_true(wait_for(function() return not prog_exists(id) end, 5) or false,
+                     "program id " .. id .. " is still loaded")
+               end
+               assert(conn:send("after\n"))
+               assert.equal("after", cli:receive("*l"))
+               cli:close()
+               conn:close()
+            end)
+      end
+   end)
+
+   describe("bad input", function()
+      local function run_bad(args)
+         local ok, out, code = proc.sh(("%s %s %s 2>&1"):format(q(bin), q(script), args))
+         return ok, out, code
+      end
+
+      it("refuses a cgroup that does not exist, attaching nothing", function()
+         local ok, out, code = run_bad("--cgroup /nonexistent/cg")
+         assert.is_false(ok)
+         assert.equal(1, code)
+         assert.equal("sockhost: redirect: cgroup '/nonexistent/cg': No such file or directory\n",
+            out)
+         assert.equal(0, bpftool.link_count_for_prog_name("msg_redirect"))
+      end)
+
+      it("refuses a directory that is not a cgroup v2", function()
+         local ok, out, code = run_bad("--cgroup " .. q(dir))
+         assert.is_false(ok)
+         assert.equal(1, code)
+         assert.equal(("sockhost: redirect: cgroup '%s': not a cgroup v2 directory (cgroup2 is "
+            .. "mounted at %s)\n"):format(dir, cgroup.root()), out)
+         assert.equal(0, bpftool.link_count_for_prog_name("msg_redirect"))
+      end)
+
+      it("refuses an unknown --mode", function()
+         local ok, out = run_bad("--cgroup " .. q(cg) .. " --mode sideways")
+         assert.is_false(ok)
+         assert.matches("argument for option '%-%-mode' must be one of 'ingress', 'egress', "
+            .. "'pass'", out)
+      end)
+   end)
+end)

@@ -1,0 +1,252 @@
+-- SPDX-License-Identifier: GPL-2.0
+-- sockex1 and sockex2 (the kernel's samples/bpf socket filters on a raw AF_PACKET socket):
+-- crafted frames through test_run, and real traffic on a veth pair into the spec's own
+-- network namespace, counted exactly: ping and UDP from the namespace to the host end, on
+-- raw sockets bound to the host end. Also the scripts, run as a user runs them.
+local sockhost = require "sockhost"
+local net = require "sockhost.net"
+local errors = require "helpers.errors"
+local p = require "helpers.packets"
+local testbed = require "helpers.testbed"
+
+local N, PING_SIZE = 5, 100 -- ICMP echoes and their payload
+local M, UDP_SIZE = 7, 200  -- UDP datagrams and their payload
+
+-- Non-empty slots of sockex1's `protocols`: {[proto] = {packets=, bytes=}}.
+local function protocols(obj)
+   local t = {}
+   for proto, v in pairs(obj:map("protocols")) do
+      if v.packets > 0 then t[proto] = v end
+   end
+   return t
+end
+
+-- sockex2's `destinations` as {["addr"] = {packets=, bytes=}}.
+local function destinations(obj)
+   local t = {}
+   for k, v in pairs(obj:map("destinations")) do
+      t[net.ntop(k.addr, k.family)] = v
+   end
+   return t
+end
+
+local function frame_v4(dst, payload, opts)
+   opts = opts or {}
+   return p.eth { type = p.ETH_P_IP, vlans = opts.vlans,
+      payload = p.ipv4 { src = opts.src or "10.0.0.1", dst = dst, proto = opts.proto or p.IPPROTO_UDP,
+         mf = opts.mf, frag = opts.frag, options = opts.options,
+         payload = payload or p.udp { sport = 1000, dport = 2000, data = "x" } } }
+end
+
+describe("sockex1 #tools", function()
+   describe("test_run", function()
+      -- test_run frames arrive as PACKET_HOST (all-zero destination MAC on loopback)
+      it("counts frames per IP protocol, skb->len being the frame minus its Ethernet header",
+         function()
+            local obj <close> = sockhost.open("sockex1", { globals = { direction = "SOCKEX1_INCOMING" } })
+            local prog = obj:program("by_protocol")
+            local udp = frame_v4("10.0.0.2")
+            local icmp6 = p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1",
+               dst = "fd00::2", next = p.IPPROTO_ICMPV6, payload = p.icmp6_echo { data = "ping" } } }
+            local arp = p.eth { type = p.ETH_P_ARP, payload = p.arp { spa = "10.0.0.1", tpa = "10.0.0.2" } }
+            assert.equal(0, prog:test_run({ data = udp, ["repeat"] = 3 }).retval)
+            prog:test_run({ data = icmp6, ["repeat"] = 2 })
+            prog:test_run({ data = arp })
+            assert.same({
+               [17] = { packets = 3, bytes = 3 * (#udp - 14) },
+               [58] = { packets = 2, bytes = 2 * (#icmp6 - 14) },
+            }, protocols(obj))
+         end)
+
+      it("counts nothing incoming when told to count outgoing packets (the default)", function()
+         local obj <close> = sockhost.open("sockex1")
+         obj:program("by_protocol"):test_run({ data = frame_v4("10.0.0.2"), ["repeat"] = 4 })
+         assert.same({}, protocols(obj))
+      end)
+   end)
+
+   describe("on a veth pair", function()
+      local bed
+      before_each(function() bed = testbed.create("sockex1") end)
+      after_each(function() testbed.remove(bed) end)
+
+      it("counts exactly the echoes, replies and datagrams in each direction", function()
+         local objs, socks = {}, {}
+         for _, dir in ipairs({ "OUTGOING", "INCOMING", "BOTH" }) do
+            local obj = sockhost.open("sockex1", { globals = { direction = "SOCKEX1_" .. dir } })
+            local sock = sockhost.socket(bed.host_if)
+            obj:program("by_protocol"):attach(sock)
+            objs[dir], socks[#socks + 1] = obj, sock
+         end
+         local sink, port = testbed.udp_sink(bed)
+         finally(function() -- busted keeps only the last finally of a test: one for all
+            sink:close()
+            for _, s in ipairs(socks) do s:close() end
+            for _, o in pairs(objs) do o:close() end
+         end)
+
+         testbed.ping(bed, N, PING_SIZE)
+         testbed.udp_from_ns(bed, port, M, UDP_SIZE)
+         assert.equal(M, testbed.drain(sink, M))
+
+         local icmp = N * testbed.icmp_frame(PING_SIZE)
+         local udp = M * testbed.udp_frame(UDP_SIZE)
+         -- leaving the host end: the echo replies only (the sink answers no datagram)
+         assert.same({ [1] = { packets = N, bytes = icmp } }, protocols(objs.OUTGOING))
+         assert.same({ [1] = { packets = N, bytes = icmp }, [17] = { packets = M, bytes = udp } },
+            protocols(objs.INCOMING))
+         assert.same({ [1] = { packets = 2 * N, bytes = 2 * icmp },
+            [17] = { packets = M, bytes = udp } }, protocols(objs.BOTH))
+      end)
+
+      it("runs as scripts/sockex1.lua --json", function()
+         local sink, port = testbed.udp_sink(bed)
+         finally(function() sink:close() end)
+         local records, stderr = testbed.run_script("sockex1", bed, "--direction both --duration 3",
+            function()
+               testbed.ping(bed, N, PING_SIZE)
+               testbed.udp_from_ns(bed, port, M, UDP_SIZE)
+               assert.equal(M, testbed.drain(sink, M))
+            end)
+         local final = records[#records]
+         assert.is_true(final.final)
+         for i = 1, #records - 1 do assert.is_false(records[i].final) end
+         assert.equal(bed.host_if, final.iface)
+         assert.equal("both", final.direction)
+         assert.same({
+            icmp = { number = 1, packets = 2 * N, bytes = 2 * N * testbed.icmp_frame(PING_SIZE) },
+            udp = { number = 17, packets = M, bytes = M * testbed.udp_frame(UDP_SIZE) },
+         }, final.protocols)
+         assert.matches(("sockex1: %s %%(both%%) after [%%d.]+ s %%(duration%%): icmp %d bytes in %d "
+            .. "packets, udp %d bytes in %d packets\n"):format(bed.host_if,
+            2 * N * testbed.icmp_frame(PING_SIZE), 2 * N, M * testbed.udp_frame(UDP_SIZE), M), stderr)
+      end)
+   end)
+
+   it("refuses an interface that does not exist", function()
+      errors.raises(function() sockhost.socket("nosuch0") end, "interface 'nosuch0' does not exist")
+   end)
+end)
+
+describe("sockex2 #tools", function()
+   describe("test_run: the sample's flow dissector", function()
+      local obj
+      before_each(function() obj = sockhost.open("sockex2") end)
+      after_each(function() obj:close() end)
+
+      local function run(frame, n)
+         assert.equal(0, obj:program("by_destination"):test_run({ data = frame, ["repeat"] = n or 1 }).retval)
+         return (n or 1) * (#frame - 14)
+      end
+
+      it("counts per destination through VLAN tags, IPv4 options and IPv6", function()
+         local plain = run(frame_v4("10.0.0.2"), 2)
+         local q = run(frame_v4("10.0.0.2", nil, { vlans = { { vid = 7 } } }))
+         local qinq = run(frame_v4("10.0.0.3", nil,
+            { vlans = { { tpid = p.ETH_P_8021AD, vid = 1 }, { tpid = p.ETH_P_8021Q, vid = 2 } } }))
+         local opts = run(frame_v4("10.0.0.4", nil, { options = "\148\4\0\0\1\1\1" })) -- RA, NOPs
+         local v6 = run(p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1",
+            dst = "fd00::2", next = p.IPPROTO_UDP, payload = p.udp { sport = 1, dport = 2 } } }, 3)
+         assert.same({
+            ["10.0.0.2"] = { packets = 3, bytes = plain + q },
+            ["10.0.0.3"] = { packets = 1, bytes = qinq },
+            ["10.0.0.4"] = { packets = 1, bytes = opts },
+            ["fd00::2"] = { packets = 3, bytes = v6 },
+         }, destinations(obj))
+      end)
+
+      it("counts tunnels under the inner destination, fragments under their own", function()
+         local inner = p.ipv4 { src = "10.1.0.1", dst = "10.1.0.2", proto = p.IPPROTO_UDP,
+            payload = p.udp { sport = 5, dport = 6, data = "in" } }
+         local function gre(g)
+            g.proto = g.proto or p.ETH_P_IP
+            g.payload = g.payload or inner
+            return frame_v4("192.168.0.2", p.gre(g), { proto = p.IPPROTO_GRE })
+         end
+         local b = 0
+         b = b + run(gre {})
+         b = b + run(gre { csum = true })
+         b = b + run(gre { key = 42 })
+         b = b + run(gre { seq = 7 })
+         b = b + run(gre { csum = true, key = 42, seq = 7 })
+         b = b + run(gre { proto = p.ETH_P_8021Q, payload = p.vlan { vid = 3, type = p.ETH_P_IP,
+            payload = inner } })
+         local ipip = run(frame_v4("192.168.0.2", inner, { proto = p.IPPROTO_IPIP }))
+         local six4 = run(frame_v4("192.168.0.2", p.ipv6 { src = "fd00::1", dst = "fd00::9",
+            next = p.IPPROTO_UDP, payload = p.udp { sport = 1, dport = 2 } }, { proto = p.IPPROTO_IPV6 }))
+         -- GRE with the routing bit is not followed: counted under the outer destination
+         local routed = run(gre { routing = true })
+         local frag = run(frame_v4("10.9.9.9", inner, { proto = p.IPPROTO_IPIP, mf = true }))
+         local later = run(frame_v4("10.9.9.9", "tail", { proto = p.IPPROTO_UDP, frag = 3 }))
+         assert.same({
+            ["10.1.0.2"] = { packets = 7, bytes = b + ipip },
+            ["fd00::9"] = { packets = 1, bytes = six4 },
+            ["192.168.0.2"] = { packets = 1, bytes = routed },
+            ["10.9.9.9"] = { packets = 2, bytes = frag + later },
+         }, destinations(obj))
+      end)
+
+      it("does not count non-IP or truncated frames", function()
+         run(p.eth { type = p.ETH_P_ARP, payload = p.arp { spa = "10.0.0.1", tpa = "10.0.0.2" } })
+         -- (test_run itself refuses a frame of type IPv4 shorter than an IPv4 header)
+         run(frame_v4("10.0.0.2", p.ipv4 { src = "10.1.0.1", dst = "10.1.0.2", proto = 17 }:sub(1, 19),
+            { proto = p.IPPROTO_IPIP })) -- the inner header is one byte short
+         run(p.eth { type = p.ETH_P_8021Q, payload = "\0" }) -- tag cut short
+         assert.same({}, destinations(obj))
+         assert.equal(0, obj.globals.missed)
+      end)
+   end)
+
+   describe("on a veth pair", function()
+      local bed
+      before_each(function() bed = testbed.create("sockex2") end)
+      after_each(function() testbed.remove(bed) end)
+
+      local function traffic(sink, port)
+         testbed.ping(bed, N, PING_SIZE)
+         testbed.udp_from_ns(bed, port, M, UDP_SIZE)
+         assert.equal(M, testbed.drain(sink, M))
+      end
+
+      local function expected()
+         local icmp, udp = testbed.icmp_frame(PING_SIZE), testbed.udp_frame(UDP_SIZE)
+         return {
+            [bed.host_ip] = { packets = N + M, bytes = N * icmp + M * udp },
+            [bed.ns_ip] = { packets = N, bytes = N * icmp },
+         }
+      end
+
+      it("counts exactly the packets and bytes to each address, both directions", function()
+         local obj <close> = sockhost.open("sockex2")
+         local sock <close> = sockhost.socket(bed.host_if)
+         obj:program("by_destination"):attach(sock)
+         local sink, port = testbed.udp_sink(bed)
+         finally(function() sink:close() end)
+         traffic(sink, port)
+         assert.same(expected(), destinations(obj))
+         assert.equal(0, obj.globals.missed)
+      end)
+
+      it("runs as scripts/sockex2.lua --json", function()
+         local sink, port = testbed.udp_sink(bed)
+         finally(function() sink:close() end)
+         local records, stderr = testbed.run_script("sockex2", bed, "--duration 3",
+            function() traffic(sink, port) end)
+         local final = records[#records]
+         assert.is_true(final.final)
+         assert.equal(0, final.missed)
+         local got = {}
+         for _, d in ipairs(final.destinations) do
+            assert.equal("inet", d.family)
+            got[d.addr] = { packets = d.packets, bytes = d.bytes }
+         end
+         assert.same(expected(), got)
+         -- most bytes first
+         assert.equal(bed.host_ip, final.destinations[1].addr)
+         local e = expected()
+         assert.matches(("sockex2: %s after [%%d.]+ s %%(duration%%): 2 destinations, %d packets, "
+            .. "%d bytes, 0 missed\n"):format(bed.host_if, 2 * N + M,
+            e[bed.host_ip].bytes + e[bed.ns_ip].bytes), stderr)
+      end)
+   end)
+end)

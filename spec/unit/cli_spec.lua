@@ -1,0 +1,59 @@
+-- SPDX-License-Identifier: GPL-2.0
+-- sockhost.cli (pure Lua on lua-argparse): the shipped scripts' shared options and helpers.
+local cjson = require "cjson"
+local errors = require "helpers.errors"
+
+describe("sockhost.cli #unit", function()
+   local cli = require "sockhost.cli"
+   local argparse = require "argparse"
+
+   it("converts positive seconds, with the scripts' two message forms", function()
+      local plain, strict = cli.seconds("--duration"), cli.seconds("--interval", true)
+      assert.equal(2.5, plain("2.5"))
+      assert.equal(math.huge, plain("1e999"))
+      assert.same({ nil, "--duration wants a positive number of seconds" }, { plain("0") })
+      assert.same({ nil, "--duration wants a positive number of seconds" }, { plain("x") })
+      assert.equal(0.5, strict("0.5"))
+      assert.same({ nil, "--interval wants a positive number of seconds, got '1e999'" },
+         { strict("1e999") })
+      assert.same({ nil, "--interval wants a positive number of seconds, got '-1'" },
+         { strict("-1") })
+   end)
+
+   it("adds the standard options in their order, with the standard help", function()
+      local parser = argparse("x", "X.")
+      cli.common(parser, { json = true, iface = true, duration = { demo = 2 },
+         cgroup = { demo = "its own" } })
+      assert.equal("Usage: x [-h] --iface <name> [--cgroup <path>] [--duration <sec>]\n"
+         .. "       [--json]\n\nX.\n\nOptions:\n"
+         .. "   -h, --help            Show this help message and exit.\n"
+         .. "   --iface <name>        Interface to watch (raw AF_PACKET socket bound to it).\n"
+         .. "   --cgroup <path>       cgroup v2 directory to attach to (default: the cgroup2 "
+         .. "root, i.e. the whole machine; with --demo: its own).\n"
+         .. "   --duration <sec>      Stop after this many seconds (default: until Ctrl-C; "
+         .. "with --demo: 2).\n"
+         .. "   --json                NDJSON output (fields above).", parser:get_help())
+      local args = parser:parse({ "--iface", "lo", "--duration", "3" })
+      assert.same({ iface = "lo", duration = 3 }, args)
+      local ok, err = parser:pparse({ "--iface", "lo", "--duration", "0" })
+      assert.is_false(ok)
+      assert.equal("--duration wants a positive number of seconds", err)
+   end)
+
+   it("names the missing module and its package", function()
+      assert.equal(cjson, cli.need("cjson", "lua-cjson", "--json"))
+      errors.raises(function() cli.need("sockhost_no_such_module", "lua-nope", "--demo") end,
+         "--demo needs the Lua module 'sockhost_no_such_module' (apt-get install lua-nope)")
+   end)
+
+   it("splices an array into a record, sums rows, says why the loop stopped", function()
+      assert.equal('{"a":1,"list":[]}', cli.with_array(cjson, { a = 1 }, "list", {}))
+      assert.equal('{"a":1,"list":[{"b":2},{"b":3}]}',
+         cli.with_array(cjson, { a = 1 }, "list", { { b = 2 }, { b = 3 } }))
+      assert.same({ 3, 300 }, { cli.totals({ { packets = 1, bytes = 100 },
+         { packets = 2, bytes = 200 } }) })
+      assert.same({ 0, 0 }, { cli.totals({}) })
+      assert.equal("duration", cli.stopped("duration", nil))
+      assert.equal("signal SIGINT", cli.stopped("signal", "SIGINT"))
+   end)
+end)
