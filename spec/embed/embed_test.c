@@ -6,13 +6,19 @@
  * the script's 0.05 s timer ticks exactly 5 times and then stays cancelled; an error raised
  * in a callback makes sockhost_step() return -1 with the message in sockhost_error(), once;
  * load and runtime errors of sockhost_dofile()/sockhost_dostring() come back as -1 with their
- * message. Exits 0 when every check passed, 1 at the first failure.
+ * message. Two states on two threads loading an object the verifier rejects at the same time
+ * each get their own, whole verifier log on the error (the log buffer belongs to the state's
+ * load, never to the process). Exits 0 when every check passed, 1 at the first failure.
  *
- * usage: embed_test spec/embed/embed.lua
+ * usage: embed_test spec/embed/embed.lua BAD_VERIFIER_OBJECT
+ *
+ * The same source is built twice: against the build tree, and against an installed copy found
+ * with `pkg-config --cflags --libs sockhost` (spec/embed/installed.sh).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <lua.h>
+#include <lauxlib.h>
 
 #include "sockhost.h"
 
@@ -143,6 +150,83 @@ static int run_loop(struct sockhost *sh, int fd, enum until until, int ms)
 	}
 }
 
+/* ---- two states, two threads, one verifier-rejected object each, at the same time ---- */
+
+#define LOADER_ROUNDS 25
+
+struct loader {
+	const char *object;
+	pthread_barrier_t *start;
+	int rc;
+	char error[512];
+};
+
+static const char loader_code[] =
+	"local sockhost = require 'sockhost'\n"
+	"local path, rounds = ...\n"
+	"for i = 1, rounds do\n"
+	"  local ok, err = pcall(sockhost.open, path)\n"
+	"  assert(not ok, 'round ' .. i .. ': the verifier accepted bad_lookup')\n"
+	"  assert(type(err) == 'table', 'round ' .. i .. ': error is not the verifier table')\n"
+	"  assert(err.errno == 13, 'round ' .. i .. ': errno ' .. tostring(err.errno))\n"
+	"  assert(err.message:find(\"program 'bad_lookup' was rejected\", 1, true),\n"
+	"         'round ' .. i .. ': ' .. err.message)\n"
+	"  assert(err.log:find(\"invalid mem access 'map_value_or_null'\", 1, true),\n"
+	"         'round ' .. i .. ': the log is not this load\\'s: ' .. err.log:sub(1, 200))\n"
+	"  assert(err.message:find('verifier log tail', 1, true), 'round ' .. i .. ': no tail')\n"
+	"end\n";
+
+static void *load_rejected(void *arg)
+{
+	struct loader *ld = arg;
+	struct sockhost *sh = sockhost_new();
+	lua_State *L;
+
+	if (!sh) {
+		snprintf(ld->error, sizeof(ld->error), "sockhost_new() returned NULL");
+		ld->rc = -1;
+		return NULL;
+	}
+	L = sockhost_lua(sh);
+	pthread_barrier_wait(ld->start);
+	if (luaL_loadbuffer(L, loader_code, sizeof(loader_code) - 1, "=loader") != LUA_OK) {
+		snprintf(ld->error, sizeof(ld->error), "%s", lua_tostring(L, -1));
+		ld->rc = -1;
+	} else {
+		/* run the chunk with its arguments through the embedding API's own error path */
+		lua_setglobal(L, "loader_chunk");
+		lua_pushstring(L, ld->object);
+		lua_setglobal(L, "loader_path");
+		lua_pushinteger(L, LOADER_ROUNDS);
+		lua_setglobal(L, "loader_rounds");
+		ld->rc = sockhost_dostring(sh, "loader_chunk(loader_path, loader_rounds)", "=loader");
+		if (ld->rc)
+			snprintf(ld->error, sizeof(ld->error), "%s", sockhost_error(sh));
+	}
+	sockhost_free(sh);
+	return NULL;
+}
+
+static void check_concurrent_loads(const char *object)
+{
+	struct loader ld[2] = { { .object = object }, { .object = object } };
+	pthread_barrier_t start;
+	pthread_t t[2];
+
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		ld[i].start = &start;
+		CHECK(NULL, pthread_create(&t[i], NULL, load_rejected, &ld[i]) == 0,
+		      "pthread_create failed");
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(NULL, ld[i].rc == 0, "state %d, loading at the same time as the other: %s", i,
+		      ld[i].error);
+	}
+	pthread_barrier_destroy(&start);
+}
+
 int main(int argc, char **argv)
 {
 	char *script_args[] = { "alpha", "beta gamma" };
@@ -152,8 +236,8 @@ int main(int argc, char **argv)
 	int fd, n, major, minor, patch;
 	char *s;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: embed_test spec/embed/embed.lua\n");
+	if (argc != 3) {
+		fprintf(stderr, "usage: embed_test spec/embed/embed.lua BAD_VERIFIER_OBJECT\n");
 		return 2;
 	}
 
@@ -226,6 +310,8 @@ int main(int argc, char **argv)
 	      "the state is not usable after a callback error");
 
 	sockhost_free(sh);
+
+	check_concurrent_loads(argv[2]);
 	printf("embed_test: %d checks passed\n", checks);
 	return 0;
 }

@@ -141,9 +141,10 @@ end
 local pure = { net = true, fmt = true, tab = true, hist = true, interval = true, ndjson = true,
    inspect = true }
 
+-- the modules a Lua file requires, comments left out (a comment may mention a require)
 local function requires(path)
    local list = {}
-   local s = read(path)
+   local s = read(path):gsub("%-%-%[(=*)%[.-%]%1%]", ""):gsub("%-%-[^\n]*", "")
    for name in s:gmatch('require%s*%(?%s*["\']([%w_%.%-]+)["\']') do
       list[#list + 1] = name
    end
