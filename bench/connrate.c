@@ -85,6 +85,7 @@ int main(int argc, char **argv)
 	pthread_join(t, NULL);
 	close(lfd);
 	printf("{\"connections\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"seconds\":%.3f,"
-	       "\"rate\":%.1f}\n", n, failed, elapsed, n / elapsed);
+	       "\"rate\":%.1f}\n",
+	       n, failed, elapsed, n / elapsed);
 	return failed ? 1 : 0;
 }

@@ -204,9 +204,9 @@ static int live(const char *path, double secs)
 	if (read(res[0], result, sizeof(result)) != sizeof(result))
 		return 1;
 	printf("{\"calls\":%.0f,\"seconds\":%.6f,\"produced\":%llu,\"received\":%llu,"
-	       "\"dropped\":%llu}\n", result[0], result[1],
-	       (unsigned long long)read_global(obj, ".bss", 8), (unsigned long long)got,
-	       (unsigned long long)drops(obj));
+	       "\"dropped\":%llu}\n",
+	       result[0], result[1], (unsigned long long)read_global(obj, ".bss", 8),
+	       (unsigned long long)got, (unsigned long long)drops(obj));
 	ring_buffer__free(rb);
 	bpf_link__destroy(link);
 	bpf_object__close(obj);
@@ -223,6 +223,6 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "produce"))
 		return produce(atof(argv[2]), argv[3], argv[4]);
 	fprintf(stderr, "usage: events_ref drain OBJ N | live OBJ SECONDS | "
-		"produce SECONDS GOFILE OUTFILE\n");
+			"produce SECONDS GOFILE OUTFILE\n");
 	return 2;
 }

@@ -45,16 +45,16 @@
 #include "sockhost/sockhost.bpf.h"
 #include "conntrace.h"
 
-#define AF_INET 2
-#define AF_INET6 10
+#define AF_INET	    2
+#define AF_INET6    10
 #define IPPROTO_TCP 6
 /* include/net/tcp_states.h: macros there, so not in vmlinux.h */
 #define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_SYN_RECV 3
-#define TCP_FIN_WAIT1 4
-#define TCP_CLOSE 7
-#define TCP_LAST_ACK 9
+#define TCP_SYN_SENT	2
+#define TCP_SYN_RECV	3
+#define TCP_FIN_WAIT1	4
+#define TCP_CLOSE	7
+#define TCP_LAST_ACK	9
 
 const volatile __u32 target_pid = 0;
 const volatile __u32 target_port = 0;

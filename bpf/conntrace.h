@@ -12,9 +12,9 @@
 #define CONN_ROLE_CLIENT 1 /* this socket called connect() */
 #define CONN_ROLE_SERVER 2 /* this socket came out of a listener (accept side) */
 
-#define CONN_MAX_STATES 10 /* state transitions kept per connection; more are counted only */
+#define CONN_MAX_STATES	 10 /* state transitions kept per connection; more are counted only */
 
-#define CONN_F_FIN_SENT 1 /* flags: the socket queued its FIN (went FIN_WAIT1 or LAST_ACK) */
+#define CONN_F_FIN_SENT	 1 /* flags: the socket queued its FIN (went FIN_WAIT1 or LAST_ACK) */
 
 /*
  * 112 bytes, every field naturally aligned, no implicit padding (a hole would be

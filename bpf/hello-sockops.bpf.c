@@ -11,7 +11,7 @@
 #include "sockhost/sockhost.bpf.h"
 #include "hello-sockops.h"
 
-#define AF_INET 2
+#define AF_INET	 2
 #define AF_INET6 10
 
 /*
@@ -65,8 +65,8 @@ int hello(struct bpf_sock_ops *skops)
 	struct hello_event *e;
 	__u32 op = skops->op;
 
-	if (cb_flags && (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
-			 op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB))
+	if (cb_flags &&
+	    (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB))
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | cb_flags);
 
 	e = sh_ringbuf_reserve(events, sizeof(*e));

@@ -16,7 +16,7 @@
 #include "sockhost/sockhost.bpf.h"
 #include "redirect.h"
 
-#define AF_INET 2
+#define AF_INET	 2
 #define AF_INET6 10
 
 /* enum redirect_mode; REDIRECT_INGRESS is the redirect proper. */
@@ -25,7 +25,6 @@ const volatile __u32 mode = REDIRECT_INGRESS;
 const volatile bool trace = false;
 /* Only connections whose peer is on this host (loopback, or the same address). */
 const volatile bool local_only = true;
-
 
 /*
  * Values are __u64 so that a lookup from userspace answers with the socket cookie (see

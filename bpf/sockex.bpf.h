@@ -10,29 +10,29 @@
 
 #include <bpf/bpf_endian.h>
 
-#define SOCKEX_ETH_HLEN 14
-#define SOCKEX_ETH_P_IP 0x0800
-#define SOCKEX_ETH_P_IPV6 0x86DD
-#define SOCKEX_ETH_P_8021Q 0x8100
-#define SOCKEX_ETH_P_8021AD 0x88A8
+#define SOCKEX_ETH_HLEN	     14
+#define SOCKEX_ETH_P_IP	     0x0800
+#define SOCKEX_ETH_P_IPV6    0x86DD
+#define SOCKEX_ETH_P_8021Q   0x8100
+#define SOCKEX_ETH_P_8021AD  0x88A8
 #define SOCKEX_ETH_P_MPLS_UC 0x8847
 #define SOCKEX_ETH_P_MPLS_MC 0x8848
 
-#define SOCKEX_AF_INET 2
-#define SOCKEX_AF_INET6 10
+#define SOCKEX_AF_INET	     2
+#define SOCKEX_AF_INET6	     10
 
 /* in6.h: vmlinux.h carries the IPPROTO_* enum of in.h, not the IPv6 one */
 #define SOCKEX_IPPROTO_ICMPV6 58
 
 /* iphdr.frag_off, host order: more-fragments flag and the 13-bit fragment offset */
-#define SOCKEX_IP_MF 0x2000
+#define SOCKEX_IP_MF	 0x2000
 #define SOCKEX_IP_OFFSET 0x1FFF
 
 /* GRE flags word (RFC 2784/2890), host order; each of C, K, S adds 4 bytes of header */
-#define SOCKEX_GRE_CSUM 0x8000
+#define SOCKEX_GRE_CSUM	   0x8000
 #define SOCKEX_GRE_ROUTING 0x4000
-#define SOCKEX_GRE_KEY 0x2000
-#define SOCKEX_GRE_SEQ 0x1000
+#define SOCKEX_GRE_KEY	   0x2000
+#define SOCKEX_GRE_SEQ	   0x1000
 #define SOCKEX_GRE_VERSION 0x0007
 
 /* MPLS label stack entry, host order: the bottom-of-stack bit */

@@ -10,8 +10,8 @@
 #include <bpf/bpf_endian.h>
 #include "sockex1.h"
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
 #define PACKET_OUTGOING 4
 
 /* Which packets to count (sockex1.h); the sample counts outgoing ones only. */

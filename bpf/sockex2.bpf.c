@@ -58,8 +58,8 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 nhoff, __u32 
 	return nhoff + sizeof(ip6);
 }
 
-static __always_inline int parse_l3(struct __sk_buff *skb, int proto, __u32 nhoff,
-				    __u32 *ip_proto, struct sockex2_key *key)
+static __always_inline int parse_l3(struct __sk_buff *skb, int proto, __u32 nhoff, __u32 *ip_proto,
+				    struct sockex2_key *key)
 {
 	if (proto == SOCKEX_ETH_P_IP)
 		return parse_ip(skb, nhoff, ip_proto, key);
@@ -71,8 +71,8 @@ static __always_inline int parse_l3(struct __sk_buff *skb, int proto, __u32 nhof
 /* One VLAN tag at *nhoff: step over it and return the protocol it encapsulates (or -1). */
 static __always_inline int skip_vlan(struct __sk_buff *skb, __u32 *nhoff)
 {
-	int proto = sockex_load_be16(skb, *nhoff + offsetof(struct sockex_vlan_hdr,
-							       encapsulated_proto));
+	int proto = sockex_load_be16(skb,
+				     *nhoff + offsetof(struct sockex_vlan_hdr, encapsulated_proto));
 
 	*nhoff += sizeof(struct sockex_vlan_hdr);
 	return proto;

@@ -172,8 +172,8 @@ int parse_vlan(struct __sk_buff *skb)
 
 	if (!st)
 		return 0;
-	proto = sockex_load_be16(skb, st->nhoff + offsetof(struct sockex_vlan_hdr,
-							   encapsulated_proto));
+	proto = sockex_load_be16(skb,
+				 st->nhoff + offsetof(struct sockex_vlan_hdr, encapsulated_proto));
 	st->nhoff += sizeof(struct sockex_vlan_hdr);
 	parse_eth_proto(skb, proto);
 	return 0;

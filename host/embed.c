@@ -175,7 +175,7 @@ static int openlibs(lua_State *L)
 		lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", dir, dir);
 	else
 		lua_pushliteral(L, SOCKHOST_LUA_INSTALL_DIR "/?.lua;" SOCKHOST_LUA_INSTALL_DIR
-				   "/?/init.lua;");
+							    "/?/init.lua;");
 	lua_getfield(L, -2, "path");
 	if (lua_type(L, -1) == LUA_TSTRING)
 		lua_concat(L, 2);

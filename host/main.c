@@ -31,32 +31,31 @@
 
 #include "sockhost.h"
 
-#define PROGNAME "sockhost"
-#define PROMPT "sockhost> "
-#define PROMPT2 ">> "
+#define PROGNAME     "sockhost"
+#define PROMPT	     "sockhost> "
+#define PROMPT2	     ">> "
 #define HISTORY_FILE ".sockhost_history"
-#define HISTORY_MAX 1000
-#define INSPECT_KEY "sockhost.repl.inspect" /* registry: the inspect function, or absent */
-#define EOFMARK "<eof>"
+#define HISTORY_MAX  1000
+#define INSPECT_KEY  "sockhost.repl.inspect" /* registry: the inspect function, or absent */
+#define EOFMARK	     "<eof>"
 
-static lua_State *globalL;                      /* NULL while no Lua may run (closing) */
-static volatile sig_atomic_t caught_signal;     /* pending SIGINT/SIGTERM, 0 when none */
-static volatile sig_atomic_t raised_signal;     /* the signal lstop turned into an error */
+static lua_State *globalL; /* NULL while no Lua may run (closing) */
+static volatile sig_atomic_t caught_signal; /* pending SIGINT/SIGTERM, 0 when none */
+static volatile sig_atomic_t raised_signal; /* the signal lstop turned into an error */
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: " PROGNAME " [options] [script [args]]\n"
-		"Available options are:\n"
-		"  -e stat        execute string 'stat' (may be repeated)\n"
-		"  -i             enter interactive mode after executing 'script'\n"
-		"  -h, --help     show this help\n"
-		"  -v, --version  show version information\n"
-		"  --features     show which kernel facilities sockhost can use\n"
-		"  --             stop handling options\n"
-		"  -              stop handling options and execute stdin\n"
-		"With no script and no -e, " PROGNAME " reads statements at an interactive "
-		"prompt.\n");
+	fprintf(out, "usage: " PROGNAME " [options] [script [args]]\n"
+		     "Available options are:\n"
+		     "  -e stat        execute string 'stat' (may be repeated)\n"
+		     "  -i             enter interactive mode after executing 'script'\n"
+		     "  -h, --help     show this help\n"
+		     "  -v, --version  show version information\n"
+		     "  --features     show which kernel facilities sockhost can use\n"
+		     "  --             stop handling options\n"
+		     "  -              stop handling options and execute stdin\n"
+		     "With no script and no -e, " PROGNAME " reads statements at an interactive "
+		     "prompt.\n");
 }
 
 static void print_version(void)
@@ -563,7 +562,7 @@ static int do_repl(lua_State *L)
 
 enum { ARG_BAD = -1 };
 struct opts {
-	int script;   /* index of the script in argv, argc when none */
+	int script; /* index of the script in argv, argc when none */
 	bool has_e, has_i, help, version, features;
 };
 

@@ -26,22 +26,14 @@ static const struct {
 	const char *layer;
 	int (*open)(lua_State *L);
 } mod[] = {
-	{ "base", sh_facts_open },
-	{ "features", sh_features_open },
-	{ "obj", sh_object_open },
-	{ "obj", sh_program_open },
-	{ "obj", sh_map_open },
-	{ "obj", sh_pin_open },
-	{ "attach", sh_link_open },
-	{ "attach", sh_socket_filter_open },
-	{ "loop", sh_loop_open },
-	{ "loop", sh_timer_open },
-	{ "loop", sh_watch_open },
-	{ "loop", sh_tracepipe_open },
-	{ "events", sh_ringbuf_open },
-	{ "events", sh_perfbuf_open },
-	{ "events", sh_events_open },
-	{ "events", sh_log_open },
+	{ "base", sh_facts_open },     { "features", sh_features_open },
+	{ "obj", sh_object_open },     { "obj", sh_program_open },
+	{ "obj", sh_map_open },	       { "obj", sh_pin_open },
+	{ "attach", sh_link_open },    { "attach", sh_socket_filter_open },
+	{ "loop", sh_loop_open },      { "loop", sh_timer_open },
+	{ "loop", sh_watch_open },     { "loop", sh_tracepipe_open },
+	{ "events", sh_ringbuf_open }, { "events", sh_perfbuf_open },
+	{ "events", sh_events_open },  { "events", sh_log_open },
 	{ "net", sh_socket_open },
 };
 

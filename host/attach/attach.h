@@ -20,9 +20,9 @@ struct sh_program;
 struct sh_link;
 
 struct sh_attach_ops {
-	const char *name;                      /* "cgroup", "socket_filter", ... */
-	const enum bpf_prog_type *prog_types;  /* the types it attaches, 0-terminated */
-	const char *target;                    /* what it wants as target, for messages */
+	const char *name; /* "cgroup", "socket_filter", ... */
+	const enum bpf_prog_type *prog_types; /* the types it attaches, 0-terminated */
+	const char *target; /* what it wants as target, for messages */
 	/* Attach p to the target in the Lua arguments from arg on, filling l (closed, on top of
 	 * the stack: liolib's newprefile, so a raise leaks nothing). Raises. */
 	void (*attach)(lua_State *L, struct sh_program *p, int arg, struct sh_link *l);
@@ -36,16 +36,16 @@ struct sh_attach_ops {
 
 /* One attachment. User value 1 keeps alive what the attachment needs (a map). */
 struct sh_link {
-	struct sh_handle h;               /* h.live: the ops while attached */
+	struct sh_handle h; /* h.live: the ops while attached */
 	const struct sh_attach_ops *ops;
-	const char *kind;                 /* link.kind: "bpf_link", "socket_filter", "prog_attach" */
-	struct bpf_link *link;            /* bpf_link kinds */
-	int link_fd;                      /* a raw link fd from bpf_link_create (owned), or -1 */
-	int target_fd;                    /* socket (borrowed) or map (owned dup), or -1 */
-	int prog_fd;                      /* prog_attach fallback: owned dup, or -1 */
-	__u64 sock_cookie;                /* socket filters: which socket, if the fd is reused */
+	const char *kind; /* link.kind: "bpf_link", "socket_filter", "prog_attach" */
+	struct bpf_link *link; /* bpf_link kinds */
+	int link_fd; /* a raw link fd from bpf_link_create (owned), or -1 */
+	int target_fd; /* socket (borrowed) or map (owned dup), or -1 */
+	int prog_fd; /* prog_attach fallback: owned dup, or -1 */
+	__u64 sock_cookie; /* socket filters: which socket, if the fd is reused */
 	enum bpf_attach_type attach_type;
-	char desc[160];                   /* "sock_ops 'hello' -> cgroup /sys/fs/cgroup/x" */
+	char desc[160]; /* "sock_ops 'hello' -> cgroup /sys/fs/cgroup/x" */
 };
 
 /* The kinds (one file each). */
@@ -69,7 +69,7 @@ void sh_attach_fill_bpf_link(lua_State *L, struct sh_link *l, const struct sh_pr
 void sh_attach_bpf_link_detach(lua_State *L, struct sh_link *l);
 int sh_attach_bpf_link_pin(struct sh_link *l, const char *path);
 
-int sh_link_open(lua_State *L);          /* the link class and program:attach */
+int sh_link_open(lua_State *L); /* the link class and program:attach */
 int sh_socket_filter_open(lua_State *L); /* sockhost.detach_filter */
 
 #endif

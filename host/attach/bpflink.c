@@ -18,8 +18,10 @@ const char *sh_attach_ptype(const struct sh_program *p)
 void sh_attach_need_object(lua_State *L, const struct sh_program *p, const char *what)
 {
 	if (!p->prog)
-		luaL_error(L, "program '%s' (%s) was opened from a pin: %s needs the program's "
-			   "object (open it with sockhost.open)", p->name, sh_attach_ptype(p), what);
+		luaL_error(L,
+			   "program '%s' (%s) was opened from a pin: %s needs the program's "
+			   "object (open it with sockhost.open)",
+			   p->name, sh_attach_ptype(p), what);
 }
 
 void sh_attach_fill_bpf_link(lua_State *L, struct sh_link *l, const struct sh_program *p,

@@ -23,8 +23,10 @@ static void attach_cgroup(lua_State *L, struct sh_program *p, int arg, struct sh
 
 	if (lua_isnoneornil(L, arg)) {
 		if (!sh_cgroup2_root(root, sizeof(root)))
-			luaL_error(L, "program '%s': no cgroup2 filesystem in /proc/mounts to attach "
-				   "to", p->name);
+			luaL_error(L,
+				   "program '%s': no cgroup2 filesystem in /proc/mounts to attach "
+				   "to",
+				   p->name);
 		path = root;
 	} else if (lua_type(L, arg) == LUA_TSTRING) {
 		path = lua_tostring(L, arg);
@@ -43,9 +45,10 @@ static void attach_cgroup(lua_State *L, struct sh_program *p, int arg, struct sh
 }
 
 static const enum bpf_prog_type types[] = {
-	BPF_PROG_TYPE_SOCK_OPS,        BPF_PROG_TYPE_CGROUP_SKB,     BPF_PROG_TYPE_CGROUP_SOCK,
-	BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_PROG_TYPE_CGROUP_SYSCTL,
-	BPF_PROG_TYPE_CGROUP_DEVICE,   0,
+	BPF_PROG_TYPE_SOCK_OPS,	      BPF_PROG_TYPE_CGROUP_SKB,
+	BPF_PROG_TYPE_CGROUP_SOCK,    BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+	BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_PROG_TYPE_CGROUP_SYSCTL,
+	BPF_PROG_TYPE_CGROUP_DEVICE,  0,
 };
 
 const struct sh_attach_ops sh_attach_cgroup = {

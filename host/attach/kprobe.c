@@ -21,7 +21,8 @@ static void kprobe_failure(lua_State *L, struct sh_program *p, int err, const ch
 	char why[256];
 
 	if (sh_feature_missing("kprobe", why, sizeof(why)))
-		luaL_error(L, "program '%s' (kprobe): cannot attach to %s: %s", p->name, target, why);
+		luaL_error(L, "program '%s' (kprobe): cannot attach to %s: %s", p->name, target,
+			   why);
 	sh_raise_errno(L, err, NULL, "program '%s' (kprobe): attach to %s", p->name, target);
 }
 
@@ -43,8 +44,8 @@ static void attach_kprobe(lua_State *L, struct sh_program *p, int arg, struct sh
 	} else {
 		func = luaL_checkstring(L, arg);
 		opts.offset = (size_t)luaL_optinteger(L, arg + 1, 0);
-		snprintf(target, sizeof(target), "%s %s+%zu", opts.retprobe ? "kretprobe" : "kprobe",
-			 func, opts.offset);
+		snprintf(target, sizeof(target), "%s %s+%zu",
+			 opts.retprobe ? "kretprobe" : "kprobe", func, opts.offset);
 		bl = bpf_program__attach_kprobe_opts(p->prog, func, &opts);
 	}
 	if (!bl)

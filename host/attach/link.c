@@ -18,7 +18,7 @@
 #include "obj/program.h"
 
 static const struct sh_attach_ops *const kinds[] = {
-	&sh_attach_cgroup,     &sh_attach_socket_filter,   &sh_attach_kprobe,
+	&sh_attach_cgroup,     &sh_attach_socket_filter,  &sh_attach_kprobe,
 	&sh_attach_tracepoint, &sh_attach_raw_tracepoint, &sh_attach_tracing,
 	&sh_attach_sockmap,
 };
@@ -91,8 +91,10 @@ static int l_pin(lua_State *L)
 	if (!l->h.live)
 		return luaL_error(L, "attempt to use a detached %s", SH_LINK_MT);
 	if (!l->ops->pin || strcmp(l->kind, "bpf_link"))
-		return luaL_error(L, "link %s: this attachment is not a kernel link and cannot be "
-				  "pinned", l->desc);
+		return luaL_error(L,
+				  "link %s: this attachment is not a kernel link and cannot be "
+				  "pinned",
+				  l->desc);
 	sh_ensure_bpffs(L, path);
 	err = l->ops->pin(l, path);
 	if (err)

@@ -71,9 +71,10 @@ static void attach_socket(lua_State *L, struct sh_program *p, int arg, struct sh
 	int fd;
 
 	if (lua_type(L, arg) == LUA_TSTRING)
-		luaL_error(L, "program '%s' (%s) attaches to a socket (fd number, LuaSocket object or "
-			   "sockhost.socket), got string '%s'", p->name, sh_attach_ptype(p),
-			   lua_tostring(L, arg));
+		luaL_error(L,
+			   "program '%s' (%s) attaches to a socket (fd number, LuaSocket object or "
+			   "sockhost.socket), got string '%s'",
+			   p->name, sh_attach_ptype(p), lua_tostring(L, arg));
 	snprintf(what, sizeof(what), "program '%s' (%s) attach", p->name, sh_attach_ptype(p));
 	fd = sh_check_sockfd(L, arg, what);
 	cookie = sock_cookie(fd);

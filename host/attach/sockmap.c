@@ -38,13 +38,15 @@ static void attach_sockmap(lua_State *L, struct sh_program *p, int arg, struct s
 
 	m = luaL_testudata(L, arg, SH_MAP_MT);
 	if (!m)
-		luaL_error(L, "program '%s' (%s) attaches to a sockmap or sockhash map handle, got %s",
+		luaL_error(L,
+			   "program '%s' (%s) attaches to a sockmap or sockhash map handle, got %s",
 			   p->name, sh_attach_ptype(p), luaL_typename(L, arg));
 	m = sh_map_check(L, arg);
 	if (m->type != BPF_MAP_TYPE_SOCKMAP && m->type != BPF_MAP_TYPE_SOCKHASH)
-		luaL_error(L, "program '%s' (%s) attaches to a sockmap or sockhash, but map '%s' is "
-			   "a %s map", p->name, sh_attach_ptype(p), m->name,
-			   sh_map_type_name(m->type));
+		luaL_error(L,
+			   "program '%s' (%s) attaches to a sockmap or sockhash, but map '%s' is "
+			   "a %s map",
+			   p->name, sh_attach_ptype(p), m->name, sh_map_type_name(m->type));
 	mfd = sh_map_fd(L, m);
 	sh_attach_need_object(L, p, "sockmap attach");
 	at = bpf_program__expected_attach_type(p->prog);
@@ -59,8 +61,8 @@ static void attach_sockmap(lua_State *L, struct sh_program *p, int arg, struct s
 		if (l->prog_fd < 0 || l->target_fd < 0 || bpf_prog_attach(pfd, mfd, at, 0) < 0) {
 			err = errno;
 			close_dups(l);
-			sh_raise_errno(L, err, NULL, "program '%s' (%s): attach to map '%s'", p->name,
-				       sh_attach_ptype(p), m->name);
+			sh_raise_errno(L, err, NULL, "program '%s' (%s): attach to map '%s'",
+				       p->name, sh_attach_ptype(p), m->name);
 		}
 	}
 	l->attach_type = at;

@@ -16,8 +16,10 @@ static void attach_auto(lua_State *L, struct sh_program *p, int arg, struct sh_l
 
 	sh_attach_need_object(L, p, "attach");
 	if (!lua_isnoneornil(L, arg))
-		luaL_error(L, "program '%s' (%s) attaches where its section '%s' says and takes no "
-			   "target", p->name, sh_attach_ptype(p), bpf_program__section_name(p->prog));
+		luaL_error(L,
+			   "program '%s' (%s) attaches where its section '%s' says and takes no "
+			   "target",
+			   p->name, sh_attach_ptype(p), bpf_program__section_name(p->prog));
 	snprintf(target, sizeof(target), "%s", bpf_program__section_name(p->prog));
 	bl = bpf_program__attach(p->prog);
 	sh_attach_fill_bpf_link(L, l, p, bl, errno, target);

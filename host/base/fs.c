@@ -31,8 +31,10 @@ int sh_open_cgroup(lua_State *L, const char *path)
 		bool have = sh_cgroup2_root(root, sizeof(root));
 
 		close(fd);
-		return luaL_error(L, "cgroup '%s': not a cgroup v2 directory (cgroup2 is mounted "
-				  "at %s)", path, have ? root : "nowhere: no cgroup2 in /proc/mounts");
+		return luaL_error(L,
+				  "cgroup '%s': not a cgroup v2 directory (cgroup2 is mounted "
+				  "at %s)",
+				  path, have ? root : "nowhere: no cgroup2 in /proc/mounts");
 	}
 	return fd;
 }
@@ -46,8 +48,10 @@ void sh_ensure_bpffs(lua_State *L, const char *path)
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (!slash || slash == dir)
-		luaL_error(L, "pin path '%s': must be a file below a bpffs mount such as "
-			   "/sys/fs/bpf", path);
+		luaL_error(L,
+			   "pin path '%s': must be a file below a bpffs mount such as "
+			   "/sys/fs/bpf",
+			   path);
 	*slash = '\0';
 	if (sh_dir_on_fs(dir, BPF_FS_MAGIC))
 		return;
@@ -57,8 +61,8 @@ void sh_ensure_bpffs(lua_State *L, const char *path)
 	if (statfs(dir, &sfs) < 0)
 		sh_raise_errno(L, errno, NULL, "pin path '%s': directory '%s'", path, dir);
 	if (sfs.f_type != BPF_FS_MAGIC)
-		luaL_error(L, "pin path '%s': '%s' is not on a bpffs (mount -t bpf bpf DIR)",
-			   path, dir);
+		luaL_error(L, "pin path '%s': '%s' is not on a bpffs (mount -t bpf bpf DIR)", path,
+			   dir);
 }
 
 void sh_ensure_tracefs(lua_State *L, const char *why)
@@ -66,6 +70,8 @@ void sh_ensure_tracefs(lua_State *L, const char *why)
 	int err = sh_tracefs_mount_default();
 
 	if (err < 0)
-		sh_raise_errno(L, err, NULL, "%s needs tracefs, which is not mounted; mounting it "
-			       "at /sys/kernel/tracing", why);
+		sh_raise_errno(L, err, NULL,
+			       "%s needs tracefs, which is not mounted; mounting it "
+			       "at /sys/kernel/tracing",
+			       why);
 }

@@ -57,7 +57,8 @@ const char *sh_bpf_dir(void)
 	if (dir[0])
 		return dir;
 	if (dladdr((void *)sh_bpf_dir, &info) && info.dli_fname &&
-	    (try_beside(dir, info.dli_fname, "bpf") || try_beside(dir, info.dli_fname, "../../bpf")))
+	    (try_beside(dir, info.dli_fname, "bpf") ||
+	     try_beside(dir, info.dli_fname, "../../bpf")))
 		return dir;
 	if (try_beside(dir, "/proc/self/exe", "bpf"))
 		return dir;

@@ -48,8 +48,10 @@ int sh_check_sockfd(lua_State *L, int idx, const char *what)
 		if (fd < 0)
 			return luaL_error(L, "%s: socket object has no open descriptor", what);
 	} else {
-		return luaL_error(L, "%s: expected a socket (fd number, LuaSocket object or "
-				  "sockhost.socket), got %s", what, luaL_typename(L, idx));
+		return luaL_error(L,
+				  "%s: expected a socket (fd number, LuaSocket object or "
+				  "sockhost.socket), got %s",
+				  what, luaL_typename(L, idx));
 	}
 	if (fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
 		return luaL_error(L, "%s: fd %I is not open", what, (LUAI_UACINT)fd);

@@ -14,7 +14,7 @@
 #include <bpf/btf.h>
 #include <lua.h>
 
-struct sh_codec;       /* an immutable plan for one BTF type, owned by its cache */
+struct sh_codec; /* an immutable plan for one BTF type, owned by its cache */
 struct sh_codec_cache; /* one per struct btf; frees every plan it made */
 
 struct sh_codec_cache *sh_codec_cache_new(const struct btf *btf);
@@ -29,8 +29,7 @@ size_t sh_codec_size(const struct sh_codec *c);
 void sh_codec_push(lua_State *L, const struct sh_codec *c, const void *data);
 /* Encode the Lua value at idx into out (which it zeroes first). Raises a Lua error that starts
  * with what (e.g. "map 'conns' key") and names the offending field path. */
-void sh_codec_encode(lua_State *L, int idx, const struct sh_codec *c, void *out,
-		     const char *what);
+void sh_codec_encode(lua_State *L, int idx, const struct sh_codec *c, void *out, const char *what);
 /* Add the integer leaves of src into acc, both sh_codec_size(c) bytes laid out as c (one
  * CPU's slot of a per-CPU value): integers, bitfields and floats are summed (integers wrap
  * at their width, as the kernel's counters do); other leaves (char arrays, enums, bools,

@@ -111,8 +111,7 @@ static void put_name(struct namebuf *nb, const struct btf *btf, __u32 id, int de
 			put(nb, "char");
 		} else {
 			snprintf(tmp, sizeof(tmp), "%c%u",
-				 btf_int_encoding(t) & BTF_INT_SIGNED ? 's' : 'u',
-				 btf_int_bits(t));
+				 btf_int_encoding(t) & BTF_INT_SIGNED ? 's' : 'u', btf_int_bits(t));
 			put(nb, tmp);
 		}
 		return;
@@ -204,8 +203,8 @@ static int find_int(const struct btf *btf, __u32 size, bool is_signed, bool is_b
 		    btf_int_bits(t) != size * 8)
 			continue;
 		enc = btf_int_encoding(t);
-		if (is_bool ? (enc & BTF_INT_BOOL) != 0
-			    : !(enc & BTF_INT_BOOL) && !!(enc & BTF_INT_SIGNED) == is_signed)
+		if (is_bool ? (enc & BTF_INT_BOOL) != 0 :
+			      !(enc & BTF_INT_BOOL) && !!(enc & BTF_INT_SIGNED) == is_signed)
 			return (int)id;
 	}
 	return -ENOENT;

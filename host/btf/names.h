@@ -10,10 +10,10 @@
 #include <bpf/btf.h>
 
 /* What sh_btf_peel skips. */
-#define SH_PEEL_MODS 0x1     /* const, volatile, restrict, type_tag */
+#define SH_PEEL_MODS	 0x1 /* const, volatile, restrict, type_tag */
 #define SH_PEEL_TYPEDEFS 0x2
-#define SH_PEEL_VARS 0x4     /* a global's VAR -> its type */
-#define SH_PEEL_ALL (SH_PEEL_MODS | SH_PEEL_TYPEDEFS | SH_PEEL_VARS)
+#define SH_PEEL_VARS	 0x4 /* a global's VAR -> its type */
+#define SH_PEEL_ALL	 (SH_PEEL_MODS | SH_PEEL_TYPEDEFS | SH_PEEL_VARS)
 /* Longest chain sh_btf_peel follows: deeper is a cycle or a corrupt BTF. */
 #define SH_PEEL_MAX 64
 

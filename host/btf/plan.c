@@ -39,15 +39,16 @@ struct builder {
 };
 
 static const char *const kind_names[] = {
-	[BTF_KIND_UNKN] = "void", [BTF_KIND_INT] = "int", [BTF_KIND_PTR] = "ptr",
-	[BTF_KIND_ARRAY] = "array", [BTF_KIND_STRUCT] = "struct", [BTF_KIND_UNION] = "union",
-	[BTF_KIND_ENUM] = "enum", [BTF_KIND_FWD] = "fwd", [BTF_KIND_TYPEDEF] = "typedef",
-	[BTF_KIND_VOLATILE] = "volatile", [BTF_KIND_CONST] = "const",
-	[BTF_KIND_RESTRICT] = "restrict", [BTF_KIND_FUNC] = "func",
-	[BTF_KIND_FUNC_PROTO] = "func_proto", [BTF_KIND_VAR] = "var",
-	[BTF_KIND_DATASEC] = "datasec", [BTF_KIND_FLOAT] = "float",
-	[BTF_KIND_DECL_TAG] = "decl_tag", [BTF_KIND_TYPE_TAG] = "type_tag",
-	[BTF_KIND_ENUM64] = "enum64",
+	[BTF_KIND_UNKN] = "void",	  [BTF_KIND_INT] = "int",
+	[BTF_KIND_PTR] = "ptr",		  [BTF_KIND_ARRAY] = "array",
+	[BTF_KIND_STRUCT] = "struct",	  [BTF_KIND_UNION] = "union",
+	[BTF_KIND_ENUM] = "enum",	  [BTF_KIND_FWD] = "fwd",
+	[BTF_KIND_TYPEDEF] = "typedef",	  [BTF_KIND_VOLATILE] = "volatile",
+	[BTF_KIND_CONST] = "const",	  [BTF_KIND_RESTRICT] = "restrict",
+	[BTF_KIND_FUNC] = "func",	  [BTF_KIND_FUNC_PROTO] = "func_proto",
+	[BTF_KIND_VAR] = "var",		  [BTF_KIND_DATASEC] = "datasec",
+	[BTF_KIND_FLOAT] = "float",	  [BTF_KIND_DECL_TAG] = "decl_tag",
+	[BTF_KIND_TYPE_TAG] = "type_tag", [BTF_KIND_ENUM64] = "enum64",
 };
 
 static const char *kind_name(const struct btf_type *t)
@@ -350,8 +351,8 @@ static int build_int(struct builder *b, int idx, const struct btf_type *t, __u32
 	struct sh_node *n = &b->nodes[idx];
 	bool is_signed = btf_int_encoding(t) & BTF_INT_SIGNED;
 	static const __u8 ops[2][9] = {
-		[0] = {[1] = SH_OP_U8, [2] = SH_OP_U16, [4] = SH_OP_U32, [8] = SH_OP_U64},
-		[1] = {[1] = SH_OP_S8, [2] = SH_OP_S16, [4] = SH_OP_S32, [8] = SH_OP_S64},
+		[0] = { [1] = SH_OP_U8, [2] = SH_OP_U16, [4] = SH_OP_U32, [8] = SH_OP_U64 },
+		[1] = { [1] = SH_OP_S8, [2] = SH_OP_S16, [4] = SH_OP_S32, [8] = SH_OP_S64 },
 	};
 
 	if (is_signed)
@@ -519,8 +520,7 @@ void sh_codec_cache_free(struct sh_codec_cache *cache)
 	free(cache);
 }
 
-static const struct sh_codec *get_failed(char *err, size_t errlen, int e, const char *msg,
-					 __u32 id)
+static const struct sh_codec *get_failed(char *err, size_t errlen, int e, const char *msg, __u32 id)
 {
 	if (err && errlen)
 		snprintf(err, errlen, msg, id);

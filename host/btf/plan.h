@@ -51,25 +51,25 @@ enum sh_op {
 	SH_OP_STRUCT, /* also unions and datasecs */
 };
 
-#define SH_F_SIGNED 0x1
+#define SH_F_SIGNED  0x1
 #define SH_F_LENIENT 0x2 /* enum without BTF signedness: accept signed and unsigned range */
-#define SH_F_DENSE 0x4   /* enum values are enums[aux].value + i: index directly */
-#define SH_F_UNION 0x8   /* struct node of a union: fields overlap */
+#define SH_F_DENSE   0x4 /* enum values are enums[aux].value + i: index directly */
+#define SH_F_UNION   0x8 /* struct node of a union: fields overlap */
 
 struct sh_node {
 	__u8 op;
 	__u8 width; /* bytes loaded for a scalar: its size, or the window holding a bitfield */
 	__u8 shift; /* bitfield: bit position inside the window */
-	__u8 bits;  /* bitfield: size in bits; 0 when the scalar fills width */
+	__u8 bits; /* bitfield: size in bits; 0 when the scalar fills width */
 	__u8 flags;
 	__u16 name_len;
-	__u32 name;   /* pool offset of the field name (struct members only) */
-	__u32 tname;  /* pool offset of the type name, for messages */
-	__u32 off;    /* byte offset inside the enclosing struct or array element */
-	__u32 count;  /* struct: fields; array, chars: elements; enum: enumerators */
+	__u32 name; /* pool offset of the field name (struct members only) */
+	__u32 tname; /* pool offset of the type name, for messages */
+	__u32 off; /* byte offset inside the enclosing struct or array element */
+	__u32 count; /* struct: fields; array, chars: elements; enum: enumerators */
 	__u32 stride; /* array: element size; struct/union: its size */
-	__u32 next;   /* index of the node after this subtree */
-	__u32 aux;    /* enum: first entry in enums[] */
+	__u32 next; /* index of the node after this subtree */
+	__u32 aux; /* enum: first entry in enums[] */
 };
 
 struct sh_enum_entry {

@@ -58,12 +58,12 @@ static const struct sh_enum_entry *enum_find(const struct sh_codec *c, const str
 }
 
 /* memcpy: fields of packed structs and ring-buffer records need not be aligned. */
-#define PUSH_AS(op, type, push)                                                                    \
-	case op: {                                                                                 \
-		type v;                                                                            \
-		memcpy(&v, p, sizeof(v));                                                          \
-		push(L, v);                                                                        \
-		return;                                                                            \
+#define PUSH_AS(op, type, push)           \
+	case op: {                        \
+		type v;                   \
+		memcpy(&v, p, sizeof(v)); \
+		push(L, v);               \
+		return;                   \
 	}
 
 static void push_node(lua_State *L, const struct sh_codec *c, const struct sh_node *n,
@@ -74,19 +74,19 @@ static void push_node(lua_State *L, const struct sh_codec *c, const struct sh_no
 	__u32 i;
 
 	switch (n->op) {
-	PUSH_AS(SH_OP_U8, __u8, lua_pushinteger)
-	PUSH_AS(SH_OP_U16, __u16, lua_pushinteger)
-	PUSH_AS(SH_OP_U32, __u32, lua_pushinteger)
-	/* Lua integers are signed 64-bit: a u64 >= 2^63 comes out as the same 64 bits, i.e.
+		PUSH_AS(SH_OP_U8, __u8, lua_pushinteger)
+		PUSH_AS(SH_OP_U16, __u16, lua_pushinteger)
+		PUSH_AS(SH_OP_U32, __u32, lua_pushinteger)
+		/* Lua integers are signed 64-bit: a u64 >= 2^63 comes out as the same 64 bits, i.e.
 	 * negative (math.ult and string.format("%x") give the unsigned view back), and
 	 * sh_codec_encode takes such negative integers for u64 fields. */
-	PUSH_AS(SH_OP_U64, __u64, lua_pushinteger)
-	PUSH_AS(SH_OP_S8, __s8, lua_pushinteger)
-	PUSH_AS(SH_OP_S16, __s16, lua_pushinteger)
-	PUSH_AS(SH_OP_S32, __s32, lua_pushinteger)
-	PUSH_AS(SH_OP_S64, __s64, lua_pushinteger)
-	PUSH_AS(SH_OP_F32, float, lua_pushnumber)
-	PUSH_AS(SH_OP_F64, double, lua_pushnumber)
+		PUSH_AS(SH_OP_U64, __u64, lua_pushinteger)
+		PUSH_AS(SH_OP_S8, __s8, lua_pushinteger)
+		PUSH_AS(SH_OP_S16, __s16, lua_pushinteger)
+		PUSH_AS(SH_OP_S32, __s32, lua_pushinteger)
+		PUSH_AS(SH_OP_S64, __s64, lua_pushinteger)
+		PUSH_AS(SH_OP_F32, float, lua_pushnumber)
+		PUSH_AS(SH_OP_F64, double, lua_pushnumber)
 	case SH_OP_BITS:
 		lua_pushinteger(L, load_scalar(n, p));
 		return;
@@ -463,8 +463,7 @@ static void enc_node(struct enc *e, int idx, const struct sh_node *n, char *p)
 	}
 }
 
-void sh_codec_encode(lua_State *L, int idx, const struct sh_codec *c, void *out,
-		     const char *what)
+void sh_codec_encode(lua_State *L, int idx, const struct sh_codec *c, void *out, const char *what)
 {
 	struct enc e = { .L = L, .c = c, .what = what ? what : "value" };
 
@@ -486,13 +485,13 @@ static bool all_zero(const char *p, size_t n)
 
 /* acc += src in type's arithmetic; unsigned types for the signed fields too: wrapping, as the
  * kernel's counters do. */
-#define SUM_AS(type)                                                                               \
-	do {                                                                                       \
-		type a, b;                                                                         \
-		memcpy(&a, acc, sizeof(a));                                                        \
-		memcpy(&b, src, sizeof(b));                                                        \
-		a += b;                                                                            \
-		memcpy(acc, &a, sizeof(a));                                                        \
+#define SUM_AS(type)                        \
+	do {                                \
+		type a, b;                  \
+		memcpy(&a, acc, sizeof(a)); \
+		memcpy(&b, src, sizeof(b)); \
+		a += b;                     \
+		memcpy(acc, &a, sizeof(a)); \
 	} while (0)
 
 static void sum_node(const struct sh_node *nodes, const struct sh_node *n, char *acc,

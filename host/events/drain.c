@@ -72,22 +72,47 @@ static lua_Integer load_bits(const struct sh_column *c, const unsigned char *p)
 	return (lua_Integer)v;
 }
 
-#define LOAD(type, p) ({ type __v; memcpy(&__v, (p), sizeof(__v)); (lua_Integer)__v; })
+#define LOAD(type, p)                           \
+	({                                      \
+		type __v;                       \
+		memcpy(&__v, (p), sizeof(__v)); \
+		(lua_Integer) __v;              \
+	})
 
 /* Push one field of a record: the per-event and batch paths both come through here. */
 static inline void push_column(lua_State *L, const struct sh_column *c, const unsigned char *p)
 {
 	switch (c->kind) {
-	case SH_COL_U8: lua_pushinteger(L, *p); break;
-	case SH_COL_U16: lua_pushinteger(L, LOAD(__u16, p)); break;
-	case SH_COL_U32: lua_pushinteger(L, LOAD(__u32, p)); break;
-	case SH_COL_U64: lua_pushinteger(L, LOAD(__u64, p)); break;
-	case SH_COL_S8: lua_pushinteger(L, (__s8)*p); break;
-	case SH_COL_S16: lua_pushinteger(L, LOAD(__s16, p)); break;
-	case SH_COL_S32: lua_pushinteger(L, LOAD(__s32, p)); break;
-	case SH_COL_S64: lua_pushinteger(L, LOAD(__s64, p)); break;
-	case SH_COL_BITS: lua_pushinteger(L, load_bits(c, p)); break;
-	case SH_COL_CODEC: sh_codec_push(L, c->codec, p); break;
+	case SH_COL_U8:
+		lua_pushinteger(L, *p);
+		break;
+	case SH_COL_U16:
+		lua_pushinteger(L, LOAD(__u16, p));
+		break;
+	case SH_COL_U32:
+		lua_pushinteger(L, LOAD(__u32, p));
+		break;
+	case SH_COL_U64:
+		lua_pushinteger(L, LOAD(__u64, p));
+		break;
+	case SH_COL_S8:
+		lua_pushinteger(L, (__s8)*p);
+		break;
+	case SH_COL_S16:
+		lua_pushinteger(L, LOAD(__s16, p));
+		break;
+	case SH_COL_S32:
+		lua_pushinteger(L, LOAD(__s32, p));
+		break;
+	case SH_COL_S64:
+		lua_pushinteger(L, LOAD(__s64, p));
+		break;
+	case SH_COL_BITS:
+		lua_pushinteger(L, load_bits(c, p));
+		break;
+	case SH_COL_CODEC:
+		sh_codec_push(L, c->codec, p);
+		break;
 	}
 }
 
@@ -117,8 +142,7 @@ static int too_small(lua_State *L, struct sh_evsrc *s, size_t size)
 
 /* The next record, or false when none is ready. A record shorter than the decoded type is
  * given back to the kernel and raised (the drain runs under a pcall). */
-static inline bool next_record(lua_State *L, struct sh_evsrc *s, const void **data,
-			       size_t *size)
+static inline bool next_record(lua_State *L, struct sh_evsrc *s, const void **data, size_t *size)
 {
 	if (!s->ops->next(s, data, size))
 		return false;

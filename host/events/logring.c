@@ -25,9 +25,9 @@
 #include "obj/object.h"
 #include "sockhost/log.h"
 
-#define LEVEL_KEY "sockhost.log.level"
+#define LEVEL_KEY   "sockhost.log.level"
 #define HANDLER_KEY "sockhost.log.handler"
-#define OBJS_KEY "sockhost.log.objects"
+#define OBJS_KEY    "sockhost.log.objects"
 
 static const char *const level_names[] = { "off", "error", "warn", "info", "debug", "trace" };
 static const char *const level_tags[] = { "OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
@@ -75,8 +75,7 @@ static void add_ipv4(luaL_Buffer *b, __u64 v)
 }
 
 /* One conversion starting at f (just after '%'); returns the char after it. */
-static const char *add_conv(luaL_Buffer *b, const char *f, const struct sh_log_record *r,
-			    int *argi)
+static const char *add_conv(luaL_Buffer *b, const char *f, const struct sh_log_record *r, int *argi)
 {
 	char spec[32] = "%", out[64];
 	const char *start = f;
@@ -131,18 +130,24 @@ static const char *add_conv(luaL_Buffer *b, const char *f, const struct sh_log_r
 		break;
 	case 'd':
 	case 'i': {
-		int64_t s = len == 2 ? (int64_t)v : narrow == 1 ? (int16_t)v :
-			    narrow >= 2 ? (int8_t)v : (int32_t)v;
+		int64_t s = len == 2	? (int64_t)v :
+			    narrow == 1 ? (int16_t)v :
+			    narrow >= 2 ? (int8_t)v :
+					  (int32_t)v;
 
 		memcpy(spec + n, PRId64, sizeof(PRId64));
 		snprintf(out, sizeof(out), spec, s);
 		break;
 	}
 	default: {
-		uint64_t u = len == 2 ? v : narrow == 1 ? (uint16_t)v : narrow >= 2 ? (uint8_t)v :
-			     (uint32_t)v;
-		const char *m = *f == 'u' ? PRIu64 : *f == 'x' ? PRIx64 : *f == 'X' ? PRIX64 :
-				PRIo64;
+		uint64_t u = len == 2	 ? v :
+			     narrow == 1 ? (uint16_t)v :
+			     narrow >= 2 ? (uint8_t)v :
+					   (uint32_t)v;
+		const char *m = *f == 'u' ? PRIu64 :
+				*f == 'x' ? PRIx64 :
+				*f == 'X' ? PRIX64 :
+					    PRIo64;
 
 		memcpy(spec + n, m, strlen(m) + 1);
 		snprintf(out, sizeof(out), spec, u);
@@ -185,9 +190,10 @@ static int on_record(lua_State *L)
 	char prog[SH_LOG_PROG_MAX + 1];
 
 	if (size < sizeof(r))
-		return luaL_error(L, "sockhost_log: record of %d bytes, expected %d (is the object "
-				  "built with this sockhost's sockhost.bpf.h?)", (int)size,
-				  (int)sizeof(r));
+		return luaL_error(L,
+				  "sockhost_log: record of %d bytes, expected %d (is the object "
+				  "built with this sockhost's sockhost.bpf.h?)",
+				  (int)size, (int)sizeof(r));
 	memcpy(&r, raw, sizeof(r));
 	if (r.level < SH_LOG_ERROR || r.level > SH_LOG_TRACE || r.level > get_level(L))
 		return 0;
@@ -277,8 +283,10 @@ static int l_log_level(lua_State *L)
 		return 1;
 	level = parse_level(luaL_checkstring(L, 1));
 	if (level < 0)
-		return luaL_error(L, "sockhost.log_level: unknown level '%s' (error, warn, info, "
-				  "debug, trace or off)", lua_tostring(L, 1));
+		return luaL_error(L,
+				  "sockhost.log_level: unknown level '%s' (error, warn, info, "
+				  "debug, trace or off)",
+				  lua_tostring(L, 1));
 	lua_pushinteger(L, level);
 	lua_setfield(L, LUA_REGISTRYINDEX, LEVEL_KEY);
 	if (lua_getfield(L, LUA_REGISTRYINDEX, OBJS_KEY) == LUA_TTABLE) {

@@ -46,7 +46,7 @@ struct sh_perfbuf {
 	struct perf_buffer *pb;
 	struct sh_cpu_ring *rings;
 	size_t nrings, cur;
-	bool loaded;        /* head/tail of rings[cur] read for this pass */
+	bool loaded; /* head/tail of rings[cur] read for this pass */
 	__u64 head, tail, next_tail;
 	void *copy;
 	size_t copy_size;
@@ -212,14 +212,17 @@ static int sh_perfbuf_subscribe(lua_State *L)
 		if (lua_getfield(L, 4, "pages") != LUA_TNIL) {
 			pages = luaL_checkinteger(L, -1);
 			if (pages < 1 || pages > 4096 || (pages & (pages - 1)))
-				return luaL_error(L, "perfbuf '%s': opts.pages must be a power "
-						  "of 2 in 1..4096, got %I", m->name, pages);
+				return luaL_error(L,
+						  "perfbuf '%s': opts.pages must be a power "
+						  "of 2 in 1..4096, got %I",
+						  m->name, pages);
 		}
 		if (lua_getfield(L, 4, "on_lost") != LUA_TNIL) {
 			if (!lua_isfunction(L, -1))
-				return luaL_error(L, "perfbuf '%s': opts.on_lost must be a "
-						  "function, got %s", m->name,
-						  luaL_typename(L, -1));
+				return luaL_error(L,
+						  "perfbuf '%s': opts.on_lost must be a "
+						  "function, got %s",
+						  m->name, luaL_typename(L, -1));
 			lua_pushvalue(L, -1);
 			lua_setiuservalue(L, 5, 4);
 			p->has_on_lost = true;

@@ -33,13 +33,13 @@
 #define SH_RINGBUF_MT "sockhost.ringbuf"
 
 struct sh_ringbuf {
-	struct sh_evsrc ev;          /* first: the handle */
+	struct sh_evsrc ev; /* first: the handle */
 	unsigned long *consumer_pos; /* mmap'ed read-write page */
 	unsigned long *producer_pos; /* mmap'ed read-only: producer page + data twice */
 	unsigned char *data;
 	size_t mask, page_size, data_size;
 	unsigned long cons, next_cons, prod;
-	int fd;                      /* dup of the map fd, watched by the loop */
+	int fd; /* dup of the map fd, watched by the loop */
 	int drops_fd;
 };
 
@@ -179,8 +179,10 @@ int sh_ringbuf_subscribe(lua_State *L)
 	sh_push_weak_registry(L, RINGS_KEY, "v");
 	if (lua_rawgeti(L, -1, info.id) == LUA_TUSERDATA &&
 	    ((struct sh_ringbuf *)lua_touserdata(L, -1))->ev.h.live)
-		return luaL_error(L, "ringbuf '%s' already has a subscriber: a ring buffer has one "
-				  "consumer position (close the other subscription first)", m->name);
+		return luaL_error(L,
+				  "ringbuf '%s' already has a subscriber: a ring buffer has one "
+				  "consumer position (close the other subscription first)",
+				  m->name);
 	lua_settop(L, 4);
 
 	r = (struct sh_ringbuf *)sh_evsrc_new(L, &ring_class, sizeof(*r), &ring_ops, "ringbuf");
@@ -209,7 +211,7 @@ static int l_subscribe(lua_State *L)
 	lua_pushvalue(L, 2);
 	lua_call(L, 2, 1);
 	lua_replace(L, 1); /* map, name, type, fn, opts */
-	lua_remove(L, 2);  /* map, type, fn, opts */
+	lua_remove(L, 2); /* map, type, fn, opts */
 	return sh_ringbuf_subscribe(L);
 }
 

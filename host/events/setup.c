@@ -16,10 +16,10 @@
 #include "obj/map.h"
 
 #define BATCH_DEFAULT 4096
-#define BATCH_MAX (1 << 20)
-#define COLUMNS_MAX 64
+#define BATCH_MAX     (1 << 20)
+#define COLUMNS_MAX   64
 
-#define NEXT_ID_KEY "sockhost.evsources.next_id" /* per state: ids order sockhost.stats() */
+#define NEXT_ID_KEY   "sockhost.evsources.next_id" /* per state: ids order sockhost.stats() */
 
 static const struct btf_type *peel(const struct btf *btf, __u32 *id)
 {
@@ -55,10 +55,14 @@ struct sh_evsrc *sh_evsrc_new(lua_State *L, const struct sh_class *cls, size_t s
 static enum sh_col_kind int_kind(size_t size, bool is_signed)
 {
 	switch (size) {
-	case 1: return is_signed ? SH_COL_S8 : SH_COL_U8;
-	case 2: return is_signed ? SH_COL_S16 : SH_COL_U16;
-	case 4: return is_signed ? SH_COL_S32 : SH_COL_U32;
-	default: return is_signed ? SH_COL_S64 : SH_COL_U64;
+	case 1:
+		return is_signed ? SH_COL_S8 : SH_COL_U8;
+	case 2:
+		return is_signed ? SH_COL_S16 : SH_COL_U16;
+	case 4:
+		return is_signed ? SH_COL_S32 : SH_COL_U32;
+	default:
+		return is_signed ? SH_COL_S64 : SH_COL_U64;
 	}
 }
 
@@ -187,8 +191,10 @@ static void select_fields(lua_State *L, struct sh_evsrc *s, int opts_idx)
 		return;
 	}
 	if (!lua_istable(L, -1) || !s->ncols)
-		luaL_error(L, "%s '%s': opts.fields must be a list of field names of a struct "
-			   "type, got %s", s->kind, s->name, luaL_typename(L, -1));
+		luaL_error(L,
+			   "%s '%s': opts.fields must be a list of field names of a struct "
+			   "type, got %s",
+			   s->kind, s->name, luaL_typename(L, -1));
 	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
 		const char *f = lua_tostring(L, -1);
 		int k;
@@ -196,9 +202,10 @@ static void select_fields(lua_State *L, struct sh_evsrc *s, int opts_idx)
 		for (k = n; f && k < s->ncols && strcmp(s->cols[k].name, f); k++)
 			;
 		if (!f || k == s->ncols)
-			luaL_error(L, "%s '%s': opts.fields: %s is not a field of %s (or is listed "
-				   "twice)", s->kind, s->name, f ? f : luaL_typename(L, -1),
-				   s->type);
+			luaL_error(L,
+				   "%s '%s': opts.fields: %s is not a field of %s (or is listed "
+				   "twice)",
+				   s->kind, s->name, f ? f : luaL_typename(L, -1), s->type);
 		struct sh_column tmp = s->cols[n];
 
 		s->cols[n++] = s->cols[k];
@@ -230,15 +237,16 @@ static void parse_opts(lua_State *L, struct sh_evsrc *s, int opts_idx)
 		break;
 	}
 	default:
-		luaL_error(L, "%s '%s': opts.batch must be true or a record count, got %s",
-			   s->kind, s->name, luaL_typename(L, -1));
+		luaL_error(L, "%s '%s': opts.batch must be true or a record count, got %s", s->kind,
+			   s->name, luaL_typename(L, -1));
 	}
 	lua_pop(L, 1);
 	if (lua_getfield(L, opts_idx, "on_error") != LUA_TNIL) {
 		const char *v = lua_tostring(L, -1);
 
 		if (!v || (strcmp(v, "count") && strcmp(v, "stop")))
-			luaL_error(L, "%s '%s': opts.on_error must be \"stop\" or \"count\", "
+			luaL_error(L,
+				   "%s '%s': opts.on_error must be \"stop\" or \"count\", "
 				   "got %s",
 				   s->kind, s->name, v ? v : luaL_typename(L, -1));
 		s->count_errors = !strcmp(v, "count");
@@ -246,8 +254,8 @@ static void parse_opts(lua_State *L, struct sh_evsrc *s, int opts_idx)
 	lua_pop(L, 1);
 }
 
-void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m,
-		    int type_idx, int fn_idx, int opts_idx)
+void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m, int type_idx,
+		    int fn_idx, int opts_idx)
 {
 	const char *tname = luaL_optstring(L, type_idx, NULL);
 	int id = -1;
@@ -270,8 +278,10 @@ void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map 
 		char errbuf[256];
 
 		if (!btf)
-			luaL_error(L, "%s '%s': no BTF to decode type '%s' (compile the object "
-				   "with clang -g)", s->kind, s->name, tname);
+			luaL_error(L,
+				   "%s '%s': no BTF to decode type '%s' (compile the object "
+				   "with clang -g)",
+				   s->kind, s->name, tname);
 		id = sh_btf_find_type(btf, tname);
 		if (id < 0)
 			luaL_error(L, "%s '%s': type '%s' not found in the object's BTF", s->kind,
@@ -296,6 +306,3 @@ void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map 
 		setup_flat(L, s, m, (__u32)id, ud_idx);
 	}
 }
-
-
-

@@ -18,9 +18,16 @@
 struct sh_map;
 
 enum sh_col_kind {
-	SH_COL_U8, SH_COL_U16, SH_COL_U32, SH_COL_U64,
-	SH_COL_S8, SH_COL_S16, SH_COL_S32, SH_COL_S64,
-	SH_COL_BITS, SH_COL_CODEC,
+	SH_COL_U8,
+	SH_COL_U16,
+	SH_COL_U32,
+	SH_COL_U64,
+	SH_COL_S8,
+	SH_COL_S16,
+	SH_COL_S32,
+	SH_COL_S64,
+	SH_COL_BITS,
+	SH_COL_CODEC,
 };
 
 /* One field of a struct record cut into columns (setup.c): batch mode gives each its own
@@ -29,7 +36,7 @@ struct sh_column {
 	enum sh_col_kind kind;
 	size_t off;
 	__u8 bit_off, bit_size; /* SH_COL_BITS */
-	bool is_signed;         /* SH_COL_BITS */
+	bool is_signed; /* SH_COL_BITS */
 	const struct sh_codec *codec; /* SH_COL_CODEC: enums, arrays, strings, nested structs */
 	char name[64];
 };
@@ -61,22 +68,22 @@ struct sh_evsrc {
 	struct sh_handle h;
 	const struct sh_evsrc_ops *ops;
 	struct sh_source src;
-	const struct sh_codec *codec;    /* NULL: raw byte strings */
+	const struct sh_codec *codec; /* NULL: raw byte strings */
 	size_t min_size;
-	struct sh_column *cols;          /* batch, or an all-integer struct: one per field */
+	struct sh_column *cols; /* batch, or an all-integer struct: one per field */
 	int ncols;
-	int batch;                       /* records per call in batch mode; 0: one per call */
-	int batch_prev;                  /* entries filled by the previous batch call */
-	bool count_errors;               /* opts.on_error = "count" */
-	bool draining;                   /* a drain is running: close() defers the free */
+	int batch; /* records per call in batch mode; 0: one per call */
+	int batch_prev; /* entries filled by the previous batch call */
+	bool count_errors; /* opts.on_error = "count" */
+	bool draining; /* a drain is running: close() defers the free */
 	bool close_pending;
-	bool freed;                      /* the kind's resources are gone */
-	int self_ref;                    /* registry ref while subscribed */
-	int error_ref;                   /* registry ref of the last counted error, or LUA_NOREF */
+	bool freed; /* the kind's resources are gone */
+	int self_ref; /* registry ref while subscribed */
+	int error_ref; /* registry ref of the last counted error, or LUA_NOREF */
 	lua_Integer id, received, errors;
-	lua_Integer commits;             /* records given back to the kernel */
-	__u64 dropped_final;             /* dropped() at close */
-	const char *kind;                /* "ringbuf", "perfbuf" */
+	lua_Integer commits; /* records given back to the kernel */
+	__u64 dropped_final; /* dropped() at close */
+	const char *kind; /* "ringbuf", "perfbuf" */
 	char name[64];
 	char type[96];
 };
@@ -86,8 +93,8 @@ struct sh_evsrc {
  * m into it. Raises on bad input. */
 struct sh_evsrc *sh_evsrc_new(lua_State *L, const struct sh_class *cls, size_t size,
 			      const struct sh_evsrc_ops *ops, const char *kind);
-void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m,
-		    int type_idx, int fn_idx, int opts_idx);
+void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m, int type_idx,
+		    int fn_idx, int opts_idx);
 void sh_evsrc_free_columns(struct sh_evsrc *s);
 /* drain.c: register s (its userdata at ud_idx) with the loop, the stats list and the owner
  * of its map's object. */

@@ -51,7 +51,7 @@ static void probe_live(struct feat_set *s, const char *want)
 		sh_feat_path(f, path);
 	} else {
 		sh_feat_fail(f, "pinning mounts it, or: mount -t bpf bpf /sys/fs/bpf",
-			  "bpffs not mounted");
+			     "bpffs not mounted");
 	}
 
 	f = sh_feat_get(s, "tracefs", "facility");
@@ -60,7 +60,8 @@ static void probe_live(struct feat_set *s, const char *want)
 		sh_feat_ok(f);
 		sh_feat_path(f, path);
 	} else {
-		sh_feat_fail(f, "mount -t tracefs tracefs /sys/kernel/tracing", "tracefs not mounted");
+		sh_feat_fail(f, "mount -t tracefs tracefs /sys/kernel/tracing",
+			     "tracefs not mounted");
 	}
 
 	if (want && strcmp(want, "kprobe_events"))
@@ -77,10 +78,10 @@ static void probe_live(struct feat_set *s, const char *want)
 		sh_feat_fail(f, KPROBE_INSTEAD, "%s", NO_KPROBE_EVENTS);
 	} else if (!tracefs) {
 		sh_feat_fail(f, "kprobes still attach through the kprobe PMU",
-			  "tracefs not mounted");
+			     "tracefs not mounted");
 	} else {
 		sh_feat_fail(f, "kprobes still attach through the kprobe PMU",
-			  "no kprobe_events in tracefs at %s", path);
+			     "no kprobe_events in tracefs at %s", path);
 	}
 }
 
@@ -123,19 +124,21 @@ static int l_features(lua_State *L)
 	probe_live(live, NULL);
 	lua_createtable(L, 0, 256);
 	for (int k = 0; k < SH_FG_COUNT; k++)
-	for (g = sh_feat_group(k), i = 0; i < g->n; i++) {
-		f = &g->f[i];
-		if (!strcmp(f->kind, "tracepoint") && f->ok && !sh_feat_find(live, "tracefs")->ok) {
-			/* libbpf reads the event id from <tracefs>/events/<cat>/<name>/id */
-			tp = *f;
-			snprintf(tp.note, sizeof(tp.note),
-				 "attaching by category/name reads the event id from tracefs, "
-				 "which is not mounted");
-			f = &tp;
+		for (g = sh_feat_group(k), i = 0; i < g->n; i++) {
+			f = &g->f[i];
+			if (!strcmp(f->kind, "tracepoint") && f->ok &&
+			    !sh_feat_find(live, "tracefs")->ok) {
+				/* libbpf reads the event id from <tracefs>/events/<cat>/<name>/id */
+				tp = *f;
+				snprintf(
+					tp.note, sizeof(tp.note),
+					"attaching by category/name reads the event id from tracefs, "
+					"which is not mounted");
+				f = &tp;
+			}
+			feat_push(L, f);
+			lua_setfield(L, -2, f->kind);
 		}
-		feat_push(L, f);
-		lua_setfield(L, -2, f->kind);
-	}
 	for (i = 0; i < live->n; i++) {
 		feat_push(L, &live->f[i]);
 		lua_setfield(L, -2, live->f[i].kind);

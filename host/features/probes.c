@@ -60,11 +60,9 @@ static int load_opts(enum bpf_prog_type type, int ret, struct bpf_prog_load_opts
 	return fd < 0 ? -errno : fd;
 }
 
-static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type eat, __u32 btf_id,
-			int ret)
+static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type eat, __u32 btf_id, int ret)
 {
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = eat,
-		    .attach_btf_id = btf_id);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = eat, .attach_btf_id = btf_id);
 
 	return load_opts(type, ret, &opts);
 }
@@ -152,7 +150,8 @@ static void probe_btf_prog(struct feat *f, const char *label, const char *instea
 		if (lfd < 0) {
 			lfd = -errno;
 			close(fd);
-			sh_feat_fail(f, instead, "%s attach refused: %s", label, sh_feat_errstr(lfd));
+			sh_feat_fail(f, instead, "%s attach refused: %s", label,
+				     sh_feat_errstr(lfd));
 			return;
 		}
 		close(lfd);
@@ -240,8 +239,9 @@ static void probe_prog_type(struct feat *f, enum bpf_prog_type t, const char *na
 	}
 	err = prog_type_errno(t);
 	if ((err == EPERM || err == EACCES) && !full)
-		sh_feat_fail(f, NULL, "not permitted with this process's capabilities "
-				   "(needs CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN, or root)");
+		sh_feat_fail(f, NULL,
+			     "not permitted with this process's capabilities "
+			     "(needs CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN, or root)");
 	else if (err == EPERM || err == EACCES)
 		sh_feat_fail(f, NULL, "%s load refused: %s", name, sh_feat_errstr(err));
 	else if (err)
@@ -279,8 +279,9 @@ static void probe_map_types(struct feat_set *s, bool full)
 		if (r > 0)
 			sh_feat_ok(f);
 		else if (r == 0 && !full)
-			sh_feat_fail(f, NULL, "not permitted with this process's capabilities "
-					   "(needs CAP_BPF+CAP_NET_ADMIN, or root)");
+			sh_feat_fail(f, NULL,
+				     "not permitted with this process's capabilities "
+				     "(needs CAP_BPF+CAP_NET_ADMIN, or root)");
 		else if (r == 0)
 			sh_feat_fail(f, NULL, "map type not supported by this kernel");
 		else
@@ -328,8 +329,9 @@ static void probe_kprobes(struct feat_set *s, const char *tracefs)
 		if (prog && !prog->ok)
 			sh_feat_copy(ukp, prog);
 		else if (!uprobe_pmu && !uev)
-			sh_feat_fail(ukp, NULL, "kernel built without CONFIG_UPROBE_EVENTS (no "
-					     "uprobe_events in tracefs)");
+			sh_feat_fail(ukp, NULL,
+				     "kernel built without CONFIG_UPROBE_EVENTS (no "
+				     "uprobe_events in tracefs)");
 		else
 			sh_feat_ok(ukp);
 	}
@@ -360,7 +362,7 @@ static void probe_tracing(struct feat_set *s, const struct btf *btf, const char 
 	}
 	if (!btf) {
 		sh_feat_fail(tp, "use a tracepoint or raw_tracepoint", "needs kernel BTF (%s)",
-			  btf_why);
+			     btf_why);
 		sh_feat_fail(fe, "use a tracepoint", "needs kernel BTF (%s)", btf_why);
 		sh_feat_copy(fx, fe);
 		sh_feat_copy(lsm, fe);
@@ -375,7 +377,7 @@ static void probe_tracing(struct feat_set *s, const struct btf *btf, const char 
 			       BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id, true);
 	else
 		sh_feat_fail(tp, "use a tracepoint or raw_tracepoint",
-			  "no btf_trace_sys_enter typedef in kernel BTF to probe with");
+			     "no btf_trace_sys_enter typedef in kernel BTF to probe with");
 
 	fe_instead = tp->ok ? "use tp_btf or a tracepoint" : "use a tracepoint";
 	id = btf_first(btf, "", funcs, BTF_KIND_FUNC, &which);
@@ -385,7 +387,8 @@ static void probe_tracing(struct feat_set *s, const struct btf *btf, const char 
 		probe_btf_prog(fx, "fentry/fexit", fe_instead, BPF_PROG_TYPE_TRACING,
 			       BPF_TRACE_FEXIT, id, true);
 	} else {
-		sh_feat_fail(fe, fe_instead, "no tcp_v4_connect function in kernel BTF to probe with");
+		sh_feat_fail(fe, fe_instead,
+			     "no tcp_v4_connect function in kernel BTF to probe with");
 		sh_feat_copy(fx, fe);
 	}
 
@@ -432,7 +435,8 @@ static void probe_cgroup_link(struct feat_set *s)
 		sh_feat_ok(f);
 	else
 		sh_feat_fail(f, "bpf_prog_attach (legacy cgroup attach)",
-			     "bpf_link_create on a cgroup refused: %s", sh_feat_errstr(err ? err : EINVAL));
+			     "bpf_link_create on a cgroup refused: %s",
+			     sh_feat_errstr(err ? err : EINVAL));
 }
 
 /* The running kernel's BTF, from sysfs first so libbpf never falls back to searching vmlinux
@@ -442,18 +446,19 @@ static struct btf *load_vmlinux(char *why, size_t len)
 	struct btf *btf;
 
 	if (!path_exists("/sys/kernel/btf/vmlinux")) {
-		snprintf(why, len, "no /sys/kernel/btf/vmlinux: kernel built without "
-				   "CONFIG_DEBUG_INFO_BTF");
+		snprintf(why, len,
+			 "no /sys/kernel/btf/vmlinux: kernel built without "
+			 "CONFIG_DEBUG_INFO_BTF");
 		return NULL;
 	}
 	btf = btf__load_vmlinux_btf();
 	if (!btf)
-		snprintf(why, len, "cannot parse /sys/kernel/btf/vmlinux: %s", sh_feat_errstr(errno));
+		snprintf(why, len, "cannot parse /sys/kernel/btf/vmlinux: %s",
+			 sh_feat_errstr(errno));
 	return btf;
 }
 
-static void probe_facilities(struct feat_set *s, struct btf **btfp, char *btf_why,
-			     size_t why_len)
+static void probe_facilities(struct feat_set *s, struct btf **btfp, char *btf_why, size_t why_len)
 {
 	struct perf_event_attr pa = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -485,7 +490,8 @@ static void probe_facilities(struct feat_set *s, struct btf **btfp, char *btf_wh
 		const char *const *k;
 
 		for (k = need_bpf; *k; k++)
-			sh_feat_fail(sh_feat_get(s, *k, "facility"), NULL, "%s", sh_feat_bpf_denied());
+			sh_feat_fail(sh_feat_get(s, *k, "facility"), NULL, "%s",
+				     sh_feat_bpf_denied());
 		return;
 	}
 
@@ -500,7 +506,8 @@ static void probe_facilities(struct feat_set *s, struct btf **btfp, char *btf_wh
 		if (fd < 0) {
 			err = errno;
 			sh_feat_fail(f, "use a ring buffer",
-				  "perf_event_open (BPF output) refused: %s", sh_feat_errstr(err));
+				     "perf_event_open (BPF output) refused: %s",
+				     sh_feat_errstr(err));
 		} else {
 			close(fd);
 			sh_feat_ok(f);
@@ -530,7 +537,6 @@ static void probe_facilities(struct feat_set *s, struct btf **btfp, char *btf_wh
 			sh_feat_ok(f);
 	}
 }
-
 
 /* ---- the groups ------------------------------------------------------------------------- */
 
@@ -581,8 +587,9 @@ static void probe_kprobes_group(struct feat_set *s)
 {
 	char tracefs[PATH_MAX];
 
-	probe_kprobes(s, sh_mount_find("tracefs", "/sys/kernel/tracing", tracefs,
-				       sizeof(tracefs)) ? tracefs : NULL);
+	probe_kprobes(s, sh_mount_find("tracefs", "/sys/kernel/tracing", tracefs, sizeof(tracefs)) ?
+				 tracefs :
+				 NULL);
 }
 
 static void probe_tracing_group(struct feat_set *s)
@@ -621,10 +628,10 @@ static void run(enum sh_feat_group g)
 	probers[g](&groups[g].set);
 }
 
-#define ONCE(g)                                                                            \
-	static void once_##g(void)                                                         \
-	{                                                                                  \
-		run(g);                                                                    \
+#define ONCE(g)                    \
+	static void once_##g(void) \
+	{                          \
+		run(g);            \
 	}
 ONCE(SH_FG_BPF)
 ONCE(SH_FG_PROGS)
@@ -635,7 +642,7 @@ ONCE(SH_FG_TRACING)
 ONCE(SH_FG_CGLINK)
 
 static void (*const once_fns[SH_FG_COUNT])(void) = {
-	once_SH_FG_BPF,	       once_SH_FG_PROGS,   once_SH_FG_MAPS,  once_SH_FG_FACILITIES,
+	once_SH_FG_BPF,	    once_SH_FG_PROGS,	once_SH_FG_MAPS,   once_SH_FG_FACILITIES,
 	once_SH_FG_KPROBES, once_SH_FG_TRACING, once_SH_FG_CGLINK,
 };
 

@@ -88,4 +88,3 @@ const struct feat *sh_feat_find(const struct feat_set *s, const char *kind)
 			return &s->f[i];
 	return NULL;
 }
-

@@ -14,9 +14,9 @@
 #define SH_ENOTSUPP 524 /* kernel-internal errno that leaks out of bpf(2) */
 
 /* The words users see for the most common gap (spec/features_spec.lua checks them) */
-#define NO_KPROBES "kernel built without CONFIG_KPROBES (no kprobe_events in tracefs)"
+#define NO_KPROBES	 "kernel built without CONFIG_KPROBES (no kprobe_events in tracefs)"
 #define NO_KPROBE_EVENTS "kernel built without CONFIG_KPROBE_EVENTS (no kprobe_events in tracefs)"
-#define KPROBE_INSTEAD "use a tracepoint or tp_btf"
+#define KPROBE_INSTEAD	 "use a tracepoint or tp_btf"
 
 struct feat {
 	char kind[40];
@@ -36,13 +36,13 @@ struct feat_set {
 /* The groups, in the order their answers are layered: a later group's entry for a kind
  * replaces an earlier one's ("kprobe" the program type, then "kprobe" the attach). */
 enum sh_feat_group {
-	SH_FG_BPF,        /* may this process use bpf(2) at all */
-	SH_FG_PROGS,      /* every program type */
-	SH_FG_MAPS,       /* every map type */
+	SH_FG_BPF, /* may this process use bpf(2) at all */
+	SH_FG_PROGS, /* every program type */
+	SH_FG_MAPS, /* every map type */
 	SH_FG_FACILITIES, /* btf, perf_buffer, bpf_stats, test_run */
-	SH_FG_KPROBES,    /* kprobe, kretprobe, uprobe, uretprobe as attach kinds */
-	SH_FG_TRACING,    /* tp_btf, fentry, fexit, lsm, tracing */
-	SH_FG_CGLINK,     /* cgroup_link */
+	SH_FG_KPROBES, /* kprobe, kretprobe, uprobe, uretprobe as attach kinds */
+	SH_FG_TRACING, /* tp_btf, fentry, fexit, lsm, tracing */
+	SH_FG_CGLINK, /* cgroup_link */
 	SH_FG_COUNT,
 };
 

@@ -280,14 +280,16 @@ static int l_run(lua_State *L)
 		if (lua_getfield(L, 1, "duration") != LUA_TNIL) {
 			duration = luaL_checknumber(L, -1);
 			if (!(duration > 0))
-				return luaL_error(L, "sockhost.run: duration must be > 0 seconds, "
-						  "got %f", duration);
+				return luaL_error(L,
+						  "sockhost.run: duration must be > 0 seconds, "
+						  "got %f",
+						  duration);
 		}
 		lua_pop(L, 1);
 	}
 	if (lp->running)
 		return luaL_error(L, "sockhost.run: the loop is already running (run and poll "
-				  "cannot be called from a callback)");
+				     "cannot be called from a callback)");
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

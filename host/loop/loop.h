@@ -46,7 +46,7 @@ const bool *sh_loop_stop_flag(lua_State *L);
 /* Stop the loop at the next chance (sockhost.stop, a duration, a signal). */
 void sh_loop_stop(lua_State *L, const char *reason);
 
-int sh_loop_open(lua_State *L);  /* sockhost.run, poll, stop */
+int sh_loop_open(lua_State *L); /* sockhost.run, poll, stop */
 int sh_timer_open(lua_State *L); /* sockhost.every, after */
 int sh_watch_open(lua_State *L); /* sockhost.watch */
 int sh_tracepipe_open(lua_State *L); /* sockhost.trace_pipe */

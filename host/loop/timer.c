@@ -17,10 +17,10 @@
 #define SH_TIMER_MT "sockhost.timer"
 
 struct sh_timer {
-	struct sh_handle h;   /* h.live: the timer while armed */
+	struct sh_handle h; /* h.live: the timer while armed */
 	struct sh_source src; /* src.fd < 0: cancelled */
 	bool repeat;
-	int self_ref;         /* registry ref keeping the timer alive while armed */
+	int self_ref; /* registry ref keeping the timer alive while armed */
 };
 
 static const struct sh_class timer_class;

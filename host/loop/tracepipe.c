@@ -28,7 +28,7 @@
 #include "lua/class.h"
 
 #define SH_TRACEPIPE_MT "sockhost.trace_pipe"
-#define BUF_SIZE (64 * 1024)
+#define BUF_SIZE	(64 * 1024)
 
 static const char *const pipes[] = {
 	"/sys/kernel/tracing/trace_pipe",
@@ -37,8 +37,8 @@ static const char *const pipes[] = {
 
 struct sh_tracepipe {
 	struct sh_handle h; /* h.live: the pipe while open */
-	char *buf;          /* NULL when closed */
-	size_t len;         /* bytes in buf */
+	char *buf; /* NULL when closed */
+	size_t len; /* bytes in buf */
 	struct sh_source src;
 	int self_ref;
 	lua_Integer lines;
@@ -194,8 +194,10 @@ static int l_trace_pipe(lua_State *L)
 
 	if (!lua_isfunction(L, 1)) {
 		if (!luaL_getmetafield(L, 1, "__call"))
-			return luaL_error(L, "sockhost.trace_pipe: callback must be callable, "
-					  "got %s", luaL_typename(L, 1));
+			return luaL_error(L,
+					  "sockhost.trace_pipe: callback must be callable, "
+					  "got %s",
+					  luaL_typename(L, 1));
 		lua_pop(L, 1);
 	}
 	lua_settop(L, 1);

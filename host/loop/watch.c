@@ -29,9 +29,9 @@
 #define SH_WATCH_MT "sockhost.watch"
 
 struct sh_watch {
-	struct sh_handle h;   /* h.live: the watch while active */
+	struct sh_handle h; /* h.live: the watch while active */
 	struct sh_source src; /* src.fd < 0: cancelled */
-	int fd;               /* the fd as given, for messages */
+	int fd; /* the fd as given, for messages */
 	dev_t dev;
 	ino_t ino;
 	int self_ref;
@@ -65,8 +65,10 @@ static int on_check(lua_State *L, struct sh_source *src)
 	if (same_file(w))
 		return 0;
 	watch_cancel(L, w);
-	lua_pushfstring(L, "sockhost.watch: fd %d was closed while the loop watched it (cancel "
-			"the watch with w:cancel() before closing its fd)", w->fd);
+	lua_pushfstring(L,
+			"sockhost.watch: fd %d was closed while the loop watched it (cancel "
+			"the watch with w:cancel() before closing its fd)",
+			w->fd);
 	sh_loop_fail(L);
 	return -1;
 }

@@ -126,8 +126,7 @@ void sh_class_register(lua_State *L, const struct sh_class *cls)
 
 void sh_class_add_methods(lua_State *L, const char *mt, const luaL_Reg *fns)
 {
-	if (luaL_getmetatable(L, mt) != LUA_TTABLE ||
-	    lua_getfield(L, -1, "methods") != LUA_TTABLE)
+	if (luaL_getmetatable(L, mt) != LUA_TTABLE || lua_getfield(L, -1, "methods") != LUA_TTABLE)
 		luaL_error(L, "sockhost: class %s is not registered yet", mt);
 	luaL_setfuncs(L, fns, 0);
 	lua_pop(L, 2);
@@ -208,7 +207,8 @@ int sh_msghandler(lua_State *L)
 				return 1; /* that is the message */
 			msg = lua_tostring(L, -1);
 		} else {
-			msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+			msg = lua_pushfstring(L, "(error object is a %s value)",
+					      luaL_typename(L, 1));
 		}
 	} else if (strstr(msg, "\nstack traceback:\n")) {
 		return 1; /* a callback's error re-raised by the loop already has its traceback */

@@ -23,7 +23,7 @@
 #include <lauxlib.h>
 
 struct sh_handle {
-	void *live;                     /* what the handle holds; NULL once closed */
+	void *live; /* what the handle holds; NULL once closed */
 	const struct sh_handle *parent; /* borrowed handles are closed with their parent */
 };
 

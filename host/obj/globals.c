@@ -32,8 +32,8 @@ void sh_globals_map(struct sh_object *o)
 		struct sh_datasec *d;
 		size_t size;
 
-		if (!bpf_map__is_internal(map) || o->ndatasec == (int)(sizeof(o->datasec) /
-								       sizeof(o->datasec[0])))
+		if (!bpf_map__is_internal(map) ||
+		    o->ndatasec == (int)(sizeof(o->datasec) / sizeof(o->datasec[0])))
 			continue;
 		d = &o->datasec[o->ndatasec++];
 		d->map = map;
@@ -45,8 +45,8 @@ void sh_globals_map(struct sh_object *o)
 			continue;
 		/* libbpf 1.1 remaps global data only for skeletons, so map it ourselves: reads
 		 * and writes then see the kernel's live values. */
-		void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				 bpf_map__fd(map), 0);
+		void *mem =
+			mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
 		if (mem != MAP_FAILED)
 			d->mem = mem;
 	}
@@ -70,15 +70,16 @@ struct global_ref {
 	__u32 offset;
 };
 
-static bool find_global(lua_State *L, struct sh_object *o, const char *name,
-			struct global_ref *ref)
+static bool find_global(lua_State *L, struct sh_object *o, const char *name, struct global_ref *ref)
 {
 	const struct btf *btf = o->btf;
 	char err[256];
 
 	if (!btf)
-		luaL_error(L, "object '%s' has no BTF, so its globals cannot be typed "
-			   "(compile with clang -g)", object_name(o));
+		luaL_error(L,
+			   "object '%s' has no BTF, so its globals cannot be typed "
+			   "(compile with clang -g)",
+			   object_name(o));
 	if (!o->ndatasec)
 		sh_globals_map(o);
 	for (int i = 0; i < o->ndatasec; i++) {
@@ -178,11 +179,15 @@ void sh_globals_set(lua_State *L, struct sh_object *o, const char *name, int vid
 	void *tmp;
 
 	if (o->loaded && ref.sec->readonly)
-		luaL_error(L, "global '%s' is read-only after load (it is in .rodata: set it in "
-			   "open's opts.globals or before obj:load())", name);
+		luaL_error(L,
+			   "global '%s' is read-only after load (it is in .rodata: set it in "
+			   "open's opts.globals or before obj:load())",
+			   name);
 	if (o->loaded && !ref.sec->mem)
-		luaL_error(L, "global '%s' cannot be written after load (its section is not "
-			   "mmapable)", name);
+		luaL_error(L,
+			   "global '%s' cannot be written after load (its section is not "
+			   "mmapable)",
+			   name);
 	snprintf(what, sizeof(what), "global '%s'", name);
 	tmp = lua_newuserdatauv(L, size, 0);
 	sh_codec_encode(L, vidx, ref.codec, tmp, what);
@@ -223,8 +228,8 @@ static int globals_pairs_next(lua_State *L)
 		if (!t || !btf_is_datasec(t) || var >= btf_vlen(t))
 			continue;
 		const struct btf_var_secinfo *vs = btf_var_secinfos(t) + var;
-		const char *name = btf__name_by_offset(o->btf, btf__type_by_id(o->btf,
-										 vs->type)->name_off);
+		const char *name =
+			btf__name_by_offset(o->btf, btf__type_by_id(o->btf, vs->type)->name_off);
 
 		lua_pushinteger(L, sec);
 		lua_replace(L, lua_upvalueindex(2));
@@ -282,4 +287,3 @@ void sh_globals_push_proxy(lua_State *L, int obj_idx)
 	}
 	lua_remove(L, -2);
 }
-

@@ -21,7 +21,7 @@
 #include "obj/object.h"
 
 #define LOAD_LOG_SIZE (4u << 20)
-#define HOOKS_KEY "sockhost.object.load_hooks"
+#define HOOKS_KEY     "sockhost.object.load_hooks"
 
 void sh_object_on_load(lua_State *L, lua_CFunction hook)
 {

@@ -18,12 +18,12 @@
 struct sh_object;
 
 struct sh_map {
-	struct sh_handle h;       /* h.live: the map itself while open */
-	int fd;                   /* owned fd (pinned/by id), else -1: use bpf_map__fd(map) */
-	bool owned;               /* fd is ours (pinned/by id); else borrowed from the object */
-	struct bpf_map *map;      /* borrowed from the object, or NULL for owned maps */
+	struct sh_handle h; /* h.live: the map itself while open */
+	int fd; /* owned fd (pinned/by id), else -1: use bpf_map__fd(map) */
+	bool owned; /* fd is ours (pinned/by id); else borrowed from the object */
+	struct bpf_map *map; /* borrowed from the object, or NULL for owned maps */
 	struct sh_object *parent; /* NULL for owned maps */
-	struct btf *own_btf;      /* for owned maps: kernel BTF of the map, freed on close */
+	struct btf *own_btf; /* for owned maps: kernel BTF of the map, freed on close */
 	struct sh_codec_cache *own_codecs;
 	enum bpf_map_type type;
 	__u32 key_size, value_size, max_entries, map_flags;

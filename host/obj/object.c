@@ -103,8 +103,7 @@ static void push_child(lua_State *L, const char *kind, const char *name,
 		       void (*push)(lua_State *, int, void *), void *child)
 {
 	push_uv_table(L, 1, kind);
-	if (lua_getfield(L, -1, name) == LUA_TNIL ||
-	    sh_handle_closed(lua_touserdata(L, -1))) {
+	if (lua_getfield(L, -1, name) == LUA_TNIL || sh_handle_closed(lua_touserdata(L, -1))) {
 		lua_pop(L, 1);
 		push(L, 1, child);
 		lua_pushvalue(L, -1);
@@ -212,7 +211,8 @@ static void apply_maps(lua_State *L, int obj_idx, int tbl_idx)
 				luaL_error(L, "map '%s': max_entries %I out of range",
 					   bpf_map__name(m), n);
 			if (bpf_map__set_max_entries(m, (__u32)n))
-				sh_raise_errno(L, errno, NULL, "map '%s': max_entries", bpf_map__name(m));
+				sh_raise_errno(L, errno, NULL, "map '%s': max_entries",
+					       bpf_map__name(m));
 		}
 		lua_pop(L, 2);
 	}
@@ -346,12 +346,8 @@ static int l_index(lua_State *L)
 }
 
 static const luaL_Reg object_methods[] = {
-	{ "load", l_load },
-	{ "program", l_program },
-	{ "map", l_map },
-	{ "programs", l_programs },
-	{ "maps", l_maps },
-	{ NULL, NULL },
+	{ "load", l_load },	    { "program", l_program }, { "map", l_map },
+	{ "programs", l_programs }, { "maps", l_maps },	      { NULL, NULL },
 };
 
 static const luaL_Reg object_meta[] = {

@@ -21,7 +21,7 @@
 #include "btf/codec.h"
 #include "lua/class.h"
 
-#define SH_OBJECT_MT "sockhost.object"
+#define SH_OBJECT_MT   "sockhost.object"
 #define SH_DATASEC_MAX 8
 
 /* One .data/.bss/.rodata section: after load our own mmap, so globals read live values. */

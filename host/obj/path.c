@@ -18,7 +18,7 @@
 #include "obj/path.h"
 
 #define EM_BPF_MACHINE 247
-#define OBJ_SUFFIX ".bpf.o"
+#define OBJ_SUFFIX     ".bpf.o"
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -69,7 +69,8 @@ void sh_object_resolve(lua_State *L, const char *name, char *path, size_t len)
 
 	if (strchr(name, '/') || strstr(name, ".o")) {
 		if (strlen(name) >= len)
-			luaL_error(L, "object path is %d bytes, longer than the %d the system allows",
+			luaL_error(L,
+				   "object path is %d bytes, longer than the %d the system allows",
 				   (int)strlen(name), (int)len - 1);
 		memcpy(path, name, strlen(name) + 1);
 		return;
@@ -98,6 +99,7 @@ void sh_object_check_elf(lua_State *L, const char *path)
 	if (n < 4 || memcmp(hdr, "\177ELF", 4))
 		luaL_error(L, "object '%s': not an ELF file", path);
 	if (n < 20 || (hdr[18] | hdr[19] << 8) != EM_BPF_MACHINE)
-		luaL_error(L, "object '%s': ELF file is not a BPF object (e_machine %d, want EM_BPF)",
+		luaL_error(L,
+			   "object '%s': ELF file is not a BPF object (e_machine %d, want EM_BPF)",
 			   path, n < 20 ? -1 : hdr[18] | hdr[19] << 8);
 }

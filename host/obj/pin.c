@@ -89,8 +89,10 @@ static int l_open_pinned(lua_State *L)
 		sh_push_owned_map(L, fd);
 	else {
 		close(fd);
-		return luaL_error(L, "open_pinned '%s': pinned object is neither a program nor a "
-				  "map", path);
+		return luaL_error(L,
+				  "open_pinned '%s': pinned object is neither a program nor a "
+				  "map",
+				  path);
 	}
 	return 1;
 }

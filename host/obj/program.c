@@ -210,7 +210,8 @@ static int l_test_run(lua_State *L)
 			continue;
 		int err = errno;
 
-		return sh_raise_errno(L, err, err == EOPNOTSUPP || err == 524 /* ENOTSUPP */ ?
+		return sh_raise_errno(L, err,
+				      err == EOPNOTSUPP || err == 524 /* ENOTSUPP */ ?
 					      "the kernel has no BPF_PROG_TEST_RUN for this type" :
 					      NULL,
 				      "program '%s' (%s): test_run", p->name,
@@ -253,7 +254,7 @@ static int l_index(lua_State *L)
 		lua_pushboolean(L, p->prog ? bpf_program__autoload(p->prog) : 1);
 	} else if (!strcmp(k, "loaded")) {
 		lua_pushboolean(L, !sh_handle_closed(&p->h) &&
-				       (p->fd >= 0 || bpf_program__fd(p->prog) >= 0));
+					   (p->fd >= 0 || bpf_program__fd(p->prog) >= 0));
 	} else {
 		sh_class_method(L, 1, k);
 	}
@@ -269,8 +270,7 @@ static int l_newindex(lua_State *L)
 		return luaL_error(L, "program '%s': field '%s' cannot be set (only autoload)",
 				  p->name, k);
 	if (!p->prog || p->parent->loaded)
-		return luaL_error(L, "program '%s': autoload can only change before load",
-				  p->name);
+		return luaL_error(L, "program '%s': autoload can only change before load", p->name);
 	luaL_checktype(L, 3, LUA_TBOOLEAN);
 	bpf_program__set_autoload(p->prog, lua_toboolean(L, 3));
 	return 0;

@@ -11,15 +11,15 @@
 #include "lua/class.h"
 
 #define SH_PROGRAM_MT "sockhost.program"
-#define SH_STATS_MT "sockhost.stats"
+#define SH_STATS_MT   "sockhost.stats"
 
 struct sh_object;
 
 struct sh_program {
-	struct sh_handle h;       /* h.live: the program itself while open */
+	struct sh_handle h; /* h.live: the program itself while open */
 	struct bpf_program *prog; /* borrowed from the object; NULL for a pinned program */
 	struct sh_object *parent; /* the object (kept alive by user value 1), or NULL */
-	int fd;                   /* owned fd of a pinned program, else -1 */
+	int fd; /* owned fd of a pinned program, else -1 */
 	enum bpf_prog_type type;
 	char name[64];
 };

@@ -8,7 +8,7 @@
 #ifndef SOCKHOST_LOG_H
 #define SOCKHOST_LOG_H
 
-#define SH_LOG_FMT_MAX 128 /* bytes of format string, NUL included */
+#define SH_LOG_FMT_MAX	128 /* bytes of format string, NUL included */
 #define SH_LOG_PROG_MAX 32 /* bytes of program name, NUL included */
 #define SH_LOG_ARGS_MAX 8
 

@@ -46,19 +46,19 @@
 
 #include "log.h"
 
-#define SH_RINGBUF_DROPS(name)                                                                     \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
-		__uint(max_entries, 1);                                                            \
-		__type(key, __u32);                                                                \
-		__type(value, __u64);                                                              \
+#define SH_RINGBUF_DROPS(name)                           \
+	struct {                                         \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); \
+		__uint(max_entries, 1);                  \
+		__type(key, __u32);                      \
+		__type(value, __u64);                    \
 	} name##_drops SEC(".maps")
 
-#define SH_RINGBUF(name, bytes)                                                                    \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_RINGBUF);                                                \
-		__uint(max_entries, bytes);                                                        \
-	} name SEC(".maps");                                                                       \
+#define SH_RINGBUF(name, bytes)                     \
+	struct {                                    \
+		__uint(type, BPF_MAP_TYPE_RINGBUF); \
+		__uint(max_entries, bytes);         \
+	} name SEC(".maps");                        \
 	SH_RINGBUF_DROPS(name)
 
 static __always_inline void sh_count_drop(void *drops)
@@ -90,42 +90,43 @@ static __always_inline long sh_output_or_count(void *rb, void *drops, void *data
 	return err;
 }
 
-#define sh_ringbuf_reserve(name, size) sh_reserve_or_count(&name, &name##_drops, size)
+#define sh_ringbuf_reserve(name, size)	    sh_reserve_or_count(&name, &name##_drops, size)
 #define sh_ringbuf_output(name, data, size) sh_output_or_count(&name, &name##_drops, data, size)
 
 /* ---- logging ------------------------------------------------------------------------------ */
 
-#define SH_LOG_MAP(bytes)                                                                          \
-	SH_RINGBUF(sockhost_log, bytes);                                                           \
-	/* the host lowers it to the level it shows; messages above it are not written */          \
+#define SH_LOG_MAP(bytes)                                                                 \
+	SH_RINGBUF(sockhost_log, bytes);                                                  \
+	/* the host lowers it to the level it shows; messages above it are not written */ \
 	volatile __u32 sockhost_log_level = SH_LOG_TRACE
 
-#define sh_log(log_ctx_, log_lvl_, log_fmt_, ...)                                                  \
-	({                                                                                         \
-		_Static_assert(sizeof("" log_fmt_) <= SH_LOG_FMT_MAX, "sh_log: format too long");  \
-		_Static_assert(___bpf_narg(__VA_ARGS__) <= SH_LOG_ARGS_MAX, "sh_log: too many");   \
-		(void)(log_ctx_);                                                                  \
-		if ((log_lvl_) <= sockhost_log_level) {                                            \
-			struct sh_log_record *__r =                                                \
-				sh_ringbuf_reserve(sockhost_log, sizeof(struct sh_log_record));    \
-			if (__r) {                                                                 \
-				__r->level = (log_lvl_);                                           \
-				__r->nargs = ___bpf_narg(__VA_ARGS__);                             \
-				__r->line = __LINE__;                                              \
-				__builtin_memcpy(__r->fmt, "" log_fmt_, sizeof("" log_fmt_));      \
-				__builtin_memcpy(__r->prog, __func__,                              \
-						 sizeof(__func__) < SH_LOG_PROG_MAX ?              \
-							 sizeof(__func__) : SH_LOG_PROG_MAX);      \
-				__r->prog[SH_LOG_PROG_MAX - 1] = 0;                                \
-				___bpf_fill(__r->args, __VA_ARGS__);                               \
-				bpf_ringbuf_submit(__r, 0);                                        \
-			}                                                                          \
-		}                                                                                  \
+#define sh_log(log_ctx_, log_lvl_, log_fmt_, ...)                                                 \
+	({                                                                                        \
+		_Static_assert(sizeof("" log_fmt_) <= SH_LOG_FMT_MAX, "sh_log: format too long"); \
+		_Static_assert(___bpf_narg(__VA_ARGS__) <= SH_LOG_ARGS_MAX, "sh_log: too many");  \
+		(void)(log_ctx_);                                                                 \
+		if ((log_lvl_) <= sockhost_log_level) {                                           \
+			struct sh_log_record *__r =                                               \
+				sh_ringbuf_reserve(sockhost_log, sizeof(struct sh_log_record));   \
+			if (__r) {                                                                \
+				__r->level = (log_lvl_);                                          \
+				__r->nargs = ___bpf_narg(__VA_ARGS__);                            \
+				__r->line = __LINE__;                                             \
+				__builtin_memcpy(__r->fmt, "" log_fmt_, sizeof("" log_fmt_));     \
+				__builtin_memcpy(__r->prog, __func__,                             \
+						 sizeof(__func__) < SH_LOG_PROG_MAX ?             \
+							 sizeof(__func__) :                       \
+							 SH_LOG_PROG_MAX);                        \
+				__r->prog[SH_LOG_PROG_MAX - 1] = 0;                               \
+				___bpf_fill(__r->args, __VA_ARGS__);                              \
+				bpf_ringbuf_submit(__r, 0);                                       \
+			}                                                                         \
+		}                                                                                 \
 	})
 
 #define sh_log_error(ctx, fmt, args...) sh_log(ctx, SH_LOG_ERROR, fmt, ##args)
-#define sh_log_warn(ctx, fmt, args...) sh_log(ctx, SH_LOG_WARN, fmt, ##args)
-#define sh_log_info(ctx, fmt, args...) sh_log(ctx, SH_LOG_INFO, fmt, ##args)
+#define sh_log_warn(ctx, fmt, args...)	sh_log(ctx, SH_LOG_WARN, fmt, ##args)
+#define sh_log_info(ctx, fmt, args...)	sh_log(ctx, SH_LOG_INFO, fmt, ##args)
 #define sh_log_debug(ctx, fmt, args...) sh_log(ctx, SH_LOG_DEBUG, fmt, ##args)
 #define sh_log_trace(ctx, fmt, args...) sh_log(ctx, SH_LOG_TRACE, fmt, ##args)
 

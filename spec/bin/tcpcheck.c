@@ -229,8 +229,8 @@ static void *sender(void *arg)
 			continue;
 		}
 		if (r < 0) {
-			snprintf(s->send_err, sizeof(s->send_err), "send: %s after %" PRIu64
-				 " bytes", strerror(errno), s->sent);
+			snprintf(s->send_err, sizeof(s->send_err),
+				 "send: %s after %" PRIu64 " bytes", strerror(errno), s->sent);
 			break;
 		}
 		s->sends++;
@@ -271,8 +271,9 @@ static void receive(struct side *s)
 		if (abort_early && s->received >= limit)
 			break;
 		if (now() > s->deadline) {
-			snprintf(s->recv_err, sizeof(s->recv_err), "receive timed out after %" PRIu64
-				 " of %" PRIu64 " bytes", s->received, s->to_recv);
+			snprintf(s->recv_err, sizeof(s->recv_err),
+				 "receive timed out after %" PRIu64 " of %" PRIu64 " bytes",
+				 s->received, s->to_recv);
 			break;
 		}
 		r = recv(s->fd, buf, n, 0);
@@ -288,8 +289,8 @@ static void receive(struct side *s)
 		if (r < 0 && s->o->abort_after >= 0 && (errno == ECONNRESET || errno == EPIPE))
 			break; /* the client of an aborted exchange: the server's reset */
 		if (r < 0) {
-			snprintf(s->recv_err, sizeof(s->recv_err), "recv: %s after %" PRIu64
-				 " bytes", strerror(errno), s->received);
+			snprintf(s->recv_err, sizeof(s->recv_err),
+				 "recv: %s after %" PRIu64 " bytes", strerror(errno), s->received);
 			break;
 		}
 		if (r == 0) {
@@ -388,9 +389,10 @@ static int run_side(struct side *s)
 	/* after an early abort by the server, the client's send is expected to fail */
 	if (o->abort_after >= 0 && client)
 		ok = !s->recv_err[0];
-	printf("{\"role\":\"%s\",\"lport\":%d,\"rport\":%d,\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"sends\":%" PRIu64
-	       ",\"partial\":%" PRIu64 ",\"sent_hash\":\"%016" PRIx64 "\",\"recv_hash\":\"%016"
-	       PRIx64 "\",\"ok\":%s", s->role, s->lport, s->rport, s->sent, s->received, s->sends, s->partial,
+	printf("{\"role\":\"%s\",\"lport\":%d,\"rport\":%d,\"sent\":%" PRIu64
+	       ",\"received\":%" PRIu64 ",\"sends\":%" PRIu64 ",\"partial\":%" PRIu64
+	       ",\"sent_hash\":\"%016" PRIx64 "\",\"recv_hash\":\"%016" PRIx64 "\",\"ok\":%s",
+	       s->role, s->lport, s->rport, s->sent, s->received, s->sends, s->partial,
 	       hash_end(&s->sent_hash), hash_end(&s->recv_hash), ok ? "true" : "false");
 	if (s->send_err[0])
 		json_str("send_error", s->send_err);

@@ -46,11 +46,11 @@ static void fail(struct sockhost *sh, const char *fmt, ...)
 	exit(1);
 }
 
-#define CHECK(sh, cond, ...)                  \
-	do {                                  \
-		if (!(cond))                  \
+#define CHECK(sh, cond, ...)                   \
+	do {                                   \
+		if (!(cond))                   \
 			fail(sh, __VA_ARGS__); \
-		checks++;                     \
+		checks++;                      \
 	} while (0)
 
 static long long now_ms(void)
@@ -199,7 +199,8 @@ static void *load_rejected(void *arg)
 		lua_setglobal(L, "loader_path");
 		lua_pushinteger(L, LOADER_ROUNDS);
 		lua_setglobal(L, "loader_rounds");
-		ld->rc = sockhost_dostring(sh, "loader_chunk(loader_path, loader_rounds)", "=loader");
+		ld->rc = sockhost_dostring(sh, "loader_chunk(loader_path, loader_rounds)",
+					   "=loader");
 		if (ld->rc)
 			snprintf(ld->error, sizeof(ld->error), "%s", sockhost_error(sh));
 	}
@@ -258,8 +259,9 @@ int main(int argc, char **argv)
 	CHECK(sh, strstr(sockhost_error(sh), "syntax:1:"), "syntax error: unexpected message");
 	CHECK(sh, sockhost_dostring(sh, "error('runtime boom')", "=runtime") == -1,
 	      "sockhost_dostring() of a raising chunk did not fail");
-	CHECK(sh, strstr(sockhost_error(sh), "runtime:1: runtime boom") &&
-		  strstr(sockhost_error(sh), "stack traceback"),
+	CHECK(sh,
+	      strstr(sockhost_error(sh), "runtime:1: runtime boom") &&
+		      strstr(sockhost_error(sh), "stack traceback"),
 	      "runtime error: expected the message and a traceback");
 	CHECK(sh, sockhost_dostring(sh, "assert(require('sockhost.core'))", "=core") == 0,
 	      "require 'sockhost.core' failed in an embedded state");

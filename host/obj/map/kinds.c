@@ -74,34 +74,44 @@ void sh_map_require(lua_State *L, struct sh_map *m, enum sh_map_op op, const cha
 
 	if (op == SH_MAP_OP_QUEUE) {
 		if (!is_queue(m->type))
-			luaL_error(L, "map '%s' is a %s map: :%s() works on queue and stack maps only",
+			luaL_error(L,
+				   "map '%s' is a %s map: :%s() works on queue and stack maps only",
 				   m->name, kind, what);
 		return;
 	}
 	if (has_no_elements(m->type))
-		luaL_error(L, "map '%s' is a %s: it has no elements to %s (subscribe to it with "
-			   "sockhost.%s)", m->name, kind, what,
+		luaL_error(L,
+			   "map '%s' is a %s: it has no elements to %s (subscribe to it with "
+			   "sockhost.%s)",
+			   m->name, kind, what,
 			   m->type == BPF_MAP_TYPE_PERF_EVENT_ARRAY ? "perfbuf" : "ringbuf");
 	if (is_queue(m->type))
-		luaL_error(L, "map '%s' is a %s: it has no keys to %s (use :push(), :pop() and "
-			   ":peek())", m->name, kind, what);
+		luaL_error(L,
+			   "map '%s' is a %s: it has no keys to %s (use :push(), :pop() and "
+			   ":peek())",
+			   m->name, kind, what);
 	if ((op == SH_MAP_OP_DELETE || op == SH_MAP_OP_LOOKUP_DELETE) && sh_map_is_fixed(m->type))
-		luaL_error(L, "map '%s' is a %s: its elements cannot be deleted, only overwritten "
-			   "(:clear() zeroes them all)", m->name, kind);
+		luaL_error(L,
+			   "map '%s' is a %s: its elements cannot be deleted, only overwritten "
+			   "(:clear() zeroes them all)",
+			   m->name, kind);
 	if (op == SH_MAP_OP_LOOKUP_DELETE && !is_hash(m->type))
-		luaL_error(L, "map '%s' is a %s: :lookup_and_delete() works on hash maps (hash, "
-			   "lru_hash and their per-CPU variants) and queues", m->name, kind);
+		luaL_error(L,
+			   "map '%s' is a %s: :lookup_and_delete() works on hash maps (hash, "
+			   "lru_hash and their per-CPU variants) and queues",
+			   m->name, kind);
 	if ((op == SH_MAP_OP_LOOKUP || op == SH_MAP_OP_WALK) && is_sockmap(m->type) &&
 	    m->value_size != 8)
-		luaL_error(L, "map '%s' is a %s with %d-byte values: the kernel reports its sockets "
-			   "(as cookies) only for 8-byte values (__type(value, __u64))", m->name,
-			   kind, (int)m->value_size);
+		luaL_error(L,
+			   "map '%s' is a %s with %d-byte values: the kernel reports its sockets "
+			   "(as cookies) only for 8-byte values (__type(value, __u64))",
+			   m->name, kind, (int)m->value_size);
 }
 
 void sh_map_check_index(lua_State *L, struct sh_map *m, const void *key, const char *op)
 {
 	const char *what = m->type == BPF_MAP_TYPE_PROG_ARRAY ? "prog array" :
-			   sh_map_type_name(m->type);
+								sh_map_type_name(m->type);
 	__u32 i;
 
 	if (!sh_map_is_indexed(m->type) || m->key_size != 4)
@@ -139,18 +149,22 @@ static int prog_array_refused(lua_State *L, struct sh_map *m, int err, int vidx)
 	enum bpf_prog_type type = sh_program_type(p);
 
 	if (err == EINVAL && owner && owner != type)
-		return luaL_error(L, "program '%s' (%s) cannot go into prog array '%s' of %s "
-				  "programs", p->name, sh_prog_type_name(type), m->name,
+		return luaL_error(L,
+				  "program '%s' (%s) cannot go into prog array '%s' of %s "
+				  "programs",
+				  p->name, sh_prog_type_name(type), m->name,
 				  sh_prog_type_name(owner));
-	return sh_raise_errno(L, err, err == EINVAL ? "the kernel found the program "
-			      "incompatible with the array's other programs" : NULL,
+	return sh_raise_errno(L, err,
+			      err == EINVAL ? "the kernel found the program "
+					      "incompatible with the array's other programs" :
+					      NULL,
 			      "program '%s' (%s) cannot go into prog array '%s'", p->name,
 			      sh_prog_type_name(type), m->name);
 }
 
 static const char *const tcp_states[] = {
-	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+	"?",	 "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+	"CLOSE", "CLOSE_WAIT",	"LAST_ACK", "LISTEN",	"CLOSING",   "NEW_SYN_RECV",
 };
 
 /* "TCP", "UDP", "unix", "AF_PACKET" ... for messages. */
@@ -162,7 +176,9 @@ static const char *sock_kind(int domain, int type, int proto, char *buf, size_t 
 		if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 			return "UDP";
 		snprintf(buf, len, "%s %s", domain == AF_INET ? "IPv4" : "IPv6",
-			 type == SOCK_RAW ? "raw" : type == SOCK_DGRAM ? "datagram" : "stream");
+			 type == SOCK_RAW   ? "raw" :
+			 type == SOCK_DGRAM ? "datagram" :
+					      "stream");
 		return buf;
 	}
 	if (domain == AF_UNIX)
@@ -199,16 +215,21 @@ static int sockmap_refused(lua_State *L, struct sh_map *m, int err, int vidx)
 		len = sizeof(ti);
 		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 		    ti.tcpi_state < sizeof(tcp_states) / sizeof(tcp_states[0]))
-			return luaL_error(L, "map '%s' (%s): the TCP socket is not established "
+			return luaL_error(L,
+					  "map '%s' (%s): the TCP socket is not established "
 					  "(state %s): only established or listening TCP sockets "
-					  "can go into a %s", m->name, kind,
-					  tcp_states[ti.tcpi_state], kind);
+					  "can go into a %s",
+					  m->name, kind, tcp_states[ti.tcpi_state], kind);
 	}
 	if (!strcmp(what, "UDP"))
-		return luaL_error(L, "map '%s' (%s): the UDP socket is not bound: bind or connect "
-				  "it before it goes into a %s", m->name, kind, kind);
-	return luaL_error(L, "map '%s' (%s): %s sockets cannot go into a %s (TCP, UDP, unix "
-			  "and vsock sockets can)", m->name, kind, what, kind);
+		return luaL_error(L,
+				  "map '%s' (%s): the UDP socket is not bound: bind or connect "
+				  "it before it goes into a %s",
+				  m->name, kind, kind);
+	return luaL_error(L,
+			  "map '%s' (%s): %s sockets cannot go into a %s (TCP, UDP, unix "
+			  "and vsock sockets can)",
+			  m->name, kind, what, kind);
 }
 
 int sh_map_update_failed(lua_State *L, struct sh_map *m, int err, int flags, int vidx)
@@ -221,8 +242,10 @@ int sh_map_update_failed(lua_State *L, struct sh_map *m, int err, int flags, int
 		return luaL_error(L, "map '%s': update failed: map full (%d entries)", m->name,
 				  (int)m->max_entries);
 	if (err == EEXIST && flags == BPF_NOEXIST)
-		return luaL_error(L, "map '%s': update with \"noexist\" failed: the key already "
-				  "exists", m->name);
+		return luaL_error(L,
+				  "map '%s': update with \"noexist\" failed: the key already "
+				  "exists",
+				  m->name);
 	if (err == ENOENT && flags == BPF_EXIST)
 		return luaL_error(L, "map '%s': update with \"exist\" failed: no such key",
 				  m->name);
@@ -246,8 +269,8 @@ static int l_push(lua_State *L)
 	val = sh_map_encode_value(L, m, 2, false);
 	if (bpf_map_update_elem(fd, NULL, val, flags) < 0) {
 		if (errno == E2BIG)
-			return luaL_error(L, "map '%s': push failed: map full (%d entries)", m->name,
-					  (int)m->max_entries);
+			return luaL_error(L, "map '%s': push failed: map full (%d entries)",
+					  m->name, (int)m->max_entries);
 		return sh_raise_errno(L, errno, NULL, "map '%s': push", m->name);
 	}
 	return 0;

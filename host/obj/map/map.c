@@ -124,7 +124,8 @@ static __u32 maps_member_type(const struct btf *btf, const char *map, const char
 		for (int j = 0; j < btf_vlen(def); j++, m++) {
 			const struct btf_type *ptr = btf__type_by_id(btf, m->type);
 
-			if (!strcmp(btf__name_by_offset(btf, m->name_off), member) && btf_is_ptr(ptr))
+			if (!strcmp(btf__name_by_offset(btf, m->name_off), member) &&
+			    btf_is_ptr(ptr))
 				return ptr->type;
 		}
 		return 0;
@@ -227,8 +228,7 @@ static int parse_flags(lua_State *L, int idx)
 }
 
 /* Encode everything first: a bad key or value raises before the map is touched. */
-static int map_update(lua_State *L, struct sh_map *m, int kidx, int vidx, int flags,
-		      bool percpu)
+static int map_update(lua_State *L, struct sh_map *m, int kidx, int vidx, int flags, bool percpu)
 {
 	int fd = sh_map_fd(L, m);
 	void *key, *val;
@@ -420,16 +420,11 @@ static const luaL_Reg map_meta[] = {
 };
 
 static const luaL_Reg map_methods[] = {
-	{ "lookup", l_lookup },
-	{ "update", l_update },
-	{ "delete", l_delete },
-	{ "lookup_and_delete", l_lookup_and_delete },
-	{ "pairs", sh_map_pairs },
-	{ "snapshot", sh_map_snapshot },
-	{ "count", sh_map_count },
-	{ "clear", sh_map_clear },
-	{ "resize", l_resize },
-	{ NULL, NULL },
+	{ "lookup", l_lookup },	   { "update", l_update },
+	{ "delete", l_delete },	   { "lookup_and_delete", l_lookup_and_delete },
+	{ "pairs", sh_map_pairs }, { "snapshot", sh_map_snapshot },
+	{ "count", sh_map_count }, { "clear", sh_map_clear },
+	{ "resize", l_resize },	   { NULL, NULL },
 };
 
 const struct sh_class sh_map_class = {

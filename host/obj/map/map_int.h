@@ -19,7 +19,6 @@
 #include <lauxlib.h>
 #include "obj/map.h"
 
-
 /* ---- kinds (lmapkinds.c) ------------------------------------------------------------------ */
 bool sh_map_is_percpu(enum bpf_map_type t);
 /* Keys are indexes below max_entries (arrays, prog arrays, sockmaps ...). */
@@ -78,10 +77,10 @@ void sh_map_opts(lua_State *L, struct sh_map *m, int idx, struct sh_map_opts *o,
 		 const char *allowed);
 
 /* ---- walks (lmapwalk.c) ------------------------------------------------------------------- */
-int sh_map_pairs(lua_State *L);    /* pairs(m), m:pairs(opts) */
+int sh_map_pairs(lua_State *L); /* pairs(m), m:pairs(opts) */
 int sh_map_snapshot(lua_State *L); /* m:snapshot(opts) */
-int sh_map_count(lua_State *L);    /* m:count() */
-int sh_map_clear(lua_State *L);    /* m:clear() */
+int sh_map_count(lua_State *L); /* m:count() */
+int sh_map_clear(lua_State *L); /* m:clear() */
 int sh_mapwalk_open(lua_State *L); /* the sockhost.mapwalk class */
 
 #endif

@@ -53,8 +53,12 @@ static void encode_raw(lua_State *L, int idx, void *out, size_t size, const char
 		if (size < 8 && (v < 0 || (uint64_t)v >> (8 * size)))
 			luaL_error(L, "map '%s' %s: integer %I out of range for %d bytes", m->name,
 				   what, (LUAI_UACINT)v, (int)size);
-		memcpy(out, size == 1 ? (void *)&u8 : size == 2 ? (void *)&u16 :
-			    size == 4 ? (void *)&u32 : (void *)&v, size);
+		memcpy(out,
+		       size == 1 ? (void *)&u8 :
+		       size == 2 ? (void *)&u16 :
+		       size == 4 ? (void *)&u32 :
+				   (void *)&v,
+		       size);
 		return;
 	}
 	if (lua_type(L, idx) != LUA_TSTRING)
@@ -94,8 +98,10 @@ static void encode_lpm(lua_State *L, struct sh_map *m, int idx, unsigned char *o
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bytes) != 1)
 		goto bad;
 	if ((v6 ? 16u : 4u) != alen)
-		luaL_error(L, "map '%s' key: '%s' is an IPv%d prefix, the map's keys hold %d-byte "
-			   "addresses", m->name, s, v6 ? 6 : 4, (int)alen);
+		luaL_error(L,
+			   "map '%s' key: '%s' is an IPv%d prefix, the map's keys hold %d-byte "
+			   "addresses",
+			   m->name, s, v6 ? 6 : 4, (int)alen);
 	memcpy(out + 4, bytes, alen);
 	if (slash) {
 		char *end;
@@ -103,8 +109,10 @@ static void encode_lpm(lua_State *L, struct sh_map *m, int idx, unsigned char *o
 		errno = 0;
 		plen = strtoul(slash + 1, &end, 10);
 		if (!slash[1] || *end || errno || plen > bits)
-			luaL_error(L, "map '%s' key: '%s': prefix length out of range for an IPv%d "
-				   "prefix (0-%d)", m->name, s, v6 ? 6 : 4, (int)bits);
+			luaL_error(L,
+				   "map '%s' key: '%s': prefix length out of range for an IPv%d "
+				   "prefix (0-%d)",
+				   m->name, s, v6 ? 6 : 4, (int)bits);
 	}
 	/* clear host bits: the trie matches on prefixlen bits but stores the rest as given */
 	for (unsigned int i = 0; i < alen; i++) {
@@ -117,8 +125,10 @@ static void encode_lpm(lua_State *L, struct sh_map *m, int idx, unsigned char *o
 	memcpy(out, &p32, 4);
 	return;
 bad:
-	luaL_error(L, "map '%s' key: '%s' is not an IP address or prefix (like 10.0.0.0/8 or "
-		   "2001:db8::/32)", m->name, s);
+	luaL_error(L,
+		   "map '%s' key: '%s' is not an IP address or prefix (like 10.0.0.0/8 or "
+		   "2001:db8::/32)",
+		   m->name, s);
 }
 
 static void push_lpm(lua_State *L, struct sh_map *m, const unsigned char *key)
@@ -186,8 +196,10 @@ static void encode_percpu(lua_State *L, struct sh_map *m, int idx, char *val, bo
 		return;
 	}
 	if (lua_type(L, idx) != LUA_TTABLE || lua_rawlen(L, idx) != (lua_Unsigned)ncpu)
-		luaL_error(L, "map '%s' value: with percpu = true, expected a sequence of %d values "
-			   "(one per possible CPU), got %s", m->name, ncpu,
+		luaL_error(L,
+			   "map '%s' value: with percpu = true, expected a sequence of %d values "
+			   "(one per possible CPU), got %s",
+			   m->name, ncpu,
 			   lua_type(L, idx) == LUA_TTABLE ?
 				   lua_pushfstring(L, "%d", (int)lua_rawlen(L, idx)) :
 				   luaL_typename(L, idx));
@@ -218,7 +230,8 @@ void *sh_map_encode_value(lua_State *L, struct sh_map *m, int idx, bool percpu)
 		__u32 fd;
 
 		if (!luaL_testudata(L, idx, SH_PROGRAM_MT))
-			luaL_error(L, "map '%s' (prog_array) value: expected a program handle, got %s",
+			luaL_error(L,
+				   "map '%s' (prog_array) value: expected a program handle, got %s",
 				   m->name, luaL_typename(L, idx));
 		fd = (__u32)sh_program_fd(L, sh_program_check(L, idx));
 		memcpy(val, &fd, sizeof(fd));
@@ -278,7 +291,8 @@ const struct sh_codec *sh_map_key_plan(const struct sh_map *m)
 const struct sh_codec *sh_map_value_plan(const struct sh_map *m)
 {
 	return !sh_map_is_percpu(m->type) && codec_fits(m->value_codec, m->value_size) ?
-		       m->value_codec : NULL;
+		       m->value_codec :
+		       NULL;
 }
 
 /* ---- options ------------------------------------------------------------------------------ */

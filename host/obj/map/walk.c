@@ -33,21 +33,21 @@
 #include "obj/map/map_int.h"
 
 #define SH_MAPWALK_MT "sockhost.mapwalk"
-#define BATCH_BYTES (1u << 20) /* buffer budget per chunk */
+#define BATCH_BYTES   (1u << 20) /* buffer budget per chunk */
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* the kernel's internal "not supported", seen by batch ops */
 #endif
 
 struct sh_walk {
-	struct sh_handle h;      /* h.live: the walk while its buffer exists; h.parent: the map */
-	char *buf;               /* cursors, sum scratch, keys, values (walk_alloc); NULL: freed */
+	struct sh_handle h; /* h.live: the walk while its buffer exists; h.parent: the map */
+	char *buf; /* cursors, sum scratch, keys, values (walk_alloc); NULL: freed */
 	struct sh_map *m;
 	int fd;
-	bool batch;              /* BPF_MAP_LOOKUP_BATCH; false: get_next_key + lookup */
-	bool percpu;             /* per-CPU sequences instead of sums */
-	bool values;             /* look values up (count and clear do not) */
+	bool batch; /* BPF_MAP_LOOKUP_BATCH; false: get_next_key + lookup */
+	bool percpu; /* per-CPU sequences instead of sums */
+	bool values; /* look values up (count and clear do not) */
 	bool started, done, complete;
-	bool dedup;              /* fallback over a kind whose get_next_key restarts */
+	bool dedup; /* fallback over a kind whose get_next_key restarts */
 	__u32 cap, n, i;
 	size_t ksize, vsize, tsize;
 	char *keys, *vals, *in, *out, *acc;
@@ -188,8 +188,8 @@ static bool walk_fill(lua_State *L, struct sh_walk *w)
 		__u32 count = w->cap;
 		int err = 0;
 
-		if (bpf_map_lookup_batch(w->fd, w->started ? w->in : NULL, w->out, w->keys,
-					 w->vals, &count, &opts) < 0)
+		if (bpf_map_lookup_batch(w->fd, w->started ? w->in : NULL, w->out, w->keys, w->vals,
+					 &count, &opts) < 0)
 			err = errno;
 		if (err == ENOSPC && !count && w->cap < UINT32_MAX / 2) {
 			walk_alloc(L, w, w->cap * 2); /* a hash bucket larger than the chunk */
@@ -243,8 +243,7 @@ static int walk_step(lua_State *L, struct sh_walk *w, const char **key, const ch
 /* ---- pairs -------------------------------------------------------------------------------- */
 
 /* Push key and value of an element, straight through the plans when nothing else is needed. */
-static inline void push_element(lua_State *L, struct sh_walk *w, const char *key,
-				const char *val)
+static inline void push_element(lua_State *L, struct sh_walk *w, const char *key, const char *val)
 {
 	if (w->kplan)
 		sh_codec_push(L, w->kplan, key);
