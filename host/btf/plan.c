@@ -8,6 +8,10 @@
  * Lifetime: a cache belongs to one struct btf and must be freed before it; plans live until
  * sh_codec_cache_free. Build errors fill the caller's buffer with the type and field path.
  *
+ * One file at 17 KB because it is one recursive builder: build() and the per-kind builders
+ * it dispatches to (composite, array, int, enum) call each other and share the builder's
+ * path and pool; split, they would need that state in a header of their own.
+ *
  * Bytes are read and written in host order; sh_codec_get refuses BTF of the other byte order
  * and big-endian hosts (bitfield positions are computed for little-endian).
  */

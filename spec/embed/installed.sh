@@ -14,8 +14,9 @@ pc=$(find "$prefix" -name sockhost.pc -path '*/pkgconfig/*' | head -n 1)
 [ -n "$pc" ] || { echo "installed.sh: no sockhost.pc was installed" >&2; exit 1; }
 flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-variable=sockhost_prefix="$prefix" \
 	--cflags --libs sockhost)
-echo "installed.sh: cc embed_test.c $flags"
-cc -o "$prefix/embed_test" "$src/spec/embed/embed_test.c" $flags -lpthread
+cflags=${EMBED_CFLAGS:-}
+echo "installed.sh: cc $cflags embed_test.c $flags"
+cc $cflags -o "$prefix/embed_test" "$src/spec/embed/embed_test.c" $flags -lpthread
 lib=$(find "$prefix" -name 'libsockhost.so' | head -n 1)
 libdir=$(dirname "$lib")
 # it must run the installed library, not the build tree's

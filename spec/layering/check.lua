@@ -4,8 +4,8 @@
 -- from the source root by ctest ("layering"); prints every broken rule and exits 1, or
 -- prints "layering: N files checked, 0 violations" and exits 0.
 --
--- C: a file's layer is its folder under host/ (host/*.c are the top: module.c, module_so.c,
--- embed.c). A quoted include "X/..." names layer X; "sockhost.h" is the embedding API;
+-- C: a file's layer is its folder under host/ (host/* are the top: module.c, module_so.c,
+-- embed.c, and the executable's main.c, repl.c, cli.h). A quoted include "X/..." names layer X; "sockhost.h" is the embedding API;
 -- "sockhost/..." is the BPF SDK in include/sockhost. Each layer may include only the layers
 -- listed for it below, so the folders form no cycle.
 
@@ -22,16 +22,18 @@ local allowed = {
       sdk = true },
    loop = { loop = true, base = true, lua = true },
    net = { net = true, base = true, lua = true },
-   cli = { cli = true, api = true }, -- the CLI/REPL sees only sockhost.h
    include = {},
 }
 local layers = { "base", "btf", "lua", "features", "obj", "attach", "events", "loop", "net" }
--- (cli is not a library layer: it is the executable, on top of sockhost.h)
 -- top-level files: what each may name
 local top = {
    ["module.c"] = "all",
    ["module_so.c"] = { api = true },
    ["embed.c"] = { api = true, loop = true, lua = true },
+   -- the executable sees sockhost.h only, and cli.h, the header its two files share
+   ["main.c"] = { api = true, cli = true },
+   ["repl.c"] = { api = true, cli = true },
+   ["cli.h"] = { api = true },
 }
 -- angle-bracket includes a layer must not use
 local banned_angle = {
@@ -41,7 +43,6 @@ local banned_angle = {
    features = {},
    loop = { ["bpf/"] = true },
    net = { ["bpf/"] = true },
-   cli = { ["bpf/"] = true },
 }
 
 local violations, checked = {}, 0
@@ -76,6 +77,7 @@ end
 -- the layer a quoted include names
 local function target_of(inc)
    if inc == "sockhost.h" then return "api" end
+   if inc == "cli.h" then return "cli" end
    local dir = inc:match("^([%w_]+)/")
    if dir == "sockhost" then return "sdk" end
    if dir then return dir end
@@ -98,7 +100,7 @@ for _, path in ipairs(files("host", "%.[ch]$")) do
    else
       rules = top[sub]
       if not rules then
-         violation("%s: a file at the top of host/ must be one of module.c, module_so.c, embed.c", r)
+         violation("%s: a file at the top of host/ must be one of module.c, module_so.c, embed.c, main.c, repl.c, cli.h", r)
          rules = {}
       end
    end
@@ -118,6 +120,9 @@ for _, path in ipairs(files("host", "%.[ch]$")) do
             if bad and inc:sub(1, #prefix) == prefix then
                violation("%s: #include <%s>: host/%s/ may not use <%s...>", r, inc, layer, prefix)
             end
+         end
+         if (sub == "main.c" or sub == "repl.c") and inc:match("^bpf/") then
+            violation("%s: #include <%s>: the CLI sees only sockhost.h", r, inc)
          end
          if layer == "btf" and inc:match("^bpf/") and inc ~= "bpf/btf.h" then
             violation("%s: #include <%s>: btf/ uses <bpf/btf.h> only", r, inc)

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: GPL-2.0
 --
--- spec/tools/cli_spec.lua: the sockhost executable (host/cli/main.c, host/cli/repl.c): options, `arg`, error reporting,
+-- spec/tools/cli_spec.lua: the sockhost executable (host/main.c, host/repl.c): options, `arg`, error reporting,
 -- the REPL fed through a pipe, and signals. Runs $SOCKHOST_BIN as a child process; nothing
 -- here needs BPF, so it runs on any kernel.
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cli/repl.c: the interactive prompt (lua.c's doREPL): readline with history when stdin is a
+ * repl.c: the interactive prompt (lua.c's doREPL): readline with history when stdin is a
  * terminal, plain reads otherwise; incomplete statements continue on the next line, "=expr"
  * and bare expressions print their values (through sockhost.inspect when it loads). Signals
- * are cli/main.c's: SIGINT at the prompt cancels the line being typed.
+ * are main.c's: SIGINT at the prompt cancels the line being typed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <readline/readline.h>
 #include <lua.h>
 #include <lauxlib.h>
-#include "cli/cli.h"
+#include "cli.h"
 
 #define PROMPT	     "sockhost> "
 #define PROMPT2	     ">> "

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cli/main.c: the sockhost executable: command line, signals and running chunks; the REPL
- * is cli/repl.c. It sees sockhost.h only. Modelled on
+ * main.c: the sockhost executable: command line, signals and running chunks; the REPL
+ * is repl.c. It sees sockhost.h only (and cli.h, which the two share). Modelled on
  * lua.c of Lua 5.4: `arg` is built the same way, -e chunks run in order before the script,
  * errors are reported as "sockhost: <message>" with a traceback.
  *
@@ -26,7 +26,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sockhost.h"
 
 static lua_State *globalL; /* NULL while no Lua may run (closing) */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * cli/cli.h: what cli/main.c (command line, signals) and cli/repl.c (the prompt) share.
+ * cli.h: what main.c (command line, signals) and repl.c (the prompt) share: the executable's
+ * own header, never included by the library.
  */
-#ifndef SOCKHOST_CLI_CLI_H
-#define SOCKHOST_CLI_CLI_H
+#ifndef SOCKHOST_CLI_H
+#define SOCKHOST_CLI_H
 
 #include <signal.h>
 #include <lua.h>
