@@ -16,15 +16,26 @@
 #include "obj/pin.h"
 #include "obj/program.h"
 
+/* Pin fd at path (bpffs mounted first where needed); kind and name say whose fd it is. */
+static void pin_fd(lua_State *L, int fd, const char *kind, const char *name, const char *path)
+{
+	sh_ensure_bpffs(L, path);
+	if (bpf_obj_pin(fd, path) < 0)
+		sh_raise_errno(L, errno, NULL, "%s '%s': pin at '%s'", kind, name, path);
+}
+
+static void unpin(lua_State *L, const char *kind, const char *name, const char *path)
+{
+	if (unlink(path) < 0)
+		sh_raise_errno(L, errno, NULL, "%s '%s': unpin '%s'", kind, name, path);
+}
+
 static int l_prog_pin(lua_State *L)
 {
 	struct sh_program *p = sh_program_check(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	int fd = sh_program_fd(L, p);
 
-	sh_ensure_bpffs(L, path);
-	if (bpf_obj_pin(fd, path) < 0)
-		return sh_raise_errno(L, errno, NULL, "program '%s': pin at '%s'", p->name, path);
+	pin_fd(L, sh_program_fd(L, p), "program", p->name, path);
 	lua_settop(L, 1);
 	return 1;
 }
@@ -32,10 +43,8 @@ static int l_prog_pin(lua_State *L)
 static int l_prog_unpin(lua_State *L)
 {
 	struct sh_program *p = sh_program_check(L, 1);
-	const char *path = luaL_checkstring(L, 2);
 
-	if (unlink(path) < 0)
-		return sh_raise_errno(L, errno, NULL, "program '%s': unpin '%s'", p->name, path);
+	unpin(L, "program", p->name, luaL_checkstring(L, 2));
 	lua_settop(L, 1);
 	return 1;
 }
@@ -45,9 +54,7 @@ static int l_map_pin(lua_State *L)
 	struct sh_map *m = sh_map_check(L, 1);
 	const char *path = luaL_checkstring(L, 2);
 
-	sh_ensure_bpffs(L, path);
-	if (bpf_obj_pin(sh_map_fd(L, m), path) < 0)
-		return sh_raise_errno(L, errno, NULL, "map '%s': pin at '%s'", m->name, path);
+	pin_fd(L, sh_map_fd(L, m), "map", m->name, path);
 	lua_settop(L, 1);
 	return 1;
 }
@@ -55,10 +62,8 @@ static int l_map_pin(lua_State *L)
 static int l_map_unpin(lua_State *L)
 {
 	struct sh_map *m = sh_map_check(L, 1);
-	const char *path = luaL_checkstring(L, 2);
 
-	if (unlink(path) < 0)
-		return sh_raise_errno(L, errno, NULL, "map '%s': unpin '%s'", m->name, path);
+	unpin(L, "map", m->name, luaL_checkstring(L, 2));
 	lua_settop(L, 1);
 	return 1;
 }
