@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/libbpf_log.h"
 #include "btf/codec.h"
+#include "btf/validate.h"
 #include "lua/class.h"
 #include "obj/globals.h"
 #include "obj/load.h"
@@ -285,7 +286,15 @@ static int l_open(lua_State *L)
 	}
 	o->h.live = obj;
 	o->btf = bpf_object__btf(obj);
-	o->codecs = o->btf ? sh_codec_cache_new(o->btf) : NULL;
+	if (o->btf) {
+		char why[256];
+
+		/* every byte of the BTF is the object's to choose: check what sockhost relies on
+		 * before the codec, the globals or the names code index memory with it */
+		if (sh_btf_validate(o->btf, why, sizeof(why)))
+			return luaL_error(L, "object '%s': malformed BTF: %s", o->path, why);
+		o->codecs = sh_codec_cache_new(o->btf);
+	}
 
 	if (lua_istable(L, 2) && !apply_opts(L, obj_idx, 2))
 		return 1;

@@ -19,6 +19,7 @@
 #include <lauxlib.h>
 #include "base/error.h"
 #include "btf/names.h"
+#include "btf/validate.h"
 #include "obj/map/map_int.h"
 #include "obj/object.h"
 
@@ -188,7 +189,11 @@ void sh_push_owned_map(lua_State *L, int fd)
 	snprintf(m->name, sizeof(m->name), "%s", info.name);
 	sh_map_name_prefixes(m);
 	if (info.btf_id) {
+		char why[256];
+
 		m->own_btf = btf__load_from_kernel_by_id(info.btf_id);
+		if (m->own_btf && sh_btf_validate(m->own_btf, why, sizeof(why)))
+			luaL_error(L, "map '%s': malformed BTF: %s", m->name, why);
 		if (m->own_btf) {
 			m->btf_key_id = info.btf_key_type_id;
 			m->btf_value_id = info.btf_value_type_id;

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * btf/validate.c: sh_btf_validate (btf/validate.h). One pass over every type for what is
+ * local to a type (names, ids, member and variable extents), then a depth-first walk of the
+ * "contains by value" graph (struct/union -> member types, array -> element, typedef and
+ * modifiers -> target; pointers end a path) with three colours, which finds both modifier
+ * cycles and structs that contain themselves. Allocates one colour byte per type; frees it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "btf/validate.h"
+
+struct check {
+	const struct btf *btf;
+	__u32 n;         /* type count, ids 1..n-1 */
+	__u8 *colour;    /* 0 unseen, 1 on the walk's path, 2 done */
+	char *err;
+	size_t len;
+};
+
+static int failf(struct check *c, __u32 id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int failf(struct check *c, __u32 id, const char *fmt, ...)
+{
+	const struct btf_type *t = btf__type_by_id(c->btf, id);
+	const char *name = t ? btf__name_by_offset(c->btf, t->name_off) : NULL;
+	size_t used;
+	va_list ap;
+
+	snprintf(c->err, c->len, "type [%u] '%s': ", id, name && *name ? name : "(anon)");
+	used = strlen(c->err);
+	va_start(ap, fmt);
+	vsnprintf(c->err + used, c->len > used ? c->len - used : 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool name_ok(struct check *c, __u32 off)
+{
+	return btf__name_by_offset(c->btf, off) != NULL;
+}
+
+static bool id_ok(struct check *c, __u32 id)
+{
+	return id == 0 || (id < c->n && btf__type_by_id(c->btf, id));
+}
+
+/* Bytes a type takes, or -1 (unsized: void, func_proto, a broken chain). */
+static long long size_of(struct check *c, __u32 id)
+{
+	long long sz = btf__resolve_size(c->btf, id);
+
+	return sz < 0 ? -1 : sz;
+}
+
+static int check_members(struct check *c, __u32 id, const struct btf_type *t)
+{
+	const struct btf_member *m = btf_members(t);
+	__u64 limit = (__u64)t->size * 8;
+
+	for (__u16 i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mname;
+		__u64 off = btf_member_bit_offset(t, i), bits = btf_member_bitfield_size(t, i);
+		long long sz;
+
+		if (!name_ok(c, m->name_off))
+			return failf(c, id, "member %u: name offset %u is outside the string section",
+				     i, m->name_off);
+		mname = btf__name_by_offset(c->btf, m->name_off);
+		if (!id_ok(c, m->type) || !m->type)
+			return failf(c, id, "member '%s': type id %u does not exist", mname, m->type);
+		sz = size_of(c, m->type);
+		if (sz < 0)
+			return failf(c, id, "member '%s': type %u has no size", mname, m->type);
+		if (!bits)
+			bits = (__u64)sz * 8;
+		if (off + bits > limit)
+			return failf(c, id, "member '%s': bits %llu..%llu lie beyond the %s's %u bytes",
+				     *mname ? mname : "(anon)", (unsigned long long)off,
+				     (unsigned long long)(off + bits),
+				     btf_is_union(t) ? "union" : "struct", t->size);
+	}
+	return 0;
+}
+
+static int check_datasec(struct check *c, __u32 id, const struct btf_type *t)
+{
+	const struct btf_var_secinfo *vs = btf_var_secinfos(t);
+
+	for (__u16 i = 0; i < btf_vlen(t); i++, vs++) {
+		const struct btf_type *var;
+		long long sz;
+
+		if (!id_ok(c, vs->type) || !vs->type)
+			return failf(c, id, "variable %u: type id %u does not exist", i, vs->type);
+		var = btf__type_by_id(c->btf, vs->type);
+		if (!name_ok(c, var->name_off))
+			return failf(c, id, "variable %u: name offset %u is outside the string section",
+				     i, var->name_off);
+		if ((__u64)vs->offset + vs->size > t->size)
+			return failf(c, id, "variable '%s': bytes %u..%llu lie beyond the section's %u",
+				     btf__name_by_offset(c->btf, var->name_off), vs->offset,
+				     (unsigned long long)vs->offset + vs->size, t->size);
+		sz = size_of(c, vs->type);
+		if (sz >= 0 && (unsigned long long)sz > vs->size)
+			return failf(c, id, "variable '%s': its type takes %lld bytes, its slot %u",
+				     btf__name_by_offset(c->btf, var->name_off), sz, vs->size);
+	}
+	return 0;
+}
+
+static int check_enum(struct check *c, __u32 id, const struct btf_type *t)
+{
+	__u16 n = btf_vlen(t);
+
+	for (__u16 i = 0; i < n; i++) {
+		__u32 off = btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off;
+
+		if (!name_ok(c, off))
+			return failf(c, id, "enumerator %u: name offset %u is outside the string "
+					    "section", i, off);
+	}
+	return 0;
+}
+
+/* What is local to one type. */
+static int check_type(struct check *c, __u32 id)
+{
+	const struct btf_type *t = btf__type_by_id(c->btf, id);
+
+	if (!t)
+		return failf(c, id, "missing");
+	if (!name_ok(c, t->name_off))
+		return failf(c, id, "name offset %u is outside the string section", t->name_off);
+	switch (btf_kind(t)) {
+	case BTF_KIND_STRUCT:
+	case BTF_KIND_UNION:
+		return check_members(c, id, t);
+	case BTF_KIND_DATASEC:
+		return check_datasec(c, id, t);
+	case BTF_KIND_ENUM:
+	case BTF_KIND_ENUM64:
+		return check_enum(c, id, t);
+	case BTF_KIND_ARRAY:
+		if (!id_ok(c, btf_array(t)->type) || !id_ok(c, btf_array(t)->index_type))
+			return failf(c, id, "array element or index type does not exist");
+		return 0;
+	case BTF_KIND_PTR:
+	case BTF_KIND_TYPEDEF:
+	case BTF_KIND_VOLATILE:
+	case BTF_KIND_CONST:
+	case BTF_KIND_RESTRICT:
+	case BTF_KIND_TYPE_TAG:
+	case BTF_KIND_VAR:
+	case BTF_KIND_FUNC:
+	case BTF_KIND_DECL_TAG:
+		if (!id_ok(c, t->type))
+			return failf(c, id, "refers to type id %u, which does not exist", t->type);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* The value-containment walk from id; depth is the nesting so far. */
+static int walk(struct check *c, __u32 id, int depth)
+{
+	const struct btf_type *t;
+	int err = 0;
+
+	if (!id || id >= c->n || c->colour[id] == 2)
+		return 0;
+	if (c->colour[id] == 1)
+		return failf(c, id, "contains itself (a cycle through its members, typedefs or "
+				    "modifiers)");
+	if (depth > SH_BTF_NEST_MAX)
+		return failf(c, id, "nested deeper than %d levels", SH_BTF_NEST_MAX);
+	t = btf__type_by_id(c->btf, id);
+	c->colour[id] = 1;
+	switch (btf_kind(t)) {
+	case BTF_KIND_STRUCT:
+	case BTF_KIND_UNION: {
+		const struct btf_member *m = btf_members(t);
+
+		for (__u16 i = 0; i < btf_vlen(t) && !err; i++, m++)
+			err = walk(c, m->type, depth + 1);
+		break;
+	}
+	case BTF_KIND_DATASEC: {
+		const struct btf_var_secinfo *vs = btf_var_secinfos(t);
+
+		for (__u16 i = 0; i < btf_vlen(t) && !err; i++, vs++)
+			err = walk(c, vs->type, depth + 1);
+		break;
+	}
+	case BTF_KIND_ARRAY:
+		err = walk(c, btf_array(t)->type, depth + 1);
+		break;
+	case BTF_KIND_TYPEDEF:
+	case BTF_KIND_VOLATILE:
+	case BTF_KIND_CONST:
+	case BTF_KIND_RESTRICT:
+	case BTF_KIND_TYPE_TAG:
+	case BTF_KIND_VAR:
+		err = walk(c, t->type, depth + 1);
+		break;
+	default: /* pointers, functions, scalars: a path ends here */
+		break;
+	}
+	c->colour[id] = 2;
+	return err;
+}
+
+int sh_btf_validate(const struct btf *btf, char *err, size_t len)
+{
+	struct check c = { .btf = btf, .n = btf__type_cnt(btf), .err = err, .len = len };
+	int rc = 0;
+
+	if (len)
+		err[0] = '\0';
+	for (__u32 id = 1; id < c.n && !rc; id++)
+		rc = check_type(&c, id);
+	if (rc)
+		return rc;
+	c.colour = calloc(c.n ? c.n : 1, 1);
+	if (!c.colour) {
+		snprintf(err, len, "out of memory checking BTF");
+		return -1;
+	}
+	for (__u32 id = 1; id < c.n && !rc; id++)
+		rc = walk(&c, id, 0);
+	free(c.colour);
+	return rc;
+}
