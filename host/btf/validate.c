@@ -17,8 +17,8 @@
 
 struct check {
 	const struct btf *btf;
-	__u32 n;         /* type count, ids 1..n-1 */
-	__u8 *colour;    /* 0 unseen, 1 on the walk's path, 2 done */
+	__u32 n; /* type count, ids 1..n-1 */
+	__u8 *colour; /* 0 unseen, 1 on the walk's path, 2 done */
 	char *err;
 	size_t len;
 };
@@ -69,18 +69,21 @@ static int check_members(struct check *c, __u32 id, const struct btf_type *t)
 		long long sz;
 
 		if (!name_ok(c, m->name_off))
-			return failf(c, id, "member %u: name offset %u is outside the string section",
-				     i, m->name_off);
+			return failf(c, id,
+				     "member %u: name offset %u is outside the string section", i,
+				     m->name_off);
 		mname = btf__name_by_offset(c->btf, m->name_off);
 		if (!id_ok(c, m->type) || !m->type)
-			return failf(c, id, "member '%s': type id %u does not exist", mname, m->type);
+			return failf(c, id, "member '%s': type id %u does not exist", mname,
+				     m->type);
 		sz = size_of(c, m->type);
 		if (sz < 0)
 			return failf(c, id, "member '%s': type %u has no size", mname, m->type);
 		if (!bits)
 			bits = (__u64)sz * 8;
 		if (off + bits > limit)
-			return failf(c, id, "member '%s': bits %llu..%llu lie beyond the %s's %u bytes",
+			return failf(c, id,
+				     "member '%s': bits %llu..%llu lie beyond the %s's %u bytes",
 				     *mname ? mname : "(anon)", (unsigned long long)off,
 				     (unsigned long long)(off + bits),
 				     btf_is_union(t) ? "union" : "struct", t->size);
@@ -100,10 +103,12 @@ static int check_datasec(struct check *c, __u32 id, const struct btf_type *t)
 			return failf(c, id, "variable %u: type id %u does not exist", i, vs->type);
 		var = btf__type_by_id(c->btf, vs->type);
 		if (!name_ok(c, var->name_off))
-			return failf(c, id, "variable %u: name offset %u is outside the string section",
-				     i, var->name_off);
+			return failf(c, id,
+				     "variable %u: name offset %u is outside the string section", i,
+				     var->name_off);
 		if ((__u64)vs->offset + vs->size > t->size)
-			return failf(c, id, "variable '%s': bytes %u..%llu lie beyond the section's %u",
+			return failf(c, id,
+				     "variable '%s': bytes %u..%llu lie beyond the section's %u",
 				     btf__name_by_offset(c->btf, var->name_off), vs->offset,
 				     (unsigned long long)vs->offset + vs->size, t->size);
 		sz = size_of(c, vs->type);
@@ -122,8 +127,10 @@ static int check_enum(struct check *c, __u32 id, const struct btf_type *t)
 		__u32 off = btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off;
 
 		if (!name_ok(c, off))
-			return failf(c, id, "enumerator %u: name offset %u is outside the string "
-					    "section", i, off);
+			return failf(c, id,
+				     "enumerator %u: name offset %u is outside the string "
+				     "section",
+				     i, off);
 	}
 	return 0;
 }
@@ -176,8 +183,9 @@ static int walk(struct check *c, __u32 id, int depth)
 	if (!id || id >= c->n || c->colour[id] == 2)
 		return 0;
 	if (c->colour[id] == 1)
-		return failf(c, id, "contains itself (a cycle through its members, typedefs or "
-				    "modifiers)");
+		return failf(c, id,
+			     "contains itself (a cycle through its members, typedefs or "
+			     "modifiers)");
 	if (depth > SH_BTF_NEST_MAX)
 		return failf(c, id, "nested deeper than %d levels", SH_BTF_NEST_MAX);
 	t = btf__type_by_id(c->btf, id);

@@ -158,6 +158,8 @@ static const struct sh_evsrc_ops perf_ops = {
 	.commit = perf_commit,
 	.dropped = perf_dropped,
 	.free = perf_free,
+	.opt_names =
+		(const char *const[]){ "batch", "fields", "on_error", "pages", "on_lost", NULL },
 };
 
 static const struct sh_class perf_class = {

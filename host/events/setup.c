@@ -13,6 +13,7 @@
 #include "btf/codec.h"
 #include "btf/names.h"
 #include "events/source.h"
+#include "lua/opts.h"
 #include "obj/map.h"
 
 #define BATCH_DEFAULT 4096
@@ -220,7 +221,10 @@ static void select_fields(lua_State *L, struct sh_evsrc *s, int opts_idx)
 
 static void parse_opts(lua_State *L, struct sh_evsrc *s, int opts_idx)
 {
-	luaL_checktype(L, opts_idx, LUA_TTABLE);
+	const char *fname = lua_pushfstring(L, "%s '%s'", s->kind, s->name);
+
+	sh_opts_check(L, opts_idx, fname, s->ops->opt_names);
+	lua_pop(L, 1);
 	switch (lua_getfield(L, opts_idx, "batch")) {
 	case LUA_TNIL:
 		break;

@@ -55,6 +55,8 @@ struct sh_evsrc_ops {
 	__u64 (*dropped)(struct sh_evsrc *s);
 	/* The kind's teardown (unmap, free); must cope with a half-made source. */
 	void (*free)(struct sh_evsrc *s);
+	/* The keys its options table may have (NULL-ended). */
+	const char *const *opt_names;
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "base/error.h"
 #include "loop/loop.h"
 #include "lua/class.h"
+#include "lua/opts.h"
 
 #define LOOP_KEY "sockhost.loop.instance" /* not SH_LOOP_MT: that key holds the metatable */
 
@@ -275,16 +276,11 @@ static int l_run(lua_State *L)
 	sigset_t mask;
 	int status;
 
-	if (!lua_isnoneornil(L, 1)) {
-		luaL_checktype(L, 1, LUA_TTABLE);
-		if (lua_getfield(L, 1, "duration") != LUA_TNIL) {
-			duration = luaL_checknumber(L, -1);
-			if (!(duration > 0))
-				return luaL_error(L,
-						  "sockhost.run: duration must be > 0 seconds, "
-						  "got %f",
-						  duration);
-		}
+	static const char *const run_opts[] = { "duration", NULL };
+
+	if (sh_opts_check(L, 1, "sockhost.run", run_opts)) {
+		if (lua_getfield(L, 1, "duration") != LUA_TNIL)
+			duration = sh_check_seconds(L, -1, "sockhost.run: duration");
 		lua_pop(L, 1);
 	}
 	if (lp->running)

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "loop/loop.h"
 #include "lua/class.h"
+#include "lua/opts.h"
 
 #define SH_TIMER_MT "sockhost.timer"
 
@@ -63,13 +64,11 @@ static int on_timer(lua_State *L, struct sh_source *src, uint32_t events)
 
 static int new_timer(lua_State *L, bool repeat)
 {
-	double secs = luaL_checknumber(L, 1);
+	double secs = sh_check_seconds(
+		L, 1, repeat ? "sockhost.every: interval" : "sockhost.after: interval");
 	struct itimerspec its = { 0 };
 	struct sh_timer *t;
 
-	if (!(secs > 0))
-		return luaL_error(L, "sockhost.%s: interval must be > 0 seconds, got %f",
-				  repeat ? "every" : "after", secs);
 	if (!lua_isfunction(L, 2) && !luaL_getmetafield(L, 2, "__call"))
 		return luaL_error(L, "sockhost.%s: callback must be callable, got %s",
 				  repeat ? "every" : "after", luaL_typename(L, 2));

@@ -18,7 +18,9 @@
 #include "btf/codec.h"
 #include "btf/validate.h"
 #include "lua/class.h"
+#include "lua/opts.h"
 #include "obj/globals.h"
+#include "obj/guard.h"
 #include "obj/load.h"
 #include "obj/map.h"
 #include "obj/object.h"
@@ -200,12 +202,21 @@ static void apply_maps(lua_State *L, int obj_idx, int tbl_idx)
 {
 	struct sh_object *o = sh_object_check(L, obj_idx);
 
+	static const char *const map_opts[] = { "max_entries", NULL };
+
 	lua_pushnil(L);
 	while (lua_next(L, tbl_idx)) {
 		struct bpf_map *m = find_map(L, o, luaL_checkstring(L, -2));
+		int v = lua_gettop(L);
+		const char *fname =
+			lua_pushfstring(L, "sockhost.open: maps['%s']", bpf_map__name(m));
 
-		luaL_checktype(L, -1, LUA_TTABLE);
-		if (lua_getfield(L, -1, "max_entries") != LUA_TNIL) {
+		if (!lua_istable(L, v))
+			luaL_error(L, "%s must be a table such as {max_entries = n}, got %s", fname,
+				   luaL_typename(L, v));
+		sh_opts_check(L, v, fname, map_opts);
+		lua_pop(L, 1); /* fname */
+		if (lua_getfield(L, v, "max_entries") != LUA_TNIL) {
 			lua_Integer n = luaL_checkinteger(L, -1);
 
 			if (n <= 0 || n > UINT32_MAX)
@@ -228,28 +239,26 @@ static void apply_globals(lua_State *L, struct sh_object *o, int tbl_idx)
 	}
 }
 
-/* Apply opts (at opts_idx) to the object at obj_idx; false when opts.load is false. */
+/* Apply opts (at opts_idx, checked) to the object at obj_idx; false when opts.load is false. */
 static bool apply_opts(lua_State *L, int obj_idx, int opts_idx)
 {
 	bool load;
 
-	if (lua_getfield(L, opts_idx, "programs") != LUA_TNIL) {
-		luaL_checktype(L, -1, LUA_TTABLE);
+	if (sh_opt_get(L, opts_idx, "sockhost.open", "programs", LUA_TTABLE,
+		       "a table of program names") != LUA_TNIL)
 		apply_programs(L, obj_idx, lua_gettop(L));
-	}
 	lua_pop(L, 1);
-	if (lua_getfield(L, opts_idx, "maps") != LUA_TNIL) {
-		luaL_checktype(L, -1, LUA_TTABLE);
+	if (sh_opt_get(L, opts_idx, "sockhost.open", "maps", LUA_TTABLE,
+		       "a table of {max_entries = n} by map name") != LUA_TNIL)
 		apply_maps(L, obj_idx, lua_gettop(L));
-	}
 	lua_pop(L, 1);
-	if (lua_getfield(L, opts_idx, "globals") != LUA_TNIL) {
-		luaL_checktype(L, -1, LUA_TTABLE);
+	if (sh_opt_get(L, opts_idx, "sockhost.open", "globals", LUA_TTABLE,
+		       "a table of values by global name") != LUA_TNIL)
 		apply_globals(L, lua_touserdata(L, obj_idx), lua_gettop(L));
-	}
 	lua_pop(L, 1);
-	lua_getfield(L, opts_idx, "load");
-	load = lua_isnil(L, -1) || lua_toboolean(L, -1);
+	load = sh_opt_get(L, opts_idx, "sockhost.open", "load", LUA_TBOOLEAN, "a boolean") ==
+		       LUA_TNIL ||
+	       lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	return load;
 }
@@ -263,17 +272,25 @@ static int l_open(lua_State *L)
 	struct bpf_object *obj;
 	struct sh_object *o;
 	int obj_idx, err;
+	bool builtin;
 
-	if (!lua_isnoneornil(L, 2))
-		luaL_checktype(L, 2, LUA_TTABLE);
+	static const char *const open_opts[] = { "programs", "maps", "globals", "load", NULL };
+
+	sh_opts_check(L, 2, "sockhost.open", open_opts);
 	lua_settop(L, 2);
 	/* closed handle first, then the libbpf call (liolib's newprefile) */
 	o = sh_handle_new(L, &sh_object_class, sizeof(*o), 1);
 	obj_idx = lua_gettop(L);
 	lua_newtable(L);
 	lua_setiuservalue(L, obj_idx, 1);
-	sh_object_resolve(L, name, o->path, sizeof(o->path));
+	builtin = sh_object_resolve(L, name, o->path, sizeof(o->path));
 	sh_object_check_elf(L, o->path);
+	if (!builtin) {
+		char why[128];
+
+		if (sh_object_trial_open(o->path, why, sizeof(why)))
+			return luaL_error(L, "object '%s': malformed object: %s", o->path, why);
+	}
 
 	sh_libbpf_log_reset();
 	obj = bpf_object__open_file(o->path, &oopts);

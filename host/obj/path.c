@@ -63,7 +63,7 @@ static void push_builtin_names(lua_State *L, const char *dir)
 	sh_names_push(&nm);
 }
 
-void sh_object_resolve(lua_State *L, const char *name, char *path, size_t len)
+bool sh_object_resolve(lua_State *L, const char *name, char *path, size_t len)
 {
 	const char *dir;
 
@@ -73,7 +73,7 @@ void sh_object_resolve(lua_State *L, const char *name, char *path, size_t len)
 				   "object path is %d bytes, longer than the %d the system allows",
 				   (int)strlen(name), (int)len - 1);
 		memcpy(path, name, strlen(name) + 1);
-		return;
+		return false;
 	}
 	dir = sh_bpf_dir();
 	if ((size_t)snprintf(path, len, "%s/%s" OBJ_SUFFIX, dir, name) >= len)
@@ -83,6 +83,7 @@ void sh_object_resolve(lua_State *L, const char *name, char *path, size_t len)
 		luaL_error(L, "no built-in BPF object '%s' in %s (built-in: %s)", name, dir,
 			   lua_tostring(L, -1));
 	}
+	return true;
 }
 
 void sh_object_check_elf(lua_State *L, const char *path)

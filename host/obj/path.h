@@ -5,13 +5,14 @@
 #ifndef SOCKHOST_OBJ_PATH_H
 #define SOCKHOST_OBJ_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <lua.h>
 
 /* name -> the file to open, into path (len bytes). A name with a '/' or ".o" is a path;
- * anything else a built-in in sh_bpf_dir(). Raises when a path does not fit or no built-in
- * has that name (listing the built-ins). */
-void sh_object_resolve(lua_State *L, const char *name, char *path, size_t len);
+ * anything else a built-in in sh_bpf_dir(). Returns true for a built-in. Raises when a path
+ * does not fit or no built-in has that name (listing the built-ins). */
+bool sh_object_resolve(lua_State *L, const char *name, char *path, size_t len);
 /* Raise, naming the file, unless path is a readable ELF file of machine EM_BPF. */
 void sh_object_check_elf(lua_State *L, const char *path);
 

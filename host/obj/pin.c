@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <bpf/bpf.h>
 #include <lauxlib.h>
 #include "base/error.h"
@@ -24,8 +26,24 @@ static void pin_fd(lua_State *L, int fd, const char *kind, const char *name, con
 		sh_raise_errno(L, errno, NULL, "%s '%s': pin at '%s'", kind, name, path);
 }
 
+/* Raise unless path is on a bpffs: unpin and open_pinned act on pins only, never on an
+ * ordinary file someone names by mistake. */
+static void need_pin_path(lua_State *L, const char *what, const char *path)
+{
+	struct statfs sfs;
+
+	if (statfs(path, &sfs) < 0)
+		sh_raise_errno(L, errno, NULL, "%s '%s'", what, path);
+	if (sfs.f_type != BPF_FS_MAGIC)
+		luaL_error(L, "%s '%s': not on a bpffs, so not a pin", what, path);
+}
+
 static void unpin(lua_State *L, const char *kind, const char *name, const char *path)
 {
+	char what[96];
+
+	snprintf(what, sizeof(what), "%s '%s': unpin", kind, name);
+	need_pin_path(L, what, path);
 	if (unlink(path) < 0)
 		sh_raise_errno(L, errno, NULL, "%s '%s': unpin '%s'", kind, name, path);
 }
@@ -77,6 +95,7 @@ static int l_open_pinned(lua_State *L)
 	FILE *f;
 	int fd;
 
+	need_pin_path(L, "open_pinned", path);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return sh_raise_errno(L, errno, NULL, "open_pinned '%s'", path);

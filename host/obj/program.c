@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include "base/error.h"
 #include "lua/class.h"
+#include "lua/opts.h"
 #include "obj/object.h"
 #include "obj/program.h"
 
@@ -159,7 +160,10 @@ static int l_test_run(lua_State *L)
 	lua_Integer rep = 1;
 	bool raw_tp;
 
+	static const char *const run_opts[] = { "data", "ctx", "repeat", "cpu", NULL };
+
 	luaL_checktype(L, 2, LUA_TTABLE);
+	sh_opts_check(L, 2, "test_run", run_opts);
 	if (lua_getfield(L, 2, "data") != LUA_TNIL)
 		data = luaL_checklstring(L, -1, &dlen);
 	if (lua_getfield(L, 2, "ctx") != LUA_TNIL)

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * obj/guard.h: parsing an object nobody vouched for where a crash cannot take sockhost down.
+ */
+#ifndef SOCKHOST_OBJ_GUARD_H
+#define SOCKHOST_OBJ_GUARD_H
+
+#include <stddef.h>
+
+/*
+ * Let libbpf parse path (bpf_object__open_file, then close) in a forked child first. 0 when
+ * the child survived (libbpf opened it, or refused it with an error the caller will see when
+ * it opens the file itself); -1 with why filled ("libbpf crashed parsing it (Segmentation
+ * fault)") when the child died. libbpf 1.1.2 crashes on some malformed ELF files; the same
+ * parse of the same bytes in this process would have ended it.
+ */
+int sh_object_trial_open(const char *path, char *why, size_t len);
+
+#endif
