@@ -170,7 +170,7 @@ static void flush_batch(lua_State *L, struct sh_evsrc *s, int first, int n)
 	lua_call(L, 2, 0);
 }
 
-static int drain_batch(lua_State *L, struct sh_evsrc *s, const bool *stop)
+static int drain_batch(lua_State *L, struct sh_evsrc *s, struct sh_loop *lp)
 {
 	int first = 5, n = 0;
 	const void *data;
@@ -183,7 +183,7 @@ static int drain_batch(lua_State *L, struct sh_evsrc *s, const bool *stop)
 	} else {
 		lua_pushvalue(L, 4);
 	}
-	for (int total = 0; total < DRAIN_MAX && !*stop && !s->close_pending; total++) {
+	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending; total++) {
 		if (!s->ops->next(s, &data, &size))
 			break;
 		if (size < s->min_size) {
@@ -215,7 +215,7 @@ static int drain_batch(lua_State *L, struct sh_evsrc *s, const bool *stop)
 }
 
 /* One fresh table per record, keyed by the field names at stack slots 5.. (setup_flat). */
-static int drain_flat(lua_State *L, struct sh_evsrc *s, const bool *stop)
+static int drain_flat(lua_State *L, struct sh_evsrc *s, struct sh_loop *lp)
 {
 	const int first = 5, ncols = s->ncols;
 	const void *data;
@@ -224,7 +224,7 @@ static int drain_flat(lua_State *L, struct sh_evsrc *s, const bool *stop)
 	luaL_checkstack(L, ncols + 8, "record fields");
 	for (int k = 0; k < ncols; k++)
 		lua_rawgeti(L, 4, k + 1);
-	for (int total = 0; total < DRAIN_MAX && !*stop && !s->close_pending; total++) {
+	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending; total++) {
 		if (!next_record(L, s, &data, &size))
 			break;
 		lua_pushvalue(L, 3);
@@ -248,7 +248,7 @@ static int drain_flat(lua_State *L, struct sh_evsrc *s, const bool *stop)
 static int drain(lua_State *L)
 {
 	struct sh_evsrc *s = lua_touserdata(L, 2);
-	const bool *stop = sh_loop_stop_flag(L);
+	struct sh_loop *lp = sh_loop_of(L);
 	const struct sh_codec *codec = s->codec;
 	const void *data;
 	size_t size;
@@ -257,10 +257,10 @@ static int drain(lua_State *L)
 	lua_getiuservalue(L, 1, 2);
 	lua_getiuservalue(L, 1, 3);
 	if (s->batch)
-		return drain_batch(L, s, stop);
+		return drain_batch(L, s, lp);
 	if (s->ncols)
-		return drain_flat(L, s, stop);
-	for (int total = 0; total < DRAIN_MAX && !*stop && !s->close_pending; total++) {
+		return drain_flat(L, s, lp);
+	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending; total++) {
 		if (!next_record(L, s, &data, &size))
 			break;
 		lua_pushvalue(L, 3);

@@ -15,6 +15,8 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
+#include <linux/types.h>
 #include <unistd.h>
 #include <lauxlib.h>
 #include "base/error.h"
@@ -38,7 +40,22 @@ struct sh_loop {
 	 * be collected before its turn comes. */
 	struct epoll_event evs[32];
 	int nevs;
+	/* While run() waits: its signalfd and its deadline, which sh_loop_stopping looks at
+	 * between records (at most every CHECK_NS), so a slow callback delays neither. */
+	int sigfd;
+	__u64 deadline_ns; /* 0: none */
+	__u64 next_check_ns;
 };
+
+#define CHECK_NS (10 * 1000 * 1000ull)
+
+static __u64 now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
 
 static void loop_close(lua_State *L, int idx, struct sh_handle *h)
 {
@@ -67,6 +84,7 @@ static struct sh_loop *sh_loop_get(lua_State *L)
 	sh_class_register(L, &loop_class);
 	lp = sh_handle_new(L, &loop_class, sizeof(*lp), 0);
 	lp->err_ref = LUA_NOREF;
+	lp->sigfd = -1;
 	lp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (lp->epfd < 0)
 		sh_raise_errno(L, errno, NULL, "epoll_create1");
@@ -136,6 +154,36 @@ const bool *sh_loop_stop_flag(lua_State *L)
 	return &sh_loop_get(L)->stop;
 }
 
+struct sh_loop *sh_loop_of(lua_State *L)
+{
+	return sh_loop_get(L);
+}
+
+bool sh_loop_stopping(struct sh_loop *lp)
+{
+	struct signalfd_siginfo si;
+	__u64 now;
+
+	if (lp->stop)
+		return true;
+	if (lp->sigfd < 0)
+		return false; /* not inside run(): poll() callers stop themselves */
+	/* the coarse clock is a vDSO read of a jiffy-resolution counter: cheap per record */
+	now = now_ns(CLOCK_MONOTONIC_COARSE);
+	if (now < lp->next_check_ns)
+		return false;
+	lp->next_check_ns = now + CHECK_NS;
+	if (read(lp->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		lp->stop = true;
+		lp->reason = "signal";
+		lp->signo = (int)si.ssi_signo;
+	} else if (lp->deadline_ns && now_ns(CLOCK_MONOTONIC) >= lp->deadline_ns) {
+		lp->stop = true;
+		lp->reason = "duration";
+	}
+	return lp->stop;
+}
+
 void sh_loop_fail(lua_State *L)
 {
 	struct sh_loop *lp = sh_loop_get(L);
@@ -190,7 +238,7 @@ static int dispatch_ready(lua_State *L, struct sh_loop *lp, int timeout_ms)
 		if (!src)
 			continue;
 		src->dispatch(L, src, lp->evs[i].events);
-		if (lp->err_ref != LUA_NOREF)
+		if (lp->err_ref != LUA_NOREF || lp->stop)
 			break;
 	}
 	lp->nevs = 0;
@@ -322,10 +370,15 @@ static int l_run(lua_State *L)
 	lp->stop = false;
 	lp->reason = "stopped";
 	lp->signo = 0;
+	lp->sigfd = rs.signals.fd;
+	lp->deadline_ns = duration > 0 ? now_ns(CLOCK_MONOTONIC) + (__u64)(duration * 1e9) : 0;
+	lp->next_check_ns = 0;
 	lua_pushcfunction(L, run_inner);
 	lua_pushlightuserdata(L, lp);
 	status = lua_pcall(L, 1, 0, 0);
 	lp->running = false;
+	lp->sigfd = -1;
+	lp->deadline_ns = 0;
 	run_teardown(L, &rs);
 	if (status != LUA_OK)
 		return lua_error(L);

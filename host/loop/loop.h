@@ -43,6 +43,13 @@ int sh_loop_call(lua_State *L, int nargs);
 int sh_loop_step(lua_State *L, int timeout_ms);
 /* The loop's stop flag, for drains that check it per record without a registry lookup. */
 const bool *sh_loop_stop_flag(lua_State *L);
+/* The state's loop, for per-record loops (an opaque pointer, valid while the state is). */
+struct sh_loop *sh_loop_of(lua_State *L);
+/* Call between records (ring drains, timer catch-up, trace_pipe lines): true when the loop
+ * should stop, including for a SIGINT/SIGTERM or the end of run()'s duration that arrived
+ * during the current dispatch. Costs a coarse-clock read; looks at the signalfd at most every
+ * 10 ms. So Ctrl-C ends run() after the callback in progress, whatever callbacks cost. */
+bool sh_loop_stopping(struct sh_loop *lp);
 /* Stop the loop at the next chance (sockhost.stop, a duration, a signal). */
 void sh_loop_stop(lua_State *L, const char *reason);
 

@@ -42,13 +42,13 @@ static void timer_cancel(lua_State *L, struct sh_timer *t)
 static int on_timer(lua_State *L, struct sh_source *src, uint32_t events)
 {
 	struct sh_timer *t = src->ctx;
-	const bool *stop = sh_loop_stop_flag(L);
+	struct sh_loop *lp = sh_loop_of(L);
 	uint64_t n = 0;
 
 	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
 		return 0;
 	/* an every() that fell behind fires once per missed tick, as bpftrace's interval */
-	for (uint64_t i = 0; i < n && t->src.fd >= 0 && !*stop; i++) {
+	for (uint64_t i = 0; i < n && t->src.fd >= 0 && !sh_loop_stopping(lp); i++) {
 		/* the timer stays on the stack so a cancel() inside the callback can't free it */
 		lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
 		lua_getiuservalue(L, -1, 1);

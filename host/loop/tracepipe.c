@@ -125,7 +125,9 @@ static int deliver(lua_State *L, struct sh_tracepipe *t)
 	size_t off = 0;
 	int rc = 0;
 
-	while (rc == 0 && t->buf) {
+	struct sh_loop *lp = sh_loop_of(L);
+
+	while (rc == 0 && t->buf && !sh_loop_stopping(lp)) {
 		char *nl = memchr(t->buf + off, '\n', t->len - off);
 
 		if (!nl)
