@@ -54,6 +54,42 @@ void sh_evsrc_start(lua_State *L, struct sh_evsrc *s, int ud_idx)
 	lua_settop(L, ud_idx);
 }
 
+/* registry table (weak values): lightuserdata(s) -> the userdata of a weakly held source */
+#define WEAK_KEY "sockhost.evsources.weak"
+
+void sh_evsrc_hold_weakly(lua_State *L, int ud_idx)
+{
+	struct sh_evsrc *s = lua_touserdata(L, ud_idx);
+
+	ud_idx = lua_absindex(L, ud_idx);
+	sh_push_weak_registry(L, WEAK_KEY, "v");
+	lua_pushlightuserdata(L, s);
+	lua_pushvalue(L, ud_idx);
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
+	if (s->self_ref != LUA_NOREF)
+		luaL_unref(L, LUA_REGISTRYINDEX, s->self_ref);
+	s->self_ref = LUA_NOREF;
+}
+
+bool sh_evsrc_push(lua_State *L, struct sh_evsrc *s)
+{
+	if (s->self_ref != LUA_NOREF) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, s->self_ref);
+		return true;
+	}
+	/* held weakly: gone from the table once it is being collected */
+	sh_push_weak_registry(L, WEAK_KEY, "v");
+	lua_pushlightuserdata(L, s);
+	lua_rawget(L, -2);
+	lua_remove(L, -2);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return false;
+	}
+	return true;
+}
+
 /* ---- the drain ---------------------------------------------------------------------------- */
 
 static lua_Integer load_bits(const struct sh_column *c, const unsigned char *p)
@@ -183,7 +219,8 @@ static int drain_batch(lua_State *L, struct sh_evsrc *s, struct sh_loop *lp)
 	} else {
 		lua_pushvalue(L, 4);
 	}
-	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending; total++) {
+	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending;
+	     total++) {
 		if (!s->ops->next(s, &data, &size))
 			break;
 		if (size < s->min_size) {
@@ -224,7 +261,8 @@ static int drain_flat(lua_State *L, struct sh_evsrc *s, struct sh_loop *lp)
 	luaL_checkstack(L, ncols + 8, "record fields");
 	for (int k = 0; k < ncols; k++)
 		lua_rawgeti(L, 4, k + 1);
-	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending; total++) {
+	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending;
+	     total++) {
 		if (!next_record(L, s, &data, &size))
 			break;
 		lua_pushvalue(L, 3);
@@ -260,7 +298,8 @@ static int drain(lua_State *L)
 		return drain_batch(L, s, lp);
 	if (s->ncols)
 		return drain_flat(L, s, lp);
-	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending; total++) {
+	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending;
+	     total++) {
 		if (!next_record(L, s, &data, &size))
 			break;
 		lua_pushvalue(L, 3);
@@ -304,9 +343,8 @@ int sh_evsrc_dispatch(lua_State *L, struct sh_source *src, uint32_t events)
 	struct sh_evsrc *s = src->ctx;
 	int top = lua_gettop(L), rc = 0;
 
-	if (!s->h.live)
+	if (!s->h.live || !sh_evsrc_push(L, s)) /* on the stack: s stays alive through the drain */
 		return 0;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, s->self_ref); /* keeps s alive through the drain */
 	if (map_gone(L, top + 1)) {
 		/* the object was closed: its subscriptions end with it, as its links do */
 		sh_evsrc_close(L, top + 1, &s->h);

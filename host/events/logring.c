@@ -21,6 +21,7 @@
 #include <linux/types.h>
 #include <lauxlib.h>
 #include "events/events.h"
+#include "events/source.h"
 #include "lua/class.h"
 #include "obj/object.h"
 #include "sockhost/log.h"
@@ -253,6 +254,9 @@ static int attach_object(lua_State *L, int obj_idx)
 	lua_pushnil(L);
 	lua_pushcfunction(L, on_record);
 	lua_call(L, 3, 1);
+	/* the object holds its log subscription (the ephemeron below), not the registry: a
+	 * dropped object is collected with it */
+	sh_evsrc_hold_weakly(L, -1);
 	lua_pushvalue(L, obj_idx);
 	lua_pushvalue(L, -2);
 	lua_rawset(L, -4);

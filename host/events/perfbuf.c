@@ -176,7 +176,8 @@ static int perf_dispatch(lua_State *L, struct sh_source *src, uint32_t events)
 	struct sh_perfbuf *p = src->ctx;
 	int ud, rc;
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->ev.self_ref);
+	if (!sh_evsrc_push(L, &p->ev))
+		return 0;
 	ud = lua_gettop(L);
 	rc = sh_evsrc_dispatch(L, src, events);
 	if (rc == 0 && p->has_on_lost && p->lost != p->lost_reported && p->ev.h.live) {

@@ -101,6 +101,13 @@ void sh_evsrc_free_columns(struct sh_evsrc *s);
 /* drain.c: register s (its userdata at ud_idx) with the loop, the stats list and the owner
  * of its map's object. */
 void sh_evsrc_start(lua_State *L, struct sh_evsrc *s, int ud_idx);
+/* A subscription is referenced from the registry while subscribed, so a dropped handle keeps
+ * receiving. This one (its userdata at ud_idx) is held weakly instead: it lives while
+ * something else holds it (the log ring: its object, through an ephemeron table), so an
+ * object nobody holds can be collected with its subscription. */
+void sh_evsrc_hold_weakly(lua_State *L, int ud_idx);
+/* Push the subscription's userdata; false (nothing pushed) once it is being collected. */
+bool sh_evsrc_push(lua_State *L, struct sh_evsrc *s);
 /* The loop's dispatch function for every event source. */
 int sh_evsrc_dispatch(lua_State *L, struct sh_source *src, uint32_t events);
 /* The class close of every source kind; inside a drain the free waits until it ends. */
