@@ -217,11 +217,11 @@ static void apply_maps(lua_State *L, int obj_idx, int tbl_idx)
 		sh_opts_check(L, v, fname, map_opts);
 		lua_pop(L, 1); /* fname */
 		if (lua_getfield(L, v, "max_entries") != LUA_TNIL) {
-			lua_Integer n = luaL_checkinteger(L, -1);
+			lua_Integer n;
 
-			if (n <= 0 || n > UINT32_MAX)
-				luaL_error(L, "map '%s': max_entries %I out of range",
-					   bpf_map__name(m), n);
+			lua_pushfstring(L, "sockhost.open: maps['%s'].max_entries", bpf_map__name(m));
+			n = sh_check_range(L, -2, 1, UINT32_MAX, lua_tostring(L, -1));
+			lua_pop(L, 1);
 			if (bpf_map__set_max_entries(m, (__u32)n))
 				sh_raise_errno(L, errno, NULL, "map '%s': max_entries",
 					       bpf_map__name(m));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <lauxlib.h>
 #include "base/error.h"
 #include "base/paths.h"
@@ -89,12 +90,18 @@ bool sh_object_resolve(lua_State *L, const char *name, char *path, size_t len)
 void sh_object_check_elf(lua_State *L, const char *path)
 {
 	unsigned char hdr[20];
+	struct stat st;
 	ssize_t n;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		sh_raise_errno(L, errno, NULL, "object '%s'", path);
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(fd);
+		luaL_error(L, "object '%s': not a regular file%s", path,
+			   S_ISDIR(st.st_mode) ? " (a directory)" : "");
+	}
 	n = read(fd, hdr, sizeof(hdr));
 	close(fd);
 	if (n < 4 || memcmp(hdr, "\177ELF", 4))

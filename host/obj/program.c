@@ -164,16 +164,14 @@ static int l_test_run(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	sh_opts_check(L, 2, "test_run", run_opts);
-	if (lua_getfield(L, 2, "data") != LUA_TNIL)
-		data = luaL_checklstring(L, -1, &dlen);
-	if (lua_getfield(L, 2, "ctx") != LUA_TNIL)
-		ctx = luaL_checklstring(L, -1, &clen);
-	if (lua_getfield(L, 2, "repeat") != LUA_TNIL) {
-		rep = luaL_checkinteger(L, -1);
-		if (rep < 1 || rep > INT32_MAX)
-			return luaL_error(L, "test_run: repeat must be between 1 and %d, got %I",
-					  INT32_MAX, rep);
-	}
+	if (sh_opt_get(L, 2, "test_run", "data", LUA_TSTRING, "a string of packet bytes") !=
+	    LUA_TNIL)
+		data = lua_tolstring(L, -1, &dlen);
+	if (sh_opt_get(L, 2, "test_run", "ctx", LUA_TSTRING, "a string of context bytes") !=
+	    LUA_TNIL)
+		ctx = lua_tolstring(L, -1, &clen);
+	if (lua_getfield(L, 2, "repeat") != LUA_TNIL)
+		rep = sh_check_range(L, -1, 1, INT32_MAX, "test_run: repeat");
 	/* a program may grow the packet (skb helpers); leave headroom in the output */
 	size_t olen = dlen + 512;
 	if (dlen) {
@@ -191,12 +189,9 @@ static int l_test_run(lua_State *L)
 		opts.ctx_size_out = clen;
 	}
 	if (lua_getfield(L, 2, "cpu") != LUA_TNIL) {
-		lua_Integer cpu = luaL_checkinteger(L, -1);
-		int ncpu = libbpf_num_possible_cpus();
+		lua_Integer cpu = sh_check_range(L, -1, 0, libbpf_num_possible_cpus() - 1,
+						 "test_run: cpu");
 
-		if (cpu < 0 || cpu >= ncpu)
-			return luaL_error(L, "test_run: cpu must be between 0 and %d, got %I",
-					  ncpu - 1, (LUAI_UACINT)cpu);
 		opts.cpu = (__u32)cpu;
 		opts.flags = BPF_F_TEST_RUN_ON_CPU;
 	}

@@ -207,7 +207,7 @@ describe("socket filter #kernel", function()
       r = obj:program("drop_all"):test_run({ data = pkt })
       assert.equal(0, r.retval)
       errors.raises(function() obj:program("count"):test_run({ data = pkt, ["repeat"] = 0 }) end,
-         "test_run: repeat must be between 1 and 2147483647, got 0")
+         "test_run: repeat must be an integer from 1 to 2147483647, got 0")
    end)
 
    it("pins, opens the pin, attaches through it and unpins", function()

@@ -44,7 +44,7 @@ describe("#kernel sockhost.run with slow callbacks", function()
    it("ends at its duration in the middle of a drain", function()
       local obj <close> = evgen(200)
       local seen = 0
-      local sub <close> = sockhost.ringbuf(obj:map("events"), "struct ev_record", function()
+      local events <close> = sockhost.ringbuf(obj:map("events"), "struct ev_record", function()
          seen = seen + 1
          busy(20)
       end)
@@ -61,7 +61,7 @@ describe("#kernel sockhost.run with slow callbacks", function()
 
    it("ends timer catch-up at a SIGINT", function()
       local fired = 0
-      local timer <close> = sockhost.every(0.001, function()
+      local ticker_guard <close> = sockhost.every(0.001, function()
          fired = fired + 1
          if fired == 2 then
             assert(proc.sh("kill -INT " .. sockhost.pid()))
