@@ -373,4 +373,4 @@ local function main()
    -- pinned, events, obj and then cg close here, in that order.
 end
 
-main()
+cli.main("conntrace", main)

@@ -143,4 +143,4 @@ local function main()
    -- link, events, obj and then cg close here, in that order: detach before the cgroup goes.
 end
 
-main()
+cli.main("hello-sockops", main)

@@ -140,11 +140,9 @@ local function main()
    local msg_link <close> = obj:program("msg_redirect"):attach(obj:map("socks"))
    local ok, ops_link = pcall(obj:program("sock_ops").attach, obj:program("sock_ops"), target)
    if not ok then
-      -- A bad --cgroup is the user's input, not a bug: the message alone, without the
-      -- traceback (sockhost prints an error object's __tostring as it is). The handles
-      -- above close while the error unwinds, so nothing stays attached.
-      local msg = tostring(ops_link):gsub("^[^\n:]+:%d+: ", "", 1)
-      error(setmetatable({}, { __tostring = function() return "redirect: " .. msg end }))
+      -- The handles above close while the error unwinds (cli.main prints it as one line),
+      -- so nothing stays attached.
+      error(ops_link, 0)
    end
    local ops_close <close> = ops_link
    -- luacheck: pop
@@ -176,4 +174,4 @@ local function main()
    -- ops_close, msg_link, events and obj close here: sockets leave the map with it.
 end
 
-main()
+cli.main("redirect", main)

@@ -18,17 +18,21 @@
 
 local cli = {}
 
+-- The longest duration sockhost.run takes (about 31 years): refused here, before anything
+-- is attached, rather than by sockhost.run after.
+cli.SECONDS_MAX = 1e9
+
 --- cli.seconds(opt [, strict]) -> a converter for argparse's :convert(): a positive number
--- of seconds, or nil and "<opt> wants a positive number of seconds". strict (conntrace's
--- form) also refuses infinity (1e999) and ends the message with ", got '<text>'".
+-- of seconds up to cli.SECONDS_MAX (so not infinity, 1e999, nor NaN), or nil and "<opt>
+-- wants a positive number of seconds". strict (conntrace's form) ends the message with
+-- ", got '<text>'".
 function cli.seconds(opt, strict)
    return function(s)
       local n = tonumber(s)
-      if strict then
-         if not n or n <= 0 or n ~= n or n == math.huge then
+      if not n or n ~= n or n <= 0 or n > cli.SECONDS_MAX then
+         if strict then
             return nil, ("%s wants a positive number of seconds, got '%s'"):format(opt, s)
          end
-      elseif not n or n <= 0 then
          return nil, opt .. " wants a positive number of seconds"
       end
       return n
@@ -129,17 +133,27 @@ function cli.report_every(report, duration)
    return reason, signal, report(true)
 end
 
--- Call fn(...); an error it raises is raised again at the line that called cli.count, so a
--- script's failure to open or attach (no such interface ...) names the script, as it did when
--- the script made those calls itself. Error tables (with .message) pass through untouched.
-local function as_caller(fn, ...)
-   local res = table.pack(pcall(fn, ...))
+--- cli.main(name, fn, ...) -> what fn returns: a shipped tool's main. An error ends the tool
+-- the way a command ends on bad input: one line "<name>: <message>" on stderr (the message
+-- without its "file:line: " prefix) and exit status 1, after fn's to-be-closed handles are
+-- closed and with the Lua state closed (so nothing stays attached). With SOCKHOST_TRACEBACK=1
+-- in the environment the traceback follows the message. An interrupt at a Lua instruction
+-- ("interrupted!"/"terminated!") goes on to sockhost, which exits as the signal says.
+function cli.main(name, fn, ...)
+   local res = table.pack(xpcall(fn, function(e)
+      if e == "interrupted!" or e == "terminated!" then return e end
+      local msg = type(e) == "table" and e.message or tostring(e)
+      msg = tostring(msg):gsub("^[^\n:]*:%d+: ", "", 1)
+      if os.getenv("SOCKHOST_TRACEBACK") == "1" then msg = debug.traceback(msg, 2) end
+      return msg
+   end, ...))
    if res[1] then return table.unpack(res, 2, res.n) end
-   local err = res[2]
-   if type(err) == "string" then
-      error((err:gsub("^[^\n:]*:%d+: ", "", 1)), 3)
-   end
-   error(err, 0)
+   local msg = res[2]
+   if msg == "interrupted!" or msg == "terminated!" then error(msg, 0) end
+   if msg:sub(1, #name + 2) ~= name .. ": " then msg = name .. ": " .. msg end
+   io.stderr:write(msg, "\n")
+   io.stderr:flush()
+   os.exit(1, true)
 end
 
 --- cli.count(spec): the run of a counting script (sockex1/2/3) once its arguments are parsed.
@@ -153,18 +167,23 @@ end
 -- ctx is { obj =, args =, elapsed = seconds since counting started }. spec.name, .args,
 -- .object, .program, .map, .counting, .read, .record, .text and .summary are required.
 function cli.count(spec)
+   return cli.main(spec.name, cli.count_run, spec)
+end
+
+-- cli.count's body, under cli.main.
+function cli.count_run(spec)
    local sockhost = require "sockhost"
    local args = spec.args
    local json = args.json and cli.need("cjson", "lua-cjson", "--json")
    io.stdout:setvbuf("line")
    local now = sockhost.now
 
-   local obj <close> = as_caller(sockhost.open, spec.object, spec.open)
+   local obj <close> = sockhost.open(spec.object, spec.open)
    if spec.setup then spec.setup(obj) end
-   local sock <close> = as_caller(sockhost.socket, args.iface)
+   local sock <close> = sockhost.socket(args.iface)
    -- closing the socket detaches the filter
-   as_caller(function() obj:program(spec.program):attach(sock) end)
-   local map = as_caller(obj.map, obj, spec.map)
+   obj:program(spec.program):attach(sock)
+   local map = obj:map(spec.map)
    local start = now()
    io.stderr:write(("%s: %s\n"):format(spec.name, spec.counting))
    local function ctx()

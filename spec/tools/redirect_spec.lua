@@ -296,8 +296,7 @@ describe("scripts/redirect.lua #tools", function()
          local ok, out, code = run_bad("--cgroup /nonexistent/cg")
          assert.is_false(ok)
          assert.equal(1, code)
-         assert.equal("sockhost: redirect: cgroup '/nonexistent/cg': No such file or directory\n",
-            out)
+         assert.equal("redirect: cgroup '/nonexistent/cg': No such file or directory\n", out)
          assert.equal(0, bpftool.link_count_for_prog_name("msg_redirect"))
       end)
 
@@ -305,7 +304,7 @@ describe("scripts/redirect.lua #tools", function()
          local ok, out, code = run_bad("--cgroup " .. q(dir))
          assert.is_false(ok)
          assert.equal(1, code)
-         assert.equal(("sockhost: redirect: cgroup '%s': not a cgroup v2 directory (cgroup2 is "
+         assert.equal(("redirect: cgroup '%s': not a cgroup v2 directory (cgroup2 is "
             .. "mounted at %s)\n"):format(dir, cgroup.root()), out)
          assert.equal(0, bpftool.link_count_for_prog_name("msg_redirect"))
       end)

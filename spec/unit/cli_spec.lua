@@ -10,9 +10,12 @@ describe("sockhost.cli #unit", function()
    it("converts positive seconds, with the scripts' two message forms", function()
       local plain, strict = cli.seconds("--duration"), cli.seconds("--interval", true)
       assert.equal(2.5, plain("2.5"))
-      assert.equal(math.huge, plain("1e999"))
       assert.same({ nil, "--duration wants a positive number of seconds" }, { plain("0") })
       assert.same({ nil, "--duration wants a positive number of seconds" }, { plain("x") })
+      -- infinity and more than sockhost.run takes are refused before anything attaches
+      assert.same({ nil, "--duration wants a positive number of seconds" }, { plain("1e999") })
+      assert.same({ nil, "--duration wants a positive number of seconds" }, { plain("2e9") })
+      assert.same({ nil, "--duration wants a positive number of seconds" }, { plain("nan") })
       assert.equal(0.5, strict("0.5"))
       assert.same({ nil, "--interval wants a positive number of seconds, got '1e999'" },
          { strict("1e999") })
