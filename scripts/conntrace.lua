@@ -301,15 +301,33 @@ local function main()
       },
    })
    local conns = obj:map("conns")
+   -- A pin already at the path is not ours to replace: say what it is, and if it is a
+   -- conntrace connections map (left by a conntrace that was killed: SIGKILL runs no
+   -- cleanup), how to remove it.
+   if args.pin then
+      local ok, there = pcall(sockhost.open_pinned, args.pin)
+      if ok then
+         local what = tostring(there)
+         there:close()
+         if what:match("^sockhost%.map 'conns' %(") then
+            error(("--pin %s: a conntrace connections map is already pinned there (left by a "
+               .. "conntrace that was killed?); remove it with: rm %s"):format(args.pin,
+               args.pin), 0)
+         end
+         error(("--pin %s: something is already pinned there (%s)"):format(args.pin, what), 0)
+      end
+   end
    -- the guard exists only once the pin does: a path that was there before is not ours
    if args.pin then conns:pin(args.pin) end
-   local pinned <close> = args.pin and setmetatable({}, {
-      __close = function()
-         if args.keep_pin then return end
-         local ok, err = pcall(conns.unpin, conns, args.pin)
-         if not ok then io.stderr:write("conntrace: ", tostring(err), "\n") end
-      end,
-   }) or nil
+   local unpinned = false
+   local function unpin()
+      if args.keep_pin or unpinned then return end
+      unpinned = true
+      local ok, err = pcall(conns.unpin, conns, args.pin)
+      if not ok then io.stderr:write("conntrace: ", tostring(err), "\n") end
+   end
+   -- closed at the end of main, or collected with the state should a signal land first
+   local pinned <close> = args.pin and setmetatable({}, { __close = unpin, __gc = unpin }) or nil
 
    local closed_rows, reported = {}, 0
    local function on_close(c)

@@ -111,12 +111,31 @@ end
 -- to step out or to remove is not raised but given to warn(message) (default: raise).
 function cgroup.scratch(name, warn)
    warn = warn or function(msg) error(msg, 0) end
-   local path = cgroup.create(name)
+   local guard = { inside = false }
+   local done = false
+   -- Closing it (the caller's <close>), collecting it (a signal that landed before the caller
+   -- could take it: the state is closed on the way out) or an error inside this function all
+   -- come here; only the first does anything.
+   local function finish()
+      if done or not guard.path then return end
+      done = true
+      guard.leave()
+      local ok, err = cgroup.remove(guard.path)
+      if not ok then warn(("cannot remove %s: %s"):format(guard.path, err)) end
+   end
+   setmetatable(guard, { __close = finish, __gc = finish })
+   -- luacheck: push no unused (a to-be-closed handle: held for its scope, not read)
+   local on_error <close> = setmetatable({}, {
+      __close = function(_, err) if err ~= nil then finish() end end,
+   })
+   -- luacheck: pop
    local home = cgroup.current()
-   local guard = { path = path, home = home, inside = false }
+   guard.home = home
+   guard.path = cgroup.create(name)
    function guard.enter()
-      assert(cgroup.join(path))
+      -- marked first: a signal between the move and the mark must still move us back
       guard.inside = true
+      assert(cgroup.join(guard.path))
    end
    function guard.leave()
       if guard.inside then
@@ -132,13 +151,29 @@ function cgroup.scratch(name, warn)
       if not res[1] then error(res[2], 0) end
       return table.unpack(res, 2, res.n)
    end
-   return setmetatable(guard, {
-      __close = function()
-         guard.leave()
-         local ok, err = cgroup.remove(path)
-         if not ok then warn(("cannot remove %s: %s"):format(path, err)) end
-      end,
-   })
+   return guard
+end
+
+--- cgroup.sweep(prefix) -> names removed: removes <root>/<prefix><pid> directories whose pid
+-- is no process any more and that hold no tasks (what a SIGKILLed run of this very naming
+-- leaves behind). Never touches a cgroup of a live pid or one with tasks in it.
+function cgroup.sweep(prefix)
+   local root = cgroup.root()
+   local removed = {}
+   if not root then return removed end
+   local p = io.popen("ls -1 -- '" .. root:gsub("'", "'\\''") .. "' 2>/dev/null")
+   for entry in p:lines() do
+      local pid = entry:sub(1, #prefix) == prefix and entry:sub(#prefix + 1):match("^(%d+)$")
+      local path = root .. "/" .. entry
+      -- a zombie (state Z: killed, not yet reaped) is no process any more
+      local stat = pid and read_file("/proc/" .. pid .. "/stat")
+      local alive = stat and stat:match("^%d+ %b() (%a)") ~= "Z"
+      if pid and not alive and read_file(path .. "/cgroup.procs") == "" and cgroup.remove(path) then
+         removed[#removed + 1] = entry
+      end
+   end
+   p:close()
+   return removed
 end
 
 return cgroup

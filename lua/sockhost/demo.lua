@@ -15,9 +15,17 @@ demo.current_cgroup = cgroup.current
 --- demo.cgroup(tag) -> guard: makes <cgroup2 root>/sockhost-<tag>-<pid>. guard.path is its
 -- path; guard.enter() moves this process in, guard.leave() back to where it was,
 -- guard.within(fn, ...) runs fn inside. Use it as a to-be-closed variable: closing leaves and
--- removes the directory whatever happened; what fails then is said on stderr.
+-- removes the directory whatever happened (so does collecting it, should a signal land before
+-- the caller took it); what fails then is said on stderr. A sockhost-<tag>-<pid> cgroup that
+-- a killed run left behind (dead pid, no tasks) is removed first, and said so.
 function demo.cgroup(tag)
-   local name = ("sockhost-%s-%d"):format(tag, cgroup.pid())
+   local prefix = ("sockhost-%s-"):format(tag)
+   -- what a killed run (SIGKILL) of this demo left: its pid is gone and its cgroup empty
+   for _, stale in ipairs(cgroup.sweep(prefix)) do
+      io.stderr:write(("sockhost demo: removed %s/%s, left by a run that was killed\n")
+         :format(cgroup.root(), stale))
+   end
+   local name = prefix .. cgroup.pid()
    local ok, guard = pcall(cgroup.scratch, name, function(msg)
       io.stderr:write(("sockhost demo: %s\n"):format(msg))
    end)
