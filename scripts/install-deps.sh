@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(
-	build-essential cmake pkg-config clang llvm
+	build-essential cmake pkg-config clang llvm libclang-rt-14-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	lua5.4 liblua5.4-dev libreadline-dev
 	lua-busted lua-argparse lua-cjson lua-socket lua-check

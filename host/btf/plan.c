@@ -216,8 +216,10 @@ static int build_enum(struct builder *b, int idx, const struct btf_type *t)
 		e->name = (__u32)off;
 		e->name_len = s ? strlen(s) : 0;
 	}
-	e = b->enums + first;
-	qsort(e, n, sizeof(*e), cmp_entry);
+	/* an enum without enumerators has nothing to sort, and b->enums may still be NULL */
+	e = n ? b->enums + first : NULL;
+	if (n)
+		qsort(e, n, sizeof(*e), cmp_entry);
 	b->nodes[idx].flags |= SH_F_DENSE;
 	for (i = 1; i < n; i++)
 		if ((__u64)e[i].value - (__u64)e[0].value != i)

@@ -153,6 +153,15 @@ static int check_type(struct check *c, __u32 id)
 	case BTF_KIND_ENUM:
 	case BTF_KIND_ENUM64:
 		return check_enum(c, id, t);
+	case BTF_KIND_INT:
+		/* the codec reads an int's bits at their offset inside its size (the kernel's
+		 * rules too); an int reaching past its bytes would read past the value */
+		if (!btf_int_bits(t) || btf_int_bits(t) > 128)
+			return failf(c, id, "an int of %u bits", btf_int_bits(t));
+		if ((__u64)btf_int_offset(t) + btf_int_bits(t) > (__u64)t->size * 8)
+			return failf(c, id, "bits %u..%u lie beyond its %u bytes", btf_int_offset(t),
+				     btf_int_offset(t) + btf_int_bits(t), t->size);
+		return 0;
 	case BTF_KIND_ARRAY:
 		if (!id_ok(c, btf_array(t)->type) || !id_ok(c, btf_array(t)->index_type))
 			return failf(c, id, "array element or index type does not exist");

@@ -104,12 +104,14 @@ static bool find_global(lua_State *L, struct sh_object *o, const char *name, str
 			/* the section's bytes are libbpf's copy of the ELF section: a symbol the ELF
 			 * places past it must not become an out-of-bounds access */
 			if ((size_t)vs->offset + sh_codec_size(ref->codec) > d->size)
+				/* lua_pushfstring knows no %u or %zu: %I takes a lua_Integer */
 				luaL_error(
 					L,
-					"object '%s': global '%s' lies at bytes %u..%zu of a %zu-byte "
+					"object '%s': global '%s' lies at bytes %I..%I of a %I-byte "
 					"section (malformed object)",
-					object_name(o), name, vs->offset,
-					(size_t)vs->offset + sh_codec_size(ref->codec), d->size);
+					object_name(o), name, (lua_Integer)vs->offset,
+					(lua_Integer)(vs->offset + sh_codec_size(ref->codec)),
+					(lua_Integer)d->size);
 			return true;
 		}
 	}

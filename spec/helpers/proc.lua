@@ -74,6 +74,21 @@ end
 --- This process's pid (read by the Lua process itself, from /proc/self/stat).
 proc.pid = cgroup.pid
 
+--- The file descriptors this process has open: a sorted list of "fd -> target" strings (read
+-- with lua-filesystem, which busted needs anyway: no shell, no pipe of its own in the list).
+function proc.fds()
+   local lfs = require "lfs"
+   local out = {}
+   for name in lfs.dir("/proc/self/fd") do
+      if name:match("^%d+$") then
+         local target = lfs.symlinkattributes("/proc/self/fd/" .. name, "target")
+         if target then out[#out + 1] = name .. " -> " .. target end
+      end
+   end
+   table.sort(out)
+   return out
+end
+
 --- Call fn every 20 ms until it returns a true value (which is returned), at most secs
 -- seconds (default 10); nil when time ran out.
 function proc.wait_for(fn, secs)
