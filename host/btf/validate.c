@@ -21,6 +21,7 @@ struct check {
 	__u8 *colour; /* 0 unseen, 1 on the walk's path, 2 done */
 	char *err;
 	size_t len;
+	bool sizes_known; /* after the walk: no cycle left, so an unsized type overflows */
 };
 
 static int failf(struct check *c, __u32 id, const char *fmt, ...)
@@ -64,6 +65,7 @@ static int check_members(struct check *c, __u32 id, const struct btf_type *t)
 	__u64 limit = (__u64)t->size * 8;
 
 	for (__u16 i = 0; i < btf_vlen(t); i++, m++) {
+		const struct btf_type *mt;
 		const char *mname;
 		__u64 off = btf_member_bit_offset(t, i), bits = btf_member_bitfield_size(t, i);
 		long long sz;
@@ -76,6 +78,13 @@ static int check_members(struct check *c, __u32 id, const struct btf_type *t)
 		if (!id_ok(c, m->type) || !m->type)
 			return failf(c, id, "member '%s': type id %u does not exist", mname,
 				     m->type);
+		mt = btf__type_by_id(c->btf, m->type);
+		if (btf_is_datasec(mt) || btf_is_var(mt) || btf_is_func(mt))
+			return failf(c, id, "member '%s': type %u is a %s, not a value", mname,
+				     m->type,
+				     btf_is_datasec(mt) ? "section" :
+				     btf_is_var(mt)	? "variable" :
+							  "function");
 		sz = size_of(c, m->type);
 		if (sz < 0)
 			return failf(c, id, "member '%s': type %u has no size", mname, m->type);
@@ -112,6 +121,11 @@ static int check_datasec(struct check *c, __u32 id, const struct btf_type *t)
 				     btf__name_by_offset(c->btf, var->name_off), vs->offset,
 				     (unsigned long long)vs->offset + vs->size, t->size);
 		sz = size_of(c, vs->type);
+		/* unsized: a cycle the walk names better, or an overflow said after the walk */
+		if (sz < 0 && c->sizes_known)
+			return failf(c, id,
+				     "variable '%s': its type has no size (or one that overflows)",
+				     btf__name_by_offset(c->btf, var->name_off));
 		if (sz >= 0 && (unsigned long long)sz > vs->size)
 			return failf(c, id, "variable '%s': its type takes %lld bytes, its slot %u",
 				     btf__name_by_offset(c->btf, var->name_off), sz, vs->size);
@@ -159,13 +173,28 @@ static int check_type(struct check *c, __u32 id)
 		if (!btf_int_bits(t) || btf_int_bits(t) > 128)
 			return failf(c, id, "an int of %u bits", btf_int_bits(t));
 		if ((__u64)btf_int_offset(t) + btf_int_bits(t) > (__u64)t->size * 8)
-			return failf(c, id, "bits %u..%u lie beyond its %u bytes", btf_int_offset(t),
-				     btf_int_offset(t) + btf_int_bits(t), t->size);
+			return failf(c, id, "bits %u..%u lie beyond its %u bytes",
+				     btf_int_offset(t), btf_int_offset(t) + btf_int_bits(t),
+				     t->size);
 		return 0;
-	case BTF_KIND_ARRAY:
-		if (!id_ok(c, btf_array(t)->type) || !id_ok(c, btf_array(t)->index_type))
+	case BTF_KIND_ARRAY: {
+		const struct btf_type *et;
+		__u32 eid = btf_array(t)->type;
+
+		if (!id_ok(c, eid) || !id_ok(c, btf_array(t)->index_type))
 			return failf(c, id, "array element or index type does not exist");
+		et = btf__type_by_id(c->btf, eid);
+		if (et && (btf_is_datasec(et) || btf_is_var(et) || btf_is_func(et)))
+			return failf(c, id, "an array of a %s",
+				     btf_is_datasec(et) ? "section" :
+				     btf_is_var(et)	? "variable" :
+							  "function");
+		/* the codec strides elements by this size: it must exist and not overflow */
+		if (size_of(c, id) < 0 && size_of(c, eid) >= 0)
+			return failf(c, id, "%u elements of %lld bytes overflow",
+				     btf_array(t)->nelems, size_of(c, eid));
 		return 0;
+	}
 	case BTF_KIND_PTR:
 	case BTF_KIND_TYPEDEF:
 	case BTF_KIND_VOLATILE:
@@ -252,5 +281,9 @@ int sh_btf_validate(const struct btf *btf, char *err, size_t len)
 	for (__u32 id = 1; id < c.n && !rc; id++)
 		rc = walk(&c, id, 0);
 	free(c.colour);
+	c.sizes_known = true;
+	for (__u32 id = 1; id < c.n && !rc; id++)
+		if (btf_is_datasec(btf__type_by_id(btf, id)))
+			rc = check_datasec(&c, id, btf__type_by_id(btf, id));
 	return rc;
 }

@@ -2,8 +2,8 @@
 /*
  * obj/load.c: bpf_object__load with the verifier's log taken through libbpf's own API
  * (bpf_program__set_log_buf), never scraped from printed output: the buffer is a userdata
- * of this load in this Lua state, so two states loading at once (two threads) each get their
- * own log. libbpf loads programs in order and asks for a log only after a program was
+ * of this Lua state (kept in its registry, reused by each load), so two states loading at
+ * once (two threads) each get their own log. libbpf loads programs in order and asks for a log only after a program was
  * refused, so one buffer serves every program: it holds the log of the one that failed, which
  * is the first autoloaded program left without an fd.
  *
@@ -22,6 +22,7 @@
 
 #define LOAD_LOG_SIZE (4u << 20)
 #define HOOKS_KEY     "sockhost.object.load_hooks"
+#define LOG_KEY "sockhost.object.verifier_log"
 
 void sh_object_on_load(lua_State *L, lua_CFunction hook)
 {
@@ -41,6 +42,23 @@ static void run_hooks(lua_State *L, int idx)
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
+}
+
+/* The state's verifier log buffer: one userdata in the registry, made on the first load and
+ * reused by every load after it (the kernel writes only the pages a log needs). */
+static char *state_log_buf(lua_State *L)
+{
+	char *buf;
+
+	if (lua_getfield(L, LUA_REGISTRYINDEX, LOG_KEY) == LUA_TUSERDATA) {
+		buf = lua_touserdata(L, -1);
+		lua_pop(L, 1);
+		return buf;
+	}
+	lua_pop(L, 1);
+	buf = lua_newuserdatauv(L, LOAD_LOG_SIZE, 0);
+	lua_setfield(L, LUA_REGISTRYINDEX, LOG_KEY);
+	return buf;
 }
 
 static void set_log_bufs(struct bpf_object *obj, char *buf, size_t size)
@@ -73,8 +91,7 @@ void sh_object_load(lua_State *L, int idx)
 	if (o->loaded)
 		luaL_error(L, "object '%s' is already loaded", bpf_object__name(obj));
 	sh_globals_unmap(o);
-	/* a userdata, so the collector frees it whichever error is raised below */
-	log = lua_newuserdatauv(L, LOAD_LOG_SIZE, 0);
+	log = state_log_buf(L);
 	log[0] = '\0';
 	set_log_bufs(obj, log, LOAD_LOG_SIZE);
 	sh_libbpf_log_reset();
@@ -92,7 +109,6 @@ void sh_object_load(lua_State *L, int idx)
 		sh_raise_errno(L, err, NULL, "object '%s': load failed%s%s", o->path,
 			       *last ? ": " : "", last);
 	}
-	lua_pop(L, 1); /* log */
 	o->loaded = true;
 	sh_globals_map(o);
 	run_hooks(L, idx);
