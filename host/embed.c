@@ -56,6 +56,11 @@ int sockhost_msghandler(lua_State *L)
 	return sh_msghandler(L);
 }
 
+int sockhost_forced_signal(lua_State *L)
+{
+	return sh_loop_forced_signal(L);
+}
+
 lua_State *sockhost_lua(struct sockhost *sh)
 {
 	return sh->L;

@@ -279,6 +279,9 @@ static int failure_status(void)
 {
 	int sig = raised_signal ? raised_signal : caught_signal;
 
+	if (!sig && globalL)
+		sig = sockhost_forced_signal(globalL);
+
 	return sig ? 128 + sig : EXIT_FAILURE;
 }
 

@@ -13,6 +13,7 @@
 #include "attach/attach.h"
 #include "base/error.h"
 #include "base/fs.h"
+#include "lua/opts.h"
 #include "features/features.h"
 #include "obj/program.h"
 
@@ -43,7 +44,10 @@ static void attach_kprobe(lua_State *L, struct sh_program *p, int arg, struct sh
 		bl = bpf_program__attach(p->prog);
 	} else {
 		func = luaL_checkstring(L, arg);
-		opts.offset = (size_t)luaL_optinteger(L, arg + 1, 0);
+		opts.offset = lua_isnoneornil(L, arg + 1) ?
+				      0 :
+				      (size_t)sh_check_range(L, arg + 1, 0, INT32_MAX,
+							     "kprobe attach: offset");
 		snprintf(target, sizeof(target), "%s %s+%zu",
 			 opts.retprobe ? "kretprobe" : "kprobe", func, opts.offset);
 		bl = bpf_program__attach_kprobe_opts(p->prog, func, &opts);

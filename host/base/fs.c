@@ -68,10 +68,15 @@ void sh_ensure_bpffs(lua_State *L, const char *path)
 void sh_ensure_tracefs(lua_State *L, const char *why)
 {
 	int err = sh_tracefs_mount_default();
+	const char *hint = NULL;
 
+	/* not the BPF capabilities: mounting is CAP_SYS_ADMIN's */
+	if (err == -EPERM || err == -EACCES)
+		hint = "mounting tracefs needs root (CAP_SYS_ADMIN); or mount it beforehand: "
+		       "mount -t tracefs tracefs /sys/kernel/tracing";
 	if (err < 0)
-		sh_raise_errno(L, err, NULL,
-			       "%s needs tracefs, which is not mounted; mounting it "
-			       "at /sys/kernel/tracing",
+		sh_raise_errno(L, err, hint,
+			       "%s needs tracefs, which is not mounted; mounting it at "
+			       "/sys/kernel/tracing",
 			       why);
 }

@@ -46,6 +46,10 @@ const char *sockhost_libbpf_version(void);
 /* lua.c's message handler, as sockhost uses it: a traceback for strings (unless the message
  * has one already), the __tostring of error objects. */
 int sockhost_msghandler(lua_State *L);
+/* The signal (SIGINT, SIGTERM) for which sockhost.run raised "interrupted!"/"terminated!"
+ * because a callback did not come back after it (a second signal, or a grace period of one
+ * second), or 0: a host exits as that signal would (128 + it). */
+int sockhost_forced_signal(lua_State *L);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 #include <lauxlib.h>
 #include "base/error.h"
 #include "loop/loop.h"
+#include "loop/watchdog.h"
 #include "lua/class.h"
 #include "lua/opts.h"
 
@@ -40,6 +41,7 @@ struct sh_loop {
 	 * be collected before its turn comes. */
 	struct epoll_event evs[32];
 	int nevs;
+	int forced; /* the signal the last run() was interrupted for by its watchdog, or 0 */
 	/* While run() waits: its signalfd and its deadline, which sh_loop_stopping looks at
 	 * between records (at most every CHECK_NS), so a slow callback delays neither. */
 	int sigfd;
@@ -154,6 +156,11 @@ const bool *sh_loop_stop_flag(lua_State *L)
 	return &sh_loop_get(L)->stop;
 }
 
+int sh_loop_forced_signal(lua_State *L)
+{
+	return sh_loop_get(L)->forced;
+}
+
 struct sh_loop *sh_loop_of(lua_State *L)
 {
 	return sh_loop_get(L);
@@ -176,7 +183,7 @@ bool sh_loop_stopping(struct sh_loop *lp)
 	if (read(lp->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		lp->stop = true;
 		lp->reason = "signal";
-		lp->signo = (int)si.ssi_signo;
+		__atomic_store_n(&lp->signo, (int)si.ssi_signo, __ATOMIC_RELEASE);
 	} else if (lp->deadline_ns && now_ns(CLOCK_MONOTONIC) >= lp->deadline_ns) {
 		lp->stop = true;
 		lp->reason = "duration";
@@ -288,7 +295,7 @@ static int on_signal(lua_State *L, struct sh_source *src, uint32_t events)
 	if (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
 		lp->stop = true;
 		lp->reason = "signal";
-		lp->signo = (int)si.ssi_signo;
+		__atomic_store_n(&lp->signo, (int)si.ssi_signo, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -321,6 +328,7 @@ static int l_run(lua_State *L)
 	struct sh_loop *lp = sh_loop_get(L);
 	struct run_state rs = { .duration.fd = -1, .signals.fd = -1 };
 	double duration = 0;
+	struct sh_watchdog *watchdog;
 	sigset_t mask;
 	int status;
 
@@ -373,13 +381,24 @@ static int l_run(lua_State *L)
 	lp->sigfd = rs.signals.fd;
 	lp->deadline_ns = duration > 0 ? now_ns(CLOCK_MONOTONIC) + (__u64)(duration * 1e9) : 0;
 	lp->next_check_ns = 0;
+	lp->forced = 0;
+	watchdog = sh_watchdog_start(L, rs.signals.fd, &lp->signo);
 	lua_pushcfunction(L, run_inner);
 	lua_pushlightuserdata(L, lp);
 	status = lua_pcall(L, 1, 0, 0);
+	lp->forced = sh_watchdog_stop(watchdog);
 	lp->running = false;
 	lp->sigfd = -1;
 	lp->deadline_ns = 0;
 	run_teardown(L, &rs);
+	if (lp->forced) {
+		/* a callback did not come back in time: what it raised says less than this */
+		lua_sethook(L, NULL, 0, 0);
+		if (lp->err_ref != LUA_NOREF)
+			luaL_unref(L, LUA_REGISTRYINDEX, lp->err_ref);
+		lp->err_ref = LUA_NOREF;
+		return luaL_error(L, lp->forced == SIGTERM ? "terminated!" : "interrupted!");
+	}
 	if (status != LUA_OK)
 		return lua_error(L);
 	raise_pending(L, lp);

@@ -43,6 +43,9 @@ int sh_loop_call(lua_State *L, int nargs);
 int sh_loop_step(lua_State *L, int timeout_ms);
 /* The loop's stop flag, for drains that check it per record without a registry lookup. */
 const bool *sh_loop_stop_flag(lua_State *L);
+/* The signal for which the last sockhost.run was interrupted by its watchdog (a callback
+ * that did not come back: loop/watchdog.h), or 0. */
+int sh_loop_forced_signal(lua_State *L);
 /* The state's loop, for per-record loops (an opaque pointer, valid while the state is). */
 struct sh_loop *sh_loop_of(lua_State *L);
 /* Call between records (ring drains, timer catch-up, trace_pipe lines): true when the loop

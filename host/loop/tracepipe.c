@@ -213,8 +213,12 @@ static int l_trace_pipe(lua_State *L)
 		sh_ensure_tracefs(L, "sockhost.trace_pipe");
 		t->src.fd = open_pipe(t);
 		if (t->src.fd < 0)
-			return sh_raise_errno(L, errno, NULL, "sockhost.trace_pipe: open %s",
-					      pipes[0]);
+			return sh_raise_errno(L, errno,
+					      errno == EACCES || errno == EPERM ?
+						      "tracefs files are root's: run as root, or "
+						      "make trace_pipe readable" :
+						      NULL,
+					      "sockhost.trace_pipe: open %s", pipes[0]);
 	}
 	t->buf = malloc(BUF_SIZE);
 	if (!t->buf) {

@@ -104,8 +104,8 @@ describe("#kernel bad input to the Lua API", function()
          "no built-in BPF object 'no-such-thing' in " .. sockhost.bpf_dir()
          .. " (built-in: conntrace, hello-sockops, redirect, sockex1, sockex2, sockex3)" },
       { "open: libbpf crash",
-         function() sockhost.open(MALFORMED .. "/libbpf-segv-1.bpf.o") end,
-         "object '" .. MALFORMED .. "/libbpf-segv-1.bpf.o': malformed object: libbpf crashed parsing it (Segmentation fault)" },
+         function() sockhost.open(MALFORMED .. "/libbpf-segv-1.elf") end,
+         "object '" .. MALFORMED .. "/libbpf-segv-1.elf': malformed object: libbpf crashed parsing it (Segmentation fault)" },
       { "obj:program unknown",
          function() obj:program("nope") end,
          "object 'maps' has no program 'nope' (programs: fill, sf_entry, sf_target)" },

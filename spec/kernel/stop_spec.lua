@@ -73,4 +73,36 @@ describe("#kernel sockhost.run with slow callbacks", function()
       assert.equal("SIGINT", sig)
       assert.equal(2, fired)
    end)
+
+   it("interrupts a callback that never returns, a second after the signal", function()
+      local obj <close> = evgen(1)
+      local events <close> = sockhost.ringbuf(obj:map("events"), "struct ev_record", function()
+         assert(proc.sh("kill -INT " .. sockhost.pid()))
+         while true do end -- never comes back
+      end)
+      local link <close> = obj:program("sys_enter_openat"):attach()
+      traffic.open_files(1)
+      local ok, err = pcall(sockhost.run, { duration = 60 })
+      assert.is_false(ok)
+      assert.matches("interrupted!$", err)
+      -- the state is usable afterwards, and the signal was taken: nothing is pending
+      assert.equal("duration", (sockhost.run { duration = 0.05 }))
+   end)
+
+   it("makes sockhost exit as the signal would when a callback never returns", function()
+      local code = [[
+         local s = require "sockhost"
+         s.after(0.01, function()
+            os.execute("kill -TERM " .. s.pid())
+            while true do end
+         end)
+         s.run { duration = 60 }
+      ]]
+      local ok, out, status = proc.sh(("%s -e %s 2>&1"):format(proc.quote(proc.env("SOCKHOST_BIN")),
+         proc.quote(code)))
+      assert.is_false(ok)
+      assert.equal(128 + 15, status)
+      -- as lua.c reports an interrupt: where the script was, then the traceback
+      assert.matches("^sockhost: %(command line%):6: terminated!\n", out)
+   end)
 end)

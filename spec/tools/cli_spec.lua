@@ -63,6 +63,13 @@ local function signal_run(cmd, sig, errfile, setup, cleanup)
       error(msg, 3)
    end
    if not (pid and ready) then fail("sockhost did not start") end
+   -- "ready" is printed just before sockhost waits (at its prompt, or in run's epoll): send
+   -- the signal once it really waits, not while the chunk that printed is still finishing
+   for _ = 1, 200 do
+      local w = read_file("/proc/" .. pid .. "/wchan") or ""
+      if w:match("poll") or w:match("select") or w:match("pipe") then break end
+      os.execute("sleep 0.01")
+   end
    if not os.execute("kill -" .. sig .. " " .. pid) then fail("kill -" .. sig .. " failed") end
    local rest = f:read("a")
    f:close()
