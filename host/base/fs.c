@@ -16,7 +16,9 @@
 #include "base/fs.h"
 #include "base/mounts.h"
 
+#ifndef __clang__ /* gcc only: snprintf into PATH_MAX buffers truncates on purpose */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 int sh_open_cgroup(lua_State *L, const char *path)
 {

@@ -15,7 +15,9 @@
 #include <unistd.h>
 #include "base/paths.h"
 
+#ifndef __clang__ /* gcc only: snprintf into PATH_MAX buffers truncates on purpose */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 /* Does dir hold the built-in objects? If so, make it canonical in place (messages and
  * obj.path then name the same file whichever binary resolved it). */

@@ -7,8 +7,10 @@
  *
  * Cost: one fork and one extra parse per open of a user's object (README "Benchmarks" gives
  * the figure); the parent then parses the same bytes itself, which is deterministic, so what
- * the child survived the parent survives.
+ * the child survived the parent survives. A file libbpf refuses is not parsed again: the
+ * child sends libbpf's errno and last word back through a pipe.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,14 +21,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "base/libbpf_log.h"
 #include "obj/guard.h"
 
 #define CHILD_OPENED  0
 #define CHILD_REFUSED 3
 
-static void child(const char *path)
+/* What a refusing child tells the parent: libbpf's errno and its last word. */
+struct refusal {
+	int err;
+	char last[512];
+};
+
+static void child(const char *path, int out)
 {
 	struct rlimit no_core = { 0, 0 };
+	struct refusal r = { 0 };
 	struct bpf_object *obj;
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
@@ -34,30 +44,57 @@ static void child(const char *path)
 		dup2(null, STDERR_FILENO);
 	setrlimit(RLIMIT_CORE, &no_core);
 	prctl(PR_SET_DUMPABLE, 0);
+	sh_libbpf_log_reset();
 	obj = bpf_object__open_file(path, NULL);
-	if (!obj)
+	if (!obj) {
+		r.err = errno;
+		snprintf(r.last, sizeof(r.last), "%s", sh_libbpf_last_log());
+		if (write(out, &r, sizeof(r)) != sizeof(r))
+			_exit(CHILD_OPENED); /* the parent will see for itself */
 		_exit(CHILD_REFUSED);
+	}
 	bpf_object__close(obj);
 	_exit(CHILD_OPENED);
 }
 
-int sh_object_trial_open(const char *path, char *why, size_t len)
+int sh_object_trial_open(const char *path, int *err, char *why, size_t len)
 {
+	struct refusal r;
+	int status, p[2];
+	ssize_t n;
 	pid_t pid;
-	int status;
 
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return 0; /* no pipe to spare: parse in-process, as without the guard */
 	pid = fork();
-	if (pid < 0)
-		return 0; /* no child to spare: parse in-process, as without the guard */
-	if (pid == 0)
-		child(path);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return 0; /* SIGCHLD ignored by the host program: the child was reaped */
-	}
-	if (WIFEXITED(status) &&
-	    (WEXITSTATUS(status) == CHILD_OPENED || WEXITSTATUS(status) == CHILD_REFUSED))
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return 0;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child(path, p[1]);
+	}
+	close(p[1]);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			close(p[0]);
+			return 0; /* SIGCHLD ignored by the host program: the child was reaped */
+		}
+	}
+	n = read(p[0], &r, sizeof(r));
+	close(p[0]);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_OPENED)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_REFUSED && n == sizeof(r)) {
+		/* libbpf refused it: its answer, without parsing it again here (libbpf 1.1.2
+		 * leaks an fd on some refusals) */
+		*err = r.err;
+		r.last[sizeof(r.last) - 1] = '\0';
+		snprintf(why, len, "%s", r.last);
+		return 1;
+	}
 	if (WIFSIGNALED(status))
 		snprintf(why, len, "libbpf crashed parsing it (%s)", strsignal(WTERMSIG(status)));
 	else /* a sanitizer build reports the crash and exits */

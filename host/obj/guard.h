@@ -9,11 +9,11 @@
 
 /*
  * Let libbpf parse path (bpf_object__open_file, then close) in a forked child first. 0 when
- * the child survived (libbpf opened it, or refused it with an error the caller will see when
- * it opens the file itself); -1 with why filled ("libbpf crashed parsing it (Segmentation
- * fault)") when the child died. libbpf 1.1.2 crashes on some malformed ELF files; the same
- * parse of the same bytes in this process would have ended it.
+ * libbpf opened it there (the caller opens it itself now); 1 when libbpf refused it, with
+ * *err its errno and why its last word; -1 with why filled ("libbpf crashed parsing it
+ * (Segmentation fault)") when the child died. libbpf 1.1.2 crashes on some malformed ELF
+ * files; the same parse of the same bytes in this process would have ended it.
  */
-int sh_object_trial_open(const char *path, char *why, size_t len);
+int sh_object_trial_open(const char *path, int *err, char *why, size_t len);
 
 #endif

@@ -219,7 +219,8 @@ static void apply_maps(lua_State *L, int obj_idx, int tbl_idx)
 		if (lua_getfield(L, v, "max_entries") != LUA_TNIL) {
 			lua_Integer n;
 
-			lua_pushfstring(L, "sockhost.open: maps['%s'].max_entries", bpf_map__name(m));
+			lua_pushfstring(L, "sockhost.open: maps['%s'].max_entries",
+					bpf_map__name(m));
 			n = sh_check_range(L, -2, 1, UINT32_MAX, lua_tostring(L, -1));
 			lua_pop(L, 1);
 			if (bpf_map__set_max_entries(m, (__u32)n))
@@ -286,10 +287,14 @@ static int l_open(lua_State *L)
 	builtin = sh_object_resolve(L, name, o->path, sizeof(o->path));
 	sh_object_check_elf(L, o->path);
 	if (!builtin) {
-		char why[128];
+		char why[512];
+		int rc = sh_object_trial_open(o->path, &err, why, sizeof(why));
 
-		if (sh_object_trial_open(o->path, why, sizeof(why)))
+		if (rc < 0)
 			return luaL_error(L, "object '%s': malformed object: %s", o->path, why);
+		if (rc > 0)
+			return sh_raise_errno(L, err, NULL, "object '%s': cannot open%s%s", o->path,
+					      *why ? ": " : "", why);
 	}
 
 	sh_libbpf_log_reset();
