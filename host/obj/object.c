@@ -272,6 +272,7 @@ static int l_open(lua_State *L)
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
 	struct bpf_object *obj;
 	struct sh_object *o;
+	char path[PATH_MAX];
 	int obj_idx, err;
 	bool builtin;
 
@@ -279,12 +280,14 @@ static int l_open(lua_State *L)
 
 	sh_opts_check(L, 2, "sockhost.open", open_opts);
 	lua_settop(L, 2);
-	/* closed handle first, then the libbpf call (liolib's newprefile) */
-	o = sh_handle_new(L, &sh_object_class, sizeof(*o), 1);
+	builtin = sh_object_resolve(L, name, path, sizeof(path));
+	/* closed handle first, then the libbpf call (liolib's newprefile); it takes the path's
+	 * bytes only, not PATH_MAX of them */
+	o = sh_handle_new(L, &sh_object_class, sizeof(*o) + strlen(path) + 1, 1);
+	memcpy(o->path, path, strlen(path) + 1);
 	obj_idx = lua_gettop(L);
 	lua_newtable(L);
 	lua_setiuservalue(L, obj_idx, 1);
-	builtin = sh_object_resolve(L, name, o->path, sizeof(o->path));
 	sh_object_check_elf(L, o->path);
 	if (!builtin) {
 		char why[512];

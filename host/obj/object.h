@@ -39,7 +39,7 @@ struct sh_object {
 	bool loaded;
 	int ndatasec;
 	struct sh_datasec datasec[SH_DATASEC_MAX];
-	char path[PATH_MAX];
+	char path[]; /* as opened, NUL-terminated: sized to it */
 };
 
 extern const struct sh_class sh_object_class;

@@ -51,10 +51,15 @@ describe("#kernel collected handles", function()
       for _ = 1, 5 do cycle() end -- warm up: caches, the allocator's arenas
       settle()
       local fd0, rss0 = fds(), rss_kb()
-      for _ = 1, 40 do cycle() end
+      for i = 1, 40 do
+         cycle()
+         -- the collector's pace is not a leak: closed handles wait for it, and the
+         -- allocator keeps the peak they reached
+         if i % 10 == 0 then collectgarbage() end
+      end
       settle()
       assert.equal(fd0, fds())
       local grown = rss_kb() - rss0
-      assert.is_true(grown < 4096, "RSS grew by " .. grown .. " KiB over 240 open/load/close")
+      assert.is_true(grown < 1024, "RSS grew by " .. grown .. " KiB over 240 open/load/close")
    end)
 end)

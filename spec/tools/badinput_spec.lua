@@ -105,4 +105,18 @@ describe("#tools bad input on the command line", function()
       end
       assert.equal(before, leftovers())
    end)
+
+   it("never hands SOCKHOST_BPF_PATH to a shell", function()
+      local marker = os.tmpname()
+      os.remove(marker)
+      finally(function() os.remove(marker) end)
+      local dir = "/nonexistent/x'; touch " .. marker .. "; '"
+      local ok, out, code = proc.sh(("SOCKHOST_BPF_PATH=%s %s -e %s 2>&1"):format(proc.quote(dir),
+         proc.quote(bin), proc.quote("require('sockhost').open('nope')")))
+      assert.is_false(ok)
+      assert.equal(1, code)
+      assert.equal(("sockhost: (command line):1: no built-in BPF object 'nope' in %s (built-in: )\n")
+         :format(dir), out:match("^[^\n]*\n"))
+      assert.is_nil(io.open(marker), "a command in SOCKHOST_BPF_PATH ran")
+   end)
 end)
