@@ -62,7 +62,8 @@ static long long size_of(struct check *c, __u32 id)
 static int check_members(struct check *c, __u32 id, const struct btf_type *t)
 {
 	const struct btf_member *m = btf_members(t);
-	__u64 limit = (__u64)t->size * 8;
+	__u64 limit = (__u64)t->size * 8, prev_end = 0;
+	const char *prev = NULL;
 
 	for (__u16 i = 0; i < btf_vlen(t); i++, m++) {
 		const struct btf_type *mt;
@@ -96,6 +97,19 @@ static int check_members(struct check *c, __u32 id, const struct btf_type *t)
 				     *mname ? mname : "(anon)", (unsigned long long)off,
 				     (unsigned long long)(off + bits),
 				     btf_is_union(t) ? "union" : "struct", t->size);
+		/* struct members follow each other (clang emits them in order, bitfields
+		 * packed); one that starts inside the one before it would make encoding write
+		 * over it */
+		if (c->sizes_known && !btf_is_union(t) && off < prev_end)
+			return failf(c, id,
+				     "member '%s': bits %llu..%llu overlap member '%s' before it",
+				     *mname ? mname : "(anon)", (unsigned long long)off,
+				     (unsigned long long)(off + bits),
+				     prev && *prev ? prev : "(anon)");
+		if (off + bits > prev_end) {
+			prev_end = off + bits;
+			prev = mname;
+		}
 	}
 	return 0;
 }
@@ -282,8 +296,14 @@ int sh_btf_validate(const struct btf *btf, char *err, size_t len)
 		rc = walk(&c, id, 0);
 	free(c.colour);
 	c.sizes_known = true;
-	for (__u32 id = 1; id < c.n && !rc; id++)
-		if (btf_is_datasec(btf__type_by_id(btf, id)))
-			rc = check_datasec(&c, id, btf__type_by_id(btf, id));
+	/* what a cycle would have made fail first: unsized variables, overlapping members */
+	for (__u32 id = 1; id < c.n && !rc; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+
+		if (btf_is_datasec(t))
+			rc = check_datasec(&c, id, t);
+		else if (btf_is_struct(t))
+			rc = check_members(&c, id, t);
+	}
 	return rc;
 }

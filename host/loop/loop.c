@@ -316,6 +316,19 @@ static void run_teardown(lua_State *L, struct run_state *rs)
 		close(rs->duration.fd);
 	}
 	if (rs->signals.fd >= 0) {
+		struct sh_loop *lp = sh_loop_get(L);
+		struct signalfd_siginfo si;
+
+		/* A signal still pending came while the run ended some other way (an error, a
+		 * callback interrupted by the watchdog, the duration): it was meant for the run,
+		 * so take it here rather than let the unmasking below deliver it to whoever
+		 * handles signals after run() (a second interrupt, or the default action). */
+		while (read(rs->signals.fd, &si, sizeof(si)) == sizeof(si)) {
+			if (!lp->signo && lp->err_ref == LUA_NOREF && !lp->forced) {
+				lp->reason = "signal";
+				__atomic_store_n(&lp->signo, (int)si.ssi_signo, __ATOMIC_RELEASE);
+			}
+		}
 		sh_loop_del(L, &rs->signals);
 		close(rs->signals.fd);
 	}

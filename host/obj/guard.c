@@ -33,6 +33,8 @@ struct refusal {
 	char last[512];
 };
 
+static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+
 static void child(const char *path, int out)
 {
 	struct rlimit no_core = { 0, 0 };
@@ -42,6 +44,10 @@ static void child(const char *path, int out)
 
 	if (null >= 0)
 		dup2(null, STDERR_FILENO);
+	/* the default actions, not a sanitizer's report-and-exit: the parent then says what
+	 * killed the parse the same way in every build */
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], SIG_DFL);
 	setrlimit(RLIMIT_CORE, &no_core);
 	prctl(PR_SET_DUMPABLE, 0);
 	sh_libbpf_log_reset();

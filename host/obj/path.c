@@ -53,7 +53,8 @@ static void push_builtin_names(lua_State *L, const char *dir)
 	}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	/* the names are copied into Lua strings before anything can raise */
 	sh_names_init(L, &nm);
 	for (size_t i = 0; i < n; i++) {
