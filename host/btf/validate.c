@@ -186,6 +186,8 @@ static int check_type(struct check *c, __u32 id)
 		 * rules too); an int reaching past its bytes would read past the value */
 		if (!btf_int_bits(t) || btf_int_bits(t) > 128)
 			return failf(c, id, "an int of %u bits", btf_int_bits(t));
+		if (t->size != 1 && t->size != 2 && t->size != 4 && t->size != 8 && t->size != 16)
+			return failf(c, id, "an int of %u bytes (1, 2, 4, 8 or 16)", t->size);
 		if ((__u64)btf_int_offset(t) + btf_int_bits(t) > (__u64)t->size * 8)
 			return failf(c, id, "bits %u..%u lie beyond its %u bytes",
 				     btf_int_offset(t), btf_int_offset(t) + btf_int_bits(t),
@@ -203,19 +205,39 @@ static int check_type(struct check *c, __u32 id)
 				     btf_is_datasec(et) ? "section" :
 				     btf_is_var(et)	? "variable" :
 							  "function");
+		/* decoding makes one Lua value per element: elements of no bytes would let a
+		 * few bytes of BTF ask for millions of them */
+		if (btf_array(t)->nelems > 1 && size_of(c, eid) == 0)
+			return failf(c, id, "%u elements of 0 bytes", btf_array(t)->nelems);
 		/* the codec strides elements by this size: it must exist and not overflow */
 		if (size_of(c, id) < 0 && size_of(c, eid) >= 0)
 			return failf(c, id, "%u elements of %lld bytes overflow",
 				     btf_array(t)->nelems, size_of(c, eid));
 		return 0;
 	}
-	case BTF_KIND_PTR:
 	case BTF_KIND_TYPEDEF:
 	case BTF_KIND_VOLATILE:
 	case BTF_KIND_CONST:
 	case BTF_KIND_RESTRICT:
 	case BTF_KIND_TYPE_TAG:
-	case BTF_KIND_VAR:
+	case BTF_KIND_VAR: {
+		const struct btf_type *to;
+
+		if (!id_ok(c, t->type))
+			return failf(c, id, "refers to type id %u, which does not exist", t->type);
+		/* a value's type: never a variable, a section or a function */
+		to = btf__type_by_id(c->btf, t->type);
+		if (to && (btf_is_var(to) || btf_is_datasec(to) || btf_is_func(to)))
+			return failf(c, id, "a %s of a %s",
+				     btf_kind(t) == BTF_KIND_VAR ? "variable" :
+				     btf_is_typedef(t)		 ? "typedef" :
+								   "qualifier",
+				     btf_is_var(to)	? "variable" :
+				     btf_is_datasec(to) ? "section" :
+							  "function");
+		return 0;
+	}
+	case BTF_KIND_PTR:
 	case BTF_KIND_FUNC:
 	case BTF_KIND_DECL_TAG:
 		if (!id_ok(c, t->type))
