@@ -151,11 +151,6 @@ void sh_loop_del(lua_State *L, struct sh_source *src)
 		epoll_ctl(lp->epfd, EPOLL_CTL_DEL, src->fd, NULL);
 }
 
-const bool *sh_loop_stop_flag(lua_State *L)
-{
-	return &sh_loop_get(L)->stop;
-}
-
 int sh_loop_forced_signal(lua_State *L)
 {
 	return sh_loop_get(L)->forced;
@@ -434,7 +429,7 @@ static int l_poll(lua_State *L)
 	return 1;
 }
 
-void sh_loop_stop(lua_State *L, const char *reason)
+static void loop_stop(lua_State *L, const char *reason)
 {
 	struct sh_loop *lp = sh_loop_get(L);
 
@@ -444,7 +439,7 @@ void sh_loop_stop(lua_State *L, const char *reason)
 
 static int l_stop(lua_State *L)
 {
-	sh_loop_stop(L, "stopped");
+	loop_stop(L, "stopped");
 	return 0;
 }
 

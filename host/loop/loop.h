@@ -41,8 +41,6 @@ int sh_loop_call(lua_State *L, int nargs);
 /* One pass: wait up to timeout_ms, dispatch; raises a stored error. Returns the number of
  * events dispatched. */
 int sh_loop_step(lua_State *L, int timeout_ms);
-/* The loop's stop flag, for drains that check it per record without a registry lookup. */
-const bool *sh_loop_stop_flag(lua_State *L);
 /* The signal for which the last sockhost.run was interrupted by its watchdog (a callback
  * that did not come back: loop/watchdog.h), or 0. */
 int sh_loop_forced_signal(lua_State *L);
@@ -53,8 +51,6 @@ struct sh_loop *sh_loop_of(lua_State *L);
  * during the current dispatch. Costs a coarse-clock read; looks at the signalfd at most every
  * 10 ms. So Ctrl-C ends run() after the callback in progress, whatever callbacks cost. */
 bool sh_loop_stopping(struct sh_loop *lp);
-/* Stop the loop at the next chance (sockhost.stop, a duration, a signal). */
-void sh_loop_stop(lua_State *L, const char *reason);
 
 int sh_loop_open(lua_State *L); /* sockhost.run, poll, stop */
 int sh_timer_open(lua_State *L); /* sockhost.every, after */

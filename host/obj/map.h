@@ -50,8 +50,9 @@ const struct btf *sh_map_btf(struct sh_map *m);
 struct bpf_map *sh_map_sibling(struct sh_map *m, const char *name);
 /* Push a handle for map of the object at obj_idx. */
 void sh_push_map(lua_State *L, int obj_idx, struct bpf_map *map);
-/* Push a handle for a pinned map; takes fd (closed on failure too). BTF from the kernel. */
-void sh_push_owned_map(lua_State *L, int fd);
+/* Push a handle for a pinned map (info: the kernel's, for fd); takes fd. BTF from the
+ * kernel. */
+void sh_push_owned_map(lua_State *L, int fd, const struct bpf_map_info *info);
 
 int sh_map_open(lua_State *L); /* the class and the map walk class */
 

@@ -86,6 +86,18 @@ static int l_map_unpin(lua_State *L)
 	return 1;
 }
 
+/* The kernel's info for a pinned fd (a program's or a map's), or close fd and raise. */
+static void pinned_info(lua_State *L, int fd, void *info, __u32 len, const char *what)
+{
+	memset(info, 0, len);
+	if (bpf_obj_get_info_by_fd(fd, info, &len) < 0) {
+		int err = errno;
+
+		close(fd);
+		sh_raise_errno(L, err, NULL, "%s", what);
+	}
+}
+
 /* sockhost.open_pinned(path) -> program or map */
 static int l_open_pinned(lua_State *L)
 {
@@ -107,11 +119,17 @@ static int l_open_pinned(lua_State *L)
 	}
 	if (f)
 		fclose(f);
-	if (is_prog)
-		sh_push_pinned_program(L, fd);
-	else if (is_map)
-		sh_push_owned_map(L, fd);
-	else {
+	if (is_prog) {
+		struct bpf_prog_info info;
+
+		pinned_info(L, fd, &info, sizeof(info), "program info");
+		sh_push_pinned_program(L, fd, &info);
+	} else if (is_map) {
+		struct bpf_map_info info;
+
+		pinned_info(L, fd, &info, sizeof(info), "map info");
+		sh_push_owned_map(L, fd, &info);
+	} else {
 		close(fd);
 		return luaL_error(L,
 				  "open_pinned '%s': pinned object is neither a program nor a "

@@ -66,25 +66,15 @@ void sh_push_program(lua_State *L, int obj_idx, struct bpf_program *prog)
 }
 
 /* A program from a pin: takes ownership of fd. */
-void sh_push_pinned_program(lua_State *L, int fd)
+void sh_push_pinned_program(lua_State *L, int fd, const struct bpf_prog_info *info)
 {
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
 	struct sh_program *p;
 
 	p = sh_handle_new(L, &sh_program_class, sizeof(*p), 1);
-	p->fd = -1;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
-		int err = errno;
-
-		close(fd);
-		sh_raise_errno(L, err, NULL, "program info");
-	}
 	p->fd = fd;
-	p->type = info.type;
+	p->type = info->type;
 	p->h.live = p;
-	snprintf(p->name, sizeof(p->name), "%s", info.name);
+	snprintf(p->name, sizeof(p->name), "%s", info->name);
 }
 
 /* ---- info --------------------------------------------------------------------------------- */
@@ -189,8 +179,8 @@ static int l_test_run(lua_State *L)
 		opts.ctx_size_out = clen;
 	}
 	if (lua_getfield(L, 2, "cpu") != LUA_TNIL) {
-		lua_Integer cpu = sh_check_range(L, -1, 0, libbpf_num_possible_cpus() - 1,
-						 "test_run: cpu");
+		lua_Integer cpu =
+			sh_check_range(L, -1, 0, libbpf_num_possible_cpus() - 1, "test_run: cpu");
 
 		opts.cpu = (__u32)cpu;
 		opts.flags = BPF_F_TEST_RUN_ON_CPU;

@@ -35,8 +35,8 @@ enum bpf_prog_type sh_program_type(const struct sh_program *p);
 const char *sh_prog_type_name(enum bpf_prog_type t);
 /* Push a handle for prog of the object at obj_idx. */
 void sh_push_program(lua_State *L, int obj_idx, struct bpf_program *prog);
-/* Push a handle for a pinned program; takes fd (closed on failure too). */
-void sh_push_pinned_program(lua_State *L, int fd);
+/* Push a handle for a pinned program (info: the kernel's, for fd); takes fd. */
+void sh_push_pinned_program(lua_State *L, int fd, const struct bpf_prog_info *info);
 
 int sh_program_open(lua_State *L); /* the class and sockhost.enable_stats */
 

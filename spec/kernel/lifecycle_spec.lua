@@ -3,13 +3,10 @@
 -- subscriptions. Counted through /proc/<pid>/fd and VmRSS of this very process.
 local sockhost = require "sockhost"
 local fixtures = require "helpers.fixtures"
+local proc = require "helpers.proc"
 
 local function fds()
-   local p = assert(io.popen("ls /proc/" .. sockhost.pid() .. "/fd"))
-   local n = 0
-   for _ in p:lines() do n = n + 1 end
-   p:close()
-   return n
+   return #proc.fds()
 end
 
 local function rss_kb()

@@ -163,40 +163,30 @@ void sh_push_map(lua_State *L, int obj_idx, struct bpf_map *map)
 	resolve_codecs(L, m, m->parent->codecs);
 }
 
-void sh_push_owned_map(lua_State *L, int fd)
+void sh_push_owned_map(lua_State *L, int fd, const struct bpf_map_info *info)
 {
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
 	struct sh_map *m;
 
 	m = sh_handle_new(L, &sh_map_class, sizeof(*m), 1);
-	m->fd = -1;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
-		int err = errno;
-
-		close(fd);
-		sh_raise_errno(L, err, NULL, "map info");
-	}
 	m->fd = fd;
 	m->owned = true;
 	m->h.live = m;
-	m->type = info.type;
-	m->key_size = info.key_size;
-	m->value_size = info.value_size;
-	m->max_entries = info.max_entries;
-	m->map_flags = info.map_flags;
-	snprintf(m->name, sizeof(m->name), "%s", info.name);
+	m->type = info->type;
+	m->key_size = info->key_size;
+	m->value_size = info->value_size;
+	m->max_entries = info->max_entries;
+	m->map_flags = info->map_flags;
+	snprintf(m->name, sizeof(m->name), "%s", info->name);
 	sh_map_name_prefixes(m);
-	if (info.btf_id) {
+	if (info->btf_id) {
 		char why[256];
 
-		m->own_btf = btf__load_from_kernel_by_id(info.btf_id);
+		m->own_btf = btf__load_from_kernel_by_id(info->btf_id);
 		if (m->own_btf && sh_btf_validate(m->own_btf, why, sizeof(why)))
 			luaL_error(L, "map '%s': malformed BTF: %s", m->name, why);
 		if (m->own_btf) {
-			m->btf_key_id = info.btf_key_type_id;
-			m->btf_value_id = info.btf_value_type_id;
+			m->btf_key_id = info->btf_key_type_id;
+			m->btf_value_id = info->btf_value_type_id;
 			m->own_codecs = sh_codec_cache_new(m->own_btf);
 			resolve_codecs(L, m, m->own_codecs);
 		}
