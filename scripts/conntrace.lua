@@ -169,21 +169,27 @@ local function state_path(c)
    return names
 end
 
-local function json_record(c)
+-- The --json line, encoded in C from the record's bytes (opts.ndjson): no Lua value per record.
+local TCP_STATES = {}
+for st = 1, 12 do TCP_STATES[st] = state_name(st) end
+
+local function json_spec(out)
    return {
-      pid = c.pid,
-      comm = c.comm,
-      role = ROLE[c.role] or c.role,
-      family = net.family_name(c.family) or c.family,
-      saddr = net.ntop(c.saddr, c.family),
-      sport = c.sport,
-      daddr = net.ntop(c.daddr, c.family),
-      dport = c.dport,
-      bytes_sent = c.bytes_sent,
-      bytes_received = c.bytes_received,
-      duration_us = c.duration_ns // 1000,
-      states = state_path(c),
-      cgroup_id = c.cgroup_id,
+      out = out,
+      type = "close",
+      ts = { "start_ns", "duration_ns" }, -- when it closed
+      clock = "boottime",
+      fields = {
+         "pid", "comm",
+         { "role", names = ROLE },
+         { "family", names = { [2] = "inet", [10] = "inet6" } },
+         { "saddr", addr = "family" }, "sport",
+         { "daddr", addr = "family" }, "dport",
+         "bytes_sent", "bytes_received",
+         { "duration_us", from = "duration_ns", div = 1000 },
+         { "states", count = "nstates", names = TCP_STATES, more = "..." },
+         "cgroup_id",
+      },
    }
 end
 
@@ -284,8 +290,9 @@ end
 
 local function main()
    local args = parse_args()
-   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
-   io.stdout:setvbuf("line")
+   local json = args.json
+   -- lines from C are flushed once per drain; tables go out as they are written
+   if not json then io.stdout:setvbuf("line") end
    local progs, hooks = choose_hooks(args.hooks)
 
    local cg <close> = args.demo and require("sockhost.demo").cgroup("conntrace") or nil
@@ -329,14 +336,9 @@ local function main()
    -- closed at the end of main, or collected with the state should a signal land first
    local pinned <close> = args.pin and setmetatable({}, { __close = unpin, __gc = unpin }) or nil
 
-   local closed_rows, reported = {}, 0
+   local closed_rows = {}
    local function on_close(c)
-      reported = reported + 1
-      if json then
-         io.stdout:write(json.encode(json_record(c)), "\n")
-      else
-         closed_rows[#closed_rows + 1] = c
-      end
+      closed_rows[#closed_rows + 1] = c
    end
    -- Open connections from the map; a server socket waiting for accept() under --pid is
    -- still tracked there (the kernel decides at accept) but not the user's.
@@ -359,7 +361,9 @@ local function main()
       closed_rows = {}
    end
 
-   local events <close> = obj:subscribe("events", "struct conn", on_close)
+   local events <close> = json
+      and obj:subscribe("events", "struct conn", nil, { ndjson = json_spec(io.stdout) })
+      or obj:subscribe("events", "struct conn", on_close)
    local links = {}
    for i, name in ipairs(progs) do links[i] = obj:program(name):attach() end
 
@@ -382,7 +386,7 @@ local function main()
    -- drops: close records the kernel could not put into the ring buffer (the loss ledger)
    local dropped = events.dropped
    io.stderr:write(("conntrace: %d connections seen, %d closed, %d still open, %d events "
-      .. "dropped (%s)\n"):format(obj.globals.seen, reported, still_open, dropped,
+      .. "dropped (%s)\n"):format(obj.globals.seen, events.received, still_open, dropped,
       cli.stopped(reason, signal)))
    if dropped > 0 then
       io.stderr:write(("conntrace: warning: %d closed connections were lost (ring buffer "

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <lauxlib.h>
 #include "btf/codec.h"
+#include "events/jsonl.h"
 #include "events/source.h"
 #include "loop/loop.h"
 #include "lua/class.h"
@@ -282,6 +283,60 @@ static int drain_flat(lua_State *L, struct sh_evsrc *s, struct sh_loop *lp)
 	return 0;
 }
 
+/* Write the line out (a short write raises with errno, so a closed pipe stops the loop). */
+static void write_line(lua_State *L, struct sh_evsrc *s, FILE *f, const char *line, size_t len)
+{
+	if (!line)
+		luaL_error(L, "%s '%s': opts.ndjson: out of memory", s->kind, s->name);
+	if (fwrite(line, 1, len, f) != len) {
+		int e = errno;
+
+		clearerr(f);
+		luaL_error(L, "%s '%s': opts.ndjson: write: %s", s->kind, s->name, strerror(e));
+	}
+}
+
+/* opts.ndjson: every record becomes a line written from C; the callback, if any, also gets
+ * the decoded record. The file is flushed once per drain, not per line. */
+static int drain_ndjson(lua_State *L, struct sh_evsrc *s, struct sh_loop *lp)
+{
+	luaL_Stream *out;
+	bool has_fn = !lua_isnil(L, 3);
+	const void *data;
+	size_t size, len;
+	int rc = 0;
+
+	lua_getiuservalue(L, 1, 5);
+	out = luaL_testudata(L, -1, LUA_FILEHANDLE);
+	if (!out || !out->closef)
+		return luaL_error(L, "%s '%s': opts.ndjson.out is closed", s->kind, s->name);
+	sh_jsonl_begin(s->jsonl);
+	for (int total = 0; total < DRAIN_MAX && !sh_loop_stopping(lp) && !s->close_pending;
+	     total++) {
+		const char *line;
+
+		if (!next_record(L, s, &data, &size))
+			break;
+		line = sh_jsonl_encode(s->jsonl, data, &len);
+		if (has_fn) {
+			lua_pushvalue(L, 3);
+			sh_codec_push(L, s->codec, data);
+		}
+		commit(s);
+		s->received++;
+		write_line(L, s, out->f, line, len);
+		if (has_fn)
+			lua_call(L, 1, 0);
+	}
+	if (fflush(out->f)) {
+		int e = errno;
+
+		clearerr(out->f);
+		rc = luaL_error(L, "%s '%s': opts.ndjson: write: %s", s->kind, s->name, strerror(e));
+	}
+	return rc;
+}
+
 /* drain(ud, s): runs under sh_pcall. Stack: 1 ud, 2 s, 3 fn, 4 batch table. */
 static int drain(lua_State *L)
 {
@@ -294,6 +349,8 @@ static int drain(lua_State *L)
 	lua_settop(L, 2);
 	lua_getiuservalue(L, 1, 2);
 	lua_getiuservalue(L, 1, 3);
+	if (s->jsonl)
+		return drain_ndjson(L, s, lp);
 	if (s->batch)
 		return drain_batch(L, s, lp);
 	if (s->ncols)
@@ -393,6 +450,8 @@ static void finish(lua_State *L, struct sh_evsrc *s)
 	s->dropped_final = s->ops->dropped(s);
 	s->ops->free(s);
 	sh_evsrc_free_columns(s);
+	sh_jsonl_free(s->jsonl);
+	s->jsonl = NULL;
 	if (s->self_ref != LUA_NOREF)
 		luaL_unref(L, LUA_REGISTRYINDEX, s->self_ref);
 	s->self_ref = LUA_NOREF;

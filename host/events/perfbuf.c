@@ -159,7 +159,7 @@ static const struct sh_evsrc_ops perf_ops = {
 	.dropped = perf_dropped,
 	.free = perf_free,
 	.opt_names =
-		(const char *const[]){ "batch", "fields", "on_error", "pages", "on_lost", NULL },
+		(const char *const[]){ "batch", "fields", "on_error", "ndjson", "pages", "on_lost", NULL },
 };
 
 static const struct sh_class perf_class = {

@@ -113,7 +113,7 @@ static const struct sh_evsrc_ops ring_ops = {
 	.commit = ring_commit,
 	.dropped = ring_dropped,
 	.free = ring_free,
-	.opt_names = (const char *const[]){ "batch", "fields", "on_error", NULL },
+	.opt_names = (const char *const[]){ "batch", "fields", "on_error", "ndjson", NULL },
 };
 
 static const struct sh_class ring_class = {

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include "btf/codec.h"
 #include "btf/names.h"
+#include "events/jsonl.h"
 #include "events/source.h"
 #include "lua/opts.h"
 #include "obj/map.h"
@@ -42,7 +43,7 @@ static lua_Integer next_id(lua_State *L)
 struct sh_evsrc *sh_evsrc_new(lua_State *L, const struct sh_class *cls, size_t size,
 			      const struct sh_evsrc_ops *ops, const char *kind)
 {
-	struct sh_evsrc *s = sh_handle_new(L, cls, size, 4);
+	struct sh_evsrc *s = sh_handle_new(L, cls, size, 5);
 
 	s->ops = ops;
 	s->kind = kind;
@@ -258,6 +259,29 @@ static void parse_opts(lua_State *L, struct sh_evsrc *s, int opts_idx)
 	lua_pop(L, 1);
 }
 
+/* opts.ndjson = {out = file, ...}: the template (events/jsonl.c) and the file (user value 5). */
+static void setup_ndjson(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m, int id,
+			 int opts_idx)
+{
+	const char *what = lua_pushfstring(L, "%s '%s': opts.ndjson", s->kind, s->name);
+	int top = lua_gettop(L);
+
+	if (lua_getfield(L, opts_idx, "ndjson") != LUA_TTABLE)
+		luaL_error(L, "%s must be a table {out = file, type = ..., fields = {...}}, got %s",
+			   what, luaL_typename(L, -1));
+	if (id < 0)
+		luaL_error(L, "%s needs a record type (a struct in the object's BTF)", what);
+	if (s->batch)
+		luaL_error(L, "%s and opts.batch do not go together", what);
+	lua_getfield(L, -1, "out");
+	if (!luaL_testudata(L, -1, LUA_FILEHANDLE))
+		luaL_error(L, "%s.out must be a file (io.stdout, io.open(...)), got %s", what,
+			   luaL_typename(L, -1));
+	lua_setiuservalue(L, ud_idx, 5);
+	s->jsonl = sh_jsonl_compile(L, top + 1, sh_map_btf(m), (__u32)id, what);
+	lua_settop(L, top - 1);
+}
+
 void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m, int type_idx,
 		    int fn_idx, int opts_idx)
 {
@@ -267,7 +291,14 @@ void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map 
 	s->id = next_id(L);
 	snprintf(s->name, sizeof(s->name), "%s", m->name);
 	snprintf(s->type, sizeof(s->type), "raw bytes");
-	if (!lua_isfunction(L, fn_idx)) {
+	bool has_ndjson = lua_istable(L, opts_idx) &&
+			  lua_getfield(L, opts_idx, "ndjson") != LUA_TNIL;
+
+	if (lua_istable(L, opts_idx))
+		lua_pop(L, 1);
+	if (has_ndjson && lua_isnil(L, fn_idx)) {
+		/* opts.ndjson alone: the lines are the output, no Lua call per record */
+	} else if (!lua_isfunction(L, fn_idx)) {
 		if (!luaL_getmetafield(L, fn_idx, "__call"))
 			luaL_error(L, "%s '%s': callback must be callable, got %s", s->kind,
 				   s->name, luaL_typename(L, fn_idx));
@@ -309,4 +340,6 @@ void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map 
 	} else if (id >= 0) {
 		setup_flat(L, s, m, (__u32)id, ud_idx);
 	}
+	if (has_ndjson)
+		setup_ndjson(L, s, ud_idx, m, id, opts_idx);
 }

@@ -16,6 +16,7 @@
 #include "lua/class.h"
 
 struct sh_map;
+struct sh_jsonl;
 
 enum sh_col_kind {
 	SH_COL_U8,
@@ -64,7 +65,8 @@ struct sh_evsrc_ops {
  * moment the userdata exists (so a setup that raises half way is still freed by __gc); the
  * kind's resources are freed once (`freed`), at close or, for a close from inside a callback,
  * when the drain is over. User values: 1 the map, 2 the callback, 3 the batch table (batch
- * mode) or the field names (all-integer struct), 4 the on_lost function (perf).
+ * mode) or the field names (all-integer struct), 4 the on_lost function (perf), 5 the
+ * opts.ndjson output file.
  */
 struct sh_evsrc {
 	struct sh_handle h;
@@ -76,6 +78,7 @@ struct sh_evsrc {
 	int ncols;
 	int batch; /* records per call in batch mode; 0: one per call */
 	int batch_prev; /* entries filled by the previous batch call */
+	struct sh_jsonl *jsonl; /* opts.ndjson: records written as NDJSON lines from C */
 	bool count_errors; /* opts.on_error = "count" */
 	bool draining; /* a drain is running: close() defers the free */
 	bool close_pending;
@@ -84,6 +87,7 @@ struct sh_evsrc {
 	int error_ref; /* registry ref of the last counted error, or LUA_NOREF */
 	lua_Integer id, received, errors;
 	lua_Integer commits; /* records given back to the kernel */
+	lua_Integer discarded; /* records left in the ring at close, never read */
 	__u64 dropped_final; /* dropped() at close */
 	const char *kind; /* "ringbuf", "perfbuf" */
 	char name[64];
