@@ -10,7 +10,9 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include <lauxlib.h>
 #include "base/error.h"
@@ -26,6 +28,7 @@
 #include "obj/object.h"
 #include "obj/path.h"
 #include "obj/program.h"
+#include "obj/ringsize.h"
 
 struct sh_object *sh_object_check(lua_State *L, int idx)
 {
@@ -321,6 +324,11 @@ static int l_open(lua_State *L)
 		o->codecs = sh_codec_cache_new(o->btf);
 	}
 
+	if (sh_rings_autosize(obj))
+		return luaL_error(L,
+				  "object '%s': SOCKHOST_RING_SIZE must be a power of 2 from %d "
+				  "to 2147483648 bytes, got '%s'",
+				  o->path, (int)sysconf(_SC_PAGESIZE), getenv("SOCKHOST_RING_SIZE"));
 	if (lua_istable(L, 2) && !apply_opts(L, obj_idx, 2))
 		return 1;
 	sh_object_load(L, obj_idx);
