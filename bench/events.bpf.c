@@ -76,7 +76,7 @@ int sys_enter_getppid(void *ctx)
 	e->pid = c->target_pid;
 	e->cpu = bpf_get_smp_processor_id();
 	e->val = 0;
-	bpf_ringbuf_submit(e, 0);
+	sh_ringbuf_submit(events, e);
 	return 0;
 }
 

@@ -95,7 +95,7 @@ int hello(struct bpf_sock_ops *skops)
 		e->args[0] = skops->args[0];
 		e->args[1] = skops->args[1];
 	}
-	bpf_ringbuf_submit(e, 0);
+	sh_ringbuf_submit(events, e);
 	/* sock_ops programs return 1; the per-op answer, if any, goes in skops->reply. */
 	return 1;
 }

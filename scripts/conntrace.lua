@@ -379,15 +379,17 @@ local function main()
    if cg then run_demo(cg, math.min(0.5, duration / 4), duration * 0.6) end
    local reason, signal = sockhost.run { duration = duration }
    if timer then timer:cancel() end
-   if not json and #closed_rows > 0 then tick() end
-
    local still_open = #open_rows()
    for _, l in ipairs(links) do l:detach() end
-   -- drops: close records the kernel could not put into the ring buffer (the loss ledger)
-   local dropped = events.dropped
+   -- what the kernel wrote before the links went is read, not left in the ring
+   events:drain()
+   if not json and #closed_rows > 0 then tick() end
+   events:close()
+   -- the loss ledger: dropped in the kernel (ring full), discarded at close (never read)
+   local dropped, discarded = events.dropped, events.discarded
    io.stderr:write(("conntrace: %d connections seen, %d closed, %d still open, %d events "
-      .. "dropped (%s)\n"):format(obj.globals.seen, events.received, still_open, dropped,
-      cli.stopped(reason, signal)))
+      .. "dropped, %d discarded (%s)\n"):format(obj.globals.seen, events.received, still_open,
+      dropped, discarded, cli.stopped(reason, signal)))
    if dropped > 0 then
       io.stderr:write(("conntrace: warning: %d closed connections were lost (ring buffer "
          .. "full: the reader was too slow)\n"):format(dropped))

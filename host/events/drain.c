@@ -37,7 +37,8 @@
 void sh_evsrc_start(lua_State *L, struct sh_evsrc *s, int ud_idx)
 {
 	ud_idx = lua_absindex(L, ud_idx);
-	s->src.dispatch = sh_evsrc_dispatch;
+	if (!s->src.dispatch)
+		s->src.dispatch = sh_evsrc_dispatch;
 	s->src.ctx = s;
 	sh_loop_add(L, &s->src);
 	lua_pushvalue(L, ud_idx);
@@ -438,6 +439,21 @@ int sh_evsrc_dispatch(lua_State *L, struct sh_source *src, uint32_t events)
 	return rc;
 }
 
+int sh_evsrc_l_drain(lua_State *L)
+{
+	struct sh_evsrc *s = sh_evsrc_check(L, 1);
+	lua_Integer before = s->received;
+
+	if (!s->h.live)
+		return luaL_error(L, "attempt to use a closed %s", s->kind);
+	if (s->draining)
+		return luaL_error(L, "%s '%s': drain() from inside its own callback", s->kind,
+				  s->name);
+	sh_loop_dispatch_now(L, &s->src);
+	lua_pushinteger(L, s->received - before);
+	return 1;
+}
+
 /* ---- close ---------------------------------------------------------------------------------- */
 
 /* Free the kind's resources, once: read the final drop count first. */
@@ -448,6 +464,8 @@ static void finish(lua_State *L, struct sh_evsrc *s)
 	s->freed = true;
 	s->close_pending = false;
 	s->dropped_final = s->ops->dropped(s);
+	/* the loss ledger closes its books: what nobody read is counted, not forgotten */
+	s->discarded += s->ops->pending(s);
 	s->ops->free(s);
 	sh_evsrc_free_columns(s);
 	sh_jsonl_free(s->jsonl);
@@ -462,6 +480,8 @@ void sh_evsrc_close(lua_State *L, int idx, struct sh_handle *h)
 	struct sh_evsrc *s = (struct sh_evsrc *)h;
 
 	sh_loop_del(L, &s->src);
+	if (s->ops->stop)
+		s->ops->stop(L, s);
 	if (s->draining) {
 		s->close_pending = true;
 		return;

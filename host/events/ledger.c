@@ -27,7 +27,7 @@ __u64 sh_evsrc_dropped(struct sh_evsrc *s)
 static int l_index(lua_State *L);
 
 /* An event source is a userdata whose class serves fields with l_index (sh_evsrc_meta). */
-static struct sh_evsrc *check_src(lua_State *L, int idx)
+struct sh_evsrc *sh_evsrc_check(lua_State *L, int idx)
 {
 	struct sh_evsrc *s = lua_touserdata(L, idx);
 
@@ -55,6 +55,8 @@ static void push_stats(lua_State *L, struct sh_evsrc *s)
 	lua_setfield(L, -2, "dropped");
 	lua_pushinteger(L, s->errors);
 	lua_setfield(L, -2, "errors");
+	lua_pushinteger(L, s->discarded);
+	lua_setfield(L, -2, "discarded");
 	lua_pushboolean(L, s->h.live != NULL);
 	lua_setfield(L, -2, "open");
 	if (s->error_ref != LUA_NOREF) {
@@ -65,13 +67,13 @@ static void push_stats(lua_State *L, struct sh_evsrc *s)
 
 static int l_stats_method(lua_State *L)
 {
-	push_stats(L, check_src(L, 1));
+	push_stats(L, sh_evsrc_check(L, 1));
 	return 1;
 }
 
 static int l_index(lua_State *L)
 {
-	struct sh_evsrc *s = check_src(L, 1);
+	struct sh_evsrc *s = sh_evsrc_check(L, 1);
 	const char *k = luaL_checkstring(L, 2);
 
 	if (!strcmp(k, "received"))
@@ -80,6 +82,8 @@ static int l_index(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)sh_evsrc_dropped(s));
 	else if (!strcmp(k, "errors"))
 		lua_pushinteger(L, s->errors);
+	else if (!strcmp(k, "discarded"))
+		lua_pushinteger(L, s->discarded);
 	else if (!strcmp(k, "name"))
 		lua_pushstring(L, s->name);
 	else if (!strcmp(k, "type"))
@@ -95,9 +99,9 @@ void sh_evsrc_describe(lua_State *L, struct sh_handle *h)
 {
 	struct sh_evsrc *s = (struct sh_evsrc *)h;
 
-	lua_pushfstring(L, "'%s' (%s%s, %I received, %I dropped, %I errors)", s->name, s->type,
-			s->batch ? ", batch" : "", s->received, (lua_Integer)sh_evsrc_dropped(s),
-			s->errors);
+	lua_pushfstring(L, "'%s' (%s%s, %I received, %I dropped, %I errors, %I discarded)", s->name,
+			s->type, s->batch ? ", batch" : "", s->received,
+			(lua_Integer)sh_evsrc_dropped(s), s->errors, s->discarded);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -194,5 +198,6 @@ const luaL_Reg sh_evsrc_meta[] = {
 
 const luaL_Reg sh_evsrc_methods[] = {
 	{ "stats", l_stats_method },
+	{ "drain", sh_evsrc_l_drain },
 	{ NULL, NULL },
 };

@@ -140,6 +140,30 @@ static __u64 perf_dropped(struct sh_evsrc *s)
 	return ((struct sh_perfbuf *)s)->lost;
 }
 
+/* Samples left in every CPU's ring (headers are 8-byte aligned: they never wrap). */
+static lua_Integer perf_pending(struct sh_evsrc *s)
+{
+	struct sh_perfbuf *p = (struct sh_perfbuf *)s;
+	lua_Integer n = 0;
+
+	for (size_t i = 0; p->rings && i < p->nrings; i++) {
+		struct sh_cpu_ring *c = &p->rings[i];
+		__u64 head = __atomic_load_n(&c->hdr->data_head, __ATOMIC_ACQUIRE);
+		__u64 tail = c->hdr->data_tail;
+
+		for (size_t k = 0; tail < head && k <= c->size / 8; k++) {
+			struct perf_event_header *e = (void *)(c->data + (tail & (c->size - 1)));
+
+			if (!e->size)
+				break;
+			if (e->type == PERF_RECORD_SAMPLE)
+				n++;
+			tail += e->size;
+		}
+	}
+	return n;
+}
+
 static void perf_free(struct sh_evsrc *s)
 {
 	struct sh_perfbuf *p = (struct sh_perfbuf *)s;
@@ -157,6 +181,7 @@ static const struct sh_evsrc_ops perf_ops = {
 	.next = perf_next,
 	.commit = perf_commit,
 	.dropped = perf_dropped,
+	.pending = perf_pending,
 	.free = perf_free,
 	.opt_names =
 		(const char *const[]){ "batch", "fields", "on_error", "ndjson", "pages", "on_lost", NULL },

@@ -25,8 +25,10 @@
 #include <lauxlib.h>
 #include "base/error.h"
 #include "events/events.h"
+#include "events/ringpace.h"
 #include "events/source.h"
 #include "lua/class.h"
+#include "lua/opts.h"
 #include "obj/map.h"
 #include "obj/object.h"
 
@@ -41,6 +43,7 @@ struct sh_ringbuf {
 	unsigned long cons, next_cons, prod;
 	int fd; /* dup of the map fd, watched by the loop */
 	int drops_fd;
+	struct sh_ringpace pace; /* when the reader wakes: ringpace.c */
 };
 
 static size_t roundup_len(__u32 len)
@@ -92,6 +95,42 @@ static __u64 ring_dropped(struct sh_evsrc *s)
 	return sh_evsrc_read_counter(((struct sh_ringbuf *)s)->drops_fd);
 }
 
+/* Records between the consumer and the producer (submitted or still being written). */
+static lua_Integer ring_pending(struct sh_evsrc *s)
+{
+	struct sh_ringbuf *r = (struct sh_ringbuf *)s;
+	unsigned long cons, prod;
+	lua_Integer n = 0;
+
+	if (!r->consumer_pos || !r->producer_pos)
+		return 0;
+	cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+	/* at most one record per 8 bytes: a bound even if the ring's headers were garbage */
+	for (size_t i = 0; cons < prod && i <= r->data_size / 8; i++) {
+		__u32 len = __atomic_load_n((__u32 *)(r->data + (cons & r->mask)), __ATOMIC_ACQUIRE);
+
+		if (!(len & BPF_RINGBUF_DISCARD_BIT))
+			n++;
+		cons += roundup_len(len);
+	}
+	return n;
+}
+
+static void ring_stop(lua_State *L, struct sh_evsrc *s)
+{
+	sh_ringpace_stop(L, &((struct sh_ringbuf *)s)->pace);
+}
+
+static int ring_dispatch(lua_State *L, struct sh_source *src, uint32_t events)
+{
+	struct sh_ringbuf *r = src->ctx;
+
+	if (events && r->ev.h.live)
+		sh_ringpace_woken(L, &r->pace);
+	return sh_evsrc_dispatch(L, src, events);
+}
+
 static void ring_free(struct sh_evsrc *s)
 {
 	struct sh_ringbuf *r = (struct sh_ringbuf *)s;
@@ -112,8 +151,11 @@ static const struct sh_evsrc_ops ring_ops = {
 	.next = ring_next,
 	.commit = ring_commit,
 	.dropped = ring_dropped,
+	.pending = ring_pending,
+	.stop = ring_stop,
 	.free = ring_free,
-	.opt_names = (const char *const[]){ "batch", "fields", "on_error", "ndjson", NULL },
+	.opt_names =
+		(const char *const[]){ "batch", "fields", "on_error", "ndjson", "latency", NULL },
 };
 
 static const struct sh_class ring_class = {
@@ -153,6 +195,10 @@ static int ring_map(struct sh_ringbuf *r, int map_fd)
 	return 0;
 }
 
+/* opts.latency: how long a record may wait while the ring is read in batches */
+#define LATENCY_DEFAULT 0.02
+#define LATENCY_MAX	10
+
 /* registry[RINGS_KEY][map id] = the live subscription of that ring (weak values) */
 #define RINGS_KEY "sockhost.rings"
 
@@ -161,6 +207,7 @@ int sh_ringbuf_subscribe(lua_State *L)
 {
 	struct sh_map *m = sh_map_check(L, 1);
 	struct sh_ringbuf *r;
+	double latency;
 	int fd, err;
 
 	if (m->type != BPF_MAP_TYPE_RINGBUF)
@@ -188,12 +235,24 @@ int sh_ringbuf_subscribe(lua_State *L)
 
 	r = (struct sh_ringbuf *)sh_evsrc_new(L, &ring_class, sizeof(*r), &ring_ops, "ringbuf");
 	r->fd = r->drops_fd = -1;
+	r->pace.timer.fd = -1;
 	sh_evsrc_setup(L, &r->ev, 5, m, 2, 3, 4);
+	latency = LATENCY_DEFAULT;
+	if (lua_istable(L, 4) && lua_getfield(L, 4, "latency") != LUA_TNIL) {
+		lua_pushfstring(L, "ringbuf '%s': opts.latency", m->name);
+		latency = sh_check_seconds(L, -2, lua_tostring(L, -1));
+		if (latency > LATENCY_MAX)
+			return luaL_error(L, "ringbuf '%s': opts.latency must be at most %d seconds, got %s",
+					  m->name, LATENCY_MAX, lua_tostring(L, -2));
+	}
+	lua_settop(L, 5);
 	err = ring_map(r, fd);
 	if (err)
 		return sh_raise_errno(L, -err, NULL, "ringbuf '%s': subscribe", m->name);
 	r->drops_fd = sh_evsrc_drops_fd(m);
 	r->ev.src.fd = r->fd;
+	r->ev.src.dispatch = ring_dispatch;
+	sh_ringpace_init(L, &r->pace, &r->ev, m, r->data_size, latency);
 	sh_evsrc_start(L, &r->ev, 5);
 	sh_push_weak_registry(L, RINGS_KEY, "v");
 	lua_pushvalue(L, 5);

@@ -54,6 +54,11 @@ struct sh_evsrc_ops {
 	void (*commit)(struct sh_evsrc *s);
 	/* Records dropped in the kernel so far (ring: the <map>_drops counter; perf: lost). */
 	__u64 (*dropped)(struct sh_evsrc *s);
+	/* Records still in the kernel's buffer, not read (counted as discarded at close). */
+	lua_Integer (*pending)(struct sh_evsrc *s);
+	/* Optional: what the kind registered with the loop besides its fd (ringbuf: the pacing
+	 * timer), undone at close. Never raises; idempotent. */
+	void (*stop)(lua_State *L, struct sh_evsrc *s);
 	/* The kind's teardown (unmap, free); must cope with a half-made source. */
 	void (*free)(struct sh_evsrc *s);
 	/* The keys its options table may have (NULL-ended). */
@@ -114,11 +119,16 @@ void sh_evsrc_hold_weakly(lua_State *L, int ud_idx);
 bool sh_evsrc_push(lua_State *L, struct sh_evsrc *s);
 /* The loop's dispatch function for every event source. */
 int sh_evsrc_dispatch(lua_State *L, struct sh_source *src, uint32_t events);
+/* sub:drain() -> records handled: read what is there now, ready or not (ring buffers in
+ * batched mode are not signalled). Raises from inside the source's own callback. */
+int sh_evsrc_l_drain(lua_State *L);
 /* The class close of every source kind; inside a drain the free waits until it ends. */
 void sh_evsrc_close(lua_State *L, int idx, struct sh_handle *h);
 /* ledger.c: records dropped in the kernel (read now, or at close). */
 __u64 sh_evsrc_dropped(struct sh_evsrc *s);
-/* The class of an event-source kind: the shared fields and :stats(). */
+/* The event source at idx, of any kind (raises otherwise; a closed one is returned). */
+struct sh_evsrc *sh_evsrc_check(lua_State *L, int idx);
+/* The class of an event-source kind: the shared fields, :stats() and :drain(). */
 extern const luaL_Reg sh_evsrc_meta[];
 extern const luaL_Reg sh_evsrc_methods[];
 void sh_evsrc_describe(lua_State *L, struct sh_handle *h);

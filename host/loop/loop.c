@@ -262,6 +262,21 @@ int sh_loop_step(lua_State *L, int timeout_ms)
 	return n;
 }
 
+int sh_loop_dispatch_now(lua_State *L, struct sh_source *src)
+{
+	struct sh_loop *lp = sh_loop_get(L);
+	int rc;
+
+	if (lp->running) /* from a callback: the running loop raises what it stores */
+		return src->dispatch(L, src, 0);
+	lp->running = true;
+	lp->stop = false;
+	rc = src->dispatch(L, src, 0);
+	lp->running = false;
+	raise_pending(L, lp);
+	return rc;
+}
+
 /* ---- run ---------------------------------------------------------------------------------- */
 
 struct run_state {

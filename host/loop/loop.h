@@ -41,6 +41,9 @@ int sh_loop_call(lua_State *L, int nargs);
 /* One pass: wait up to timeout_ms, dispatch; raises a stored error. Returns the number of
  * events dispatched. */
 int sh_loop_step(lua_State *L, int timeout_ms);
+/* Dispatch src now, ready or not (sub:drain()); outside run/poll it raises the error the
+ * dispatch stored. Returns what the dispatch did. */
+int sh_loop_dispatch_now(lua_State *L, struct sh_source *src);
 /* The signal for which the last sockhost.run was interrupted by its watchdog (a callback
  * that did not come back: loop/watchdog.h), or 0. */
 int sh_loop_forced_signal(lua_State *L);

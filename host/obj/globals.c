@@ -118,6 +118,38 @@ static bool find_global(lua_State *L, struct sh_object *o, const char *name, str
 	return false;
 }
 
+bool sh_global_locate(struct sh_object *o, const char *name, int *fd, size_t *map_size,
+		      size_t *offset, size_t *size)
+{
+	if (!o->btf || !o->loaded)
+		return false;
+	for (int i = 0; i < o->ndatasec; i++) {
+		struct sh_datasec *d = &o->datasec[i];
+		__u32 sec_id = bpf_map__btf_value_type_id(d->map);
+		const struct btf_type *t = sec_id ? btf__type_by_id(o->btf, sec_id) : NULL;
+		const struct btf_var_secinfo *vs;
+
+		if (!t || !btf_is_datasec(t) || d->readonly || !d->mem ||
+		    !(bpf_map__map_flags(d->map) & BPF_F_MMAPABLE))
+			continue;
+		vs = btf_var_secinfos(t);
+		for (int j = 0; j < btf_vlen(t); j++, vs++) {
+			const struct btf_type *var = btf__type_by_id(o->btf, vs->type);
+
+			if (!var || strcmp(btf__name_by_offset(o->btf, var->name_off), name))
+				continue;
+			if ((size_t)vs->offset + vs->size > d->size)
+				return false;
+			*fd = bpf_map__fd(d->map);
+			*map_size = d->size;
+			*offset = vs->offset;
+			*size = vs->size;
+			return true;
+		}
+	}
+	return false;
+}
+
 static void push_global_names(lua_State *L, struct sh_object *o)
 {
 	struct sh_names nm;

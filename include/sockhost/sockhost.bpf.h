@@ -16,9 +16,18 @@
  *   if (!e)
  *           return 0;                        already counted
  *   ...
- *   bpf_ringbuf_submit(e, 0);
+ *   sh_ringbuf_submit(events, e);            bpf_ringbuf_submit, paced (below)
  *
- *   sh_ringbuf_output(events, &e, sizeof(e)); bpf_ringbuf_output, counted the same way
+ *   sh_ringbuf_output(events, &e, sizeof(e)); bpf_ringbuf_output, counted and paced the same
+ *
+ * Pacing. By default the kernel wakes the reader for every record submitted while the reader
+ * has caught up; at tens of thousands of records a second that is a wakeup, an epoll return
+ * and a drain of one record each, which costs the traced workload (the wakeup runs on its
+ * CPU) and starves the reader of batches. SH_RINGBUF also declares `<name>_wakeup`, a .bss
+ * threshold the host sets while records come fast: sh_ringbuf_submit/output then submit
+ * with BPF_RB_NO_WAKEUP until that many bytes wait, and the host reads on a short timer
+ * (opts.latency, default 20 ms) instead. At 0 (idle, or no sockhost host) they submit with
+ * flags 0, as bpf_ringbuf_submit(e, 0) does.
  *
  * Perf buffers need none of this: the kernel counts lost samples itself and the host reads
  * them from the perf ring.
@@ -54,12 +63,25 @@
 		__type(value, __u64);                    \
 	} name##_drops SEC(".maps")
 
+/* bytes is the least the ring gets: sockhost sizes event rings from memory at open. */
 #define SH_RINGBUF(name, bytes)                     \
 	struct {                                    \
 		__uint(type, BPF_MAP_TYPE_RINGBUF); \
 		__uint(max_entries, bytes);         \
 	} name SEC(".maps");                        \
-	SH_RINGBUF_DROPS(name)
+	SH_RINGBUF_DROPS(name);                     \
+	volatile __u64 name##_wakeup
+
+/* Submit flags: wake the reader only once `*threshold` bytes wait (0: the kernel's default). */
+static __always_inline __u64 sh_wakeup_flags(void *rb, volatile __u64 *threshold)
+{
+	__u64 t = *threshold;
+
+	if (!t)
+		return 0;
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= t ? BPF_RB_FORCE_WAKEUP :
+								BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void sh_count_drop(void *drops)
 {
@@ -81,9 +103,10 @@ static __always_inline void *sh_reserve_or_count(void *rb, void *drops, __u64 si
 	return p;
 }
 
-static __always_inline long sh_output_or_count(void *rb, void *drops, void *data, __u64 size)
+static __always_inline long sh_output_or_count(void *rb, void *drops, void *data, __u64 size,
+						volatile __u64 *threshold)
 {
-	long err = bpf_ringbuf_output(rb, data, size, 0);
+	long err = bpf_ringbuf_output(rb, data, size, sh_wakeup_flags(rb, threshold));
 
 	if (err)
 		sh_count_drop(drops);
@@ -91,7 +114,9 @@ static __always_inline long sh_output_or_count(void *rb, void *drops, void *data
 }
 
 #define sh_ringbuf_reserve(name, size)	    sh_reserve_or_count(&name, &name##_drops, size)
-#define sh_ringbuf_output(name, data, size) sh_output_or_count(&name, &name##_drops, data, size)
+#define sh_ringbuf_output(name, data, size) \
+	sh_output_or_count(&name, &name##_drops, data, size, &name##_wakeup)
+#define sh_ringbuf_submit(name, p) bpf_ringbuf_submit(p, sh_wakeup_flags(&name, &name##_wakeup))
 
 /* ---- logging ------------------------------------------------------------------------------ */
 
