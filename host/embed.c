@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "sockhost.h"
+#include "events/events.h"
 #include "loop/loop.h"
 #include "lua/class.h"
 
@@ -59,6 +60,11 @@ int sockhost_msghandler(lua_State *L)
 int sockhost_forced_signal(lua_State *L)
 {
 	return sh_loop_forced_signal(L);
+}
+
+long long sockhost_close_events(lua_State *L)
+{
+	return (long long)sh_evsrc_close_all(L);
 }
 
 lua_State *sockhost_lua(struct sockhost *sh)

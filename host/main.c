@@ -337,6 +337,7 @@ int main(int argc, char **argv)
 	struct run run = { .argc = argc, .argv = argv, .status = EXIT_SUCCESS };
 	struct sockhost *sh;
 	lua_State *L;
+	long long discarded;
 	int bad;
 
 	bad = collect_args(argc, argv, &run.o);
@@ -369,6 +370,13 @@ int main(int argc, char **argv)
 		run.status = failure_status();
 
 	globalL = NULL; /* a signal from here on only sets the flag */
+	/* the exit ledger: what the kernel wrote and nobody read is said, not lost silently */
+	discarded = sockhost_close_events(L);
+	if (discarded > 0)
+		fprintf(stderr,
+			PROGNAME ": %lld event records were still in ring/perf buffers at exit "
+				 "and were discarded (sub:drain() before exit reads them)\n",
+			discarded);
 	sockhost_free(sh);
 	if (run.status == EXIT_SUCCESS && caught_signal)
 		run.status = 128 + caught_signal;

@@ -15,6 +15,10 @@ int sh_ringbuf_subscribe(lua_State *L);
 int sh_ringbuf_open(lua_State *L); /* sockhost.ringbuf, obj:subscribe */
 int sh_perfbuf_open(lua_State *L); /* sockhost.perfbuf */
 int sh_events_open(lua_State *L); /* sockhost.stats */
-int sh_log_open(lua_State *L); /* sockhost.log_level, on_log, log_attach, log_format */
+int sh_log_open(lua_State *L);
+
+/* Close every live subscription of the state (before it closes: the exit ledger); the
+ * records they discarded doing so. Never raises. */
+lua_Integer sh_evsrc_close_all(lua_State *L); /* sockhost.log_level, on_log, log_attach, log_format */
 
 #endif

@@ -145,6 +145,43 @@ static int l_stats(lua_State *L)
 	return 1;
 }
 
+lua_Integer sh_evsrc_close_all(lua_State *L)
+{
+	int top = lua_gettop(L);
+	lua_Integer discarded = 0;
+
+	if (lua_getfield(L, LUA_REGISTRYINDEX, SH_EVSOURCES_KEY) != LUA_TTABLE) {
+		lua_settop(L, top);
+		return 0;
+	}
+	lua_newtable(L); /* the live ones first: closing while iterating would be undefined */
+	lua_pushnil(L);
+	for (int n = 1; lua_next(L, top + 1); lua_pop(L, 1)) {
+		struct sh_evsrc *s = lua_touserdata(L, -2);
+
+		if (s && s->h.live) {
+			lua_pushvalue(L, -2);
+			lua_rawseti(L, top + 2, n++);
+		}
+	}
+	for (lua_Integer i = 1; lua_rawgeti(L, top + 2, i) == LUA_TUSERDATA; i++) {
+		struct sh_evsrc *s = lua_touserdata(L, -1);
+		lua_Integer before = s->discarded;
+
+		if (sh_class_method(L, -1, "close") == LUA_TFUNCTION) {
+			lua_pushvalue(L, -2);
+			if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+				lua_pop(L, 1);
+		} else {
+			lua_pop(L, 1);
+		}
+		discarded += s->discarded - before;
+		lua_pop(L, 1);
+	}
+	lua_settop(L, top);
+	return discarded;
+}
+
 /* ---- the loss ledger: <ring>_drops ---------------------------------------------------------- */
 
 int sh_evsrc_drops_fd(struct sh_map *m)

@@ -50,6 +50,10 @@ int sockhost_msghandler(lua_State *L);
  * because a callback did not come back after it (a second signal, or a grace period of one
  * second), or 0: a host exits as that signal would (128 + it). */
 int sockhost_forced_signal(lua_State *L);
+/* Close every event subscription still open (ring and perf buffers) and return how many
+ * records they still held, counted as discarded in their ledgers: a host calls it before
+ * sockhost_free() to say what was left unread. Never raises. */
+long long sockhost_close_events(lua_State *L);
 
 #ifdef __cplusplus
 }

@@ -61,7 +61,7 @@ describe("sockhost.ringbuf #kernel", function()
       end
       assert.equal(25, rb.received)
       assert.same({ kind = "ringbuf", name = "events", type = "struct ev_record", received = 25,
-                    dropped = 0, errors = 0, open = true }, rb:stats())
+                    dropped = 0, errors = 0, discarded = 0, open = true }, rb:stats())
       rb:close()
       assert.equal("sockhost.ringbuf (closed)", tostring(rb))
    end)
@@ -140,7 +140,7 @@ describe("sockhost.perfbuf #kernel", function()
       assert.equal(24, #ring)
       assert.same(ring, perf)
       assert.same({ kind = "perfbuf", name = "perf_events", type = "struct ev_record",
-                    received = 24, dropped = 0, errors = 0, open = true }, pb:stats())
+                    received = 24, dropped = 0, errors = 0, discarded = 0, open = true }, pb:stats())
    end)
 end)
 

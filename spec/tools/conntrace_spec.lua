@@ -114,7 +114,7 @@ describe("scripts/conntrace.lua #tools", function()
       assert.equal(4, #records(stdout))
       assert.matches("conntrace: hooks: tp_btf inet_sock_set_state", stderr, 1, true)
       assert.matches("conntrace: 4 connections seen, 4 closed, 0 still open, 0 events "
-         .. "dropped %(signal SIGINT%)\n$", stderr)
+         .. "dropped, 0 discarded %(signal SIGINT%)\n$", stderr)
    end)
 
    it("gives the same exact counts through the classic tracepoint", function()
@@ -185,7 +185,7 @@ describe("scripts/conntrace.lua #tools", function()
          -- SYN before accept() returns), so at this point all three are past the filter: a
          -- filter that let another through would say 3 or 4 here
          assert.matches("conntrace: 2 connections seen, 2 closed, 0 still open, 0 events "
-            .. "dropped %(signal SIGINT%)\n$", stderr)
+            .. "dropped, 0 discarded %(signal SIGINT%)\n$", stderr)
          local recs = records(stdout)
          assert.equal(2, #recs, stdout)
          check_pair(recs, "127.0.0.1", "inet", ports, wall)
@@ -269,8 +269,8 @@ describe("scripts/conntrace.lua #tools", function()
       assert.equal(n // 2, count("\n%s+%d+%s+%S+%s+server%s[^\n]* close "))
       -- connection i sends 100*i bytes twice and receives 1000*i twice
       assert.matches("client%s+127%.0%.0%.1:%d+%s+127%.0%.0%.1:%d+%s+close%s+200%s+2000%s", stdout)
-      assert.matches(("conntrace: %d connections seen, %d closed, 0 still open, 0 events dropped "
-         .. "%%(duration%%)\n$"):format(n, n), read_file(out .. ".err"))
+      assert.matches(("conntrace: %d connections seen, %d closed, 0 still open, 0 events dropped, "
+         .. "0 discarded %%(duration%%)\n$"):format(n, n), read_file(out .. ".err"))
    end)
 
    describe("bad input", function()
