@@ -675,6 +675,9 @@ static void add_field(struct ctx *c, int i)
 	key = lua_tolstring(L, -1, &klen);
 	if (!klen || klen > KEY_MAX)
 		fail(c, "fields[%d]: a key of 1 to %d bytes, got %d", i, KEY_MAX, (int)klen);
+	if (!strcmp(key, "ts") || !strcmp(key, "type"))
+		fail(c, "field '%s': the key \"%s\" is the line's own (type, ts): rename it, {\"%s\", from = \"%s\"}",
+		     key, key, key[1] == 's' ? "t" : "kind", key);
 	{
 		size_t qlen;
 		char *q = quote(key, klen, &qlen);

@@ -59,6 +59,8 @@ static void push_stats(lua_State *L, struct sh_evsrc *s)
 	lua_setfield(L, -2, "discarded");
 	lua_pushboolean(L, s->h.live != NULL);
 	lua_setfield(L, -2, "open");
+	if (s->ops->stats)
+		s->ops->stats(L, s);
 	if (s->error_ref != LUA_NOREF) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, s->error_ref);
 		lua_setfield(L, -2, "last_error");

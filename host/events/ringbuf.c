@@ -122,6 +122,13 @@ static void ring_stop(lua_State *L, struct sh_evsrc *s)
 	sh_ringpace_stop(L, &((struct sh_ringbuf *)s)->pace);
 }
 
+/* stats().paced: how many times the ring went batched (ringpace.c) */
+static void ring_stats(lua_State *L, struct sh_evsrc *s)
+{
+	lua_pushinteger(L, (lua_Integer)((struct sh_ringbuf *)s)->pace.batched_entries);
+	lua_setfield(L, -2, "paced");
+}
+
 static int ring_dispatch(lua_State *L, struct sh_source *src, uint32_t events)
 {
 	struct sh_ringbuf *r = src->ctx;
@@ -153,6 +160,7 @@ static const struct sh_evsrc_ops ring_ops = {
 	.dropped = ring_dropped,
 	.pending = ring_pending,
 	.stop = ring_stop,
+	.stats = ring_stats,
 	.free = ring_free,
 	.opt_names =
 		(const char *const[]){ "batch", "fields", "on_error", "ndjson", "latency", NULL },

@@ -59,6 +59,8 @@ struct sh_evsrc_ops {
 	/* Optional: what the kind registered with the loop besides its fd (ringbuf: the pacing
 	 * timer), undone at close. Never raises; idempotent. */
 	void (*stop)(lua_State *L, struct sh_evsrc *s);
+	/* Optional: kind-specific fields into the stats table on top of the stack. */
+	void (*stats)(lua_State *L, struct sh_evsrc *s);
 	/* The kind's teardown (unmap, free); must cope with a half-made source. */
 	void (*free)(struct sh_evsrc *s);
 	/* The keys its options table may have (NULL-ended). */

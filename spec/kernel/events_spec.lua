@@ -61,7 +61,7 @@ describe("sockhost.ringbuf #kernel", function()
       end
       assert.equal(25, rb.received)
       assert.same({ kind = "ringbuf", name = "events", type = "struct ev_record", received = 25,
-                    dropped = 0, errors = 0, discarded = 0, open = true }, rb:stats())
+                    dropped = 0, errors = 0, discarded = 0, open = true, paced = 0 }, rb:stats())
       rb:close()
       assert.equal("sockhost.ringbuf (closed)", tostring(rb))
    end)
