@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * base/facts.c: sockhost.cgroup2_root(), bpf_dir(), pid(), now(), cgroup_id(path)
+ * base/facts.c: sockhost.cgroup2_root(), bpf_dir(), pid(), now(), wallclock(), cgroup_id(path)
  * (base/facts.h). Stateless.
  */
 #include <errno.h>
@@ -41,6 +41,17 @@ static int l_now(lua_State *L)
 	return 1;
 }
 
+/* sockhost.wallclock(): CLOCK_REALTIME seconds (microseconds in the fraction), the "ts" of
+ * NDJSON records */
+static int l_wallclock(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)(ts.tv_nsec / 1000) / 1e6);
+	return 1;
+}
+
 /* sockhost.cgroup_id(path): the id bpf_get_current_cgroup_id() and bpftool report for a
  * cgroup v2 directory (its kernfs inode number). */
 static int l_cgroup_id(lua_State *L)
@@ -71,6 +82,7 @@ int sh_facts_open(lua_State *L)
 		{ "bpf_dir", l_bpf_dir },
 		{ "pid", l_pid },
 		{ "now", l_now },
+		{ "wallclock", l_wallclock },
 		{ "cgroup_id", l_cgroup_id },
 		{ NULL, NULL },
 	};

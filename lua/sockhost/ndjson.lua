@@ -20,6 +20,9 @@
 --     prints the 64 bits unsigned (sockhost.fmt.u64);
 --   * keys are ordered: opts.order's names first, in that order (top level only), then the
 --     rest sorted (integer keys before string keys, compared as such);
+--   * a top-level "ts" that is a float (a record's time, wall-clock seconds) prints with
+--     exactly 6 decimals, as the lines written from C (opts.ndjson) do;
+--   * writer:emit(type, record) stamps a tool's record: "type" and "ts" first;
 --   * strings are escaped by lua-cjson (as JSON requires; "/" is left as is). Bytes are not
 --     checked for UTF-8: decode binary fields (addresses, raw keys) before writing them;
 --   * a table whose keys are exactly 1..n (n >= 1) is an array, any other table an object
@@ -108,7 +111,11 @@ local function object(t, out, opts, path, unsigned_here, top)
       out[#out + 1] = escape(tostring(k))
       out[#out + 1] = ":"
       local u = unsigned_here or (type(opts.unsigned) == "table" and opts.unsigned[k] == true)
-      encode(t[k], out, opts, path_of(path, k), u)
+      if top and k == "ts" and math.type(t[k]) == "float" and t[k] == t[k] then
+         out[#out + 1] = ("%.6f"):format(t[k]) -- the record's time: microseconds, always
+      else
+         encode(t[k], out, opts, path_of(path, k), u)
+      end
    end
    out[#out + 1] = "}"
 end
@@ -162,7 +169,18 @@ local function check_opts(opts)
       error(("bad option 'order' (sequence of field names expected, got %s)")
          :format(type(opts.order)), 3)
    end
-   return { precision = p, unsigned = u, order = opts.order, seen = {} }
+   if opts.clock ~= nil and type(opts.clock) ~= "function" then
+      error(("bad option 'clock' (function expected, got %s)"):format(type(opts.clock)), 3)
+   end
+   return { precision = p, unsigned = u, order = opts.order, seen = {}, clock = opts.clock }
+end
+
+-- Wall-clock seconds for "ts": sockhost.wallclock() (microseconds) where the core loads,
+-- else os.time().
+local function default_clock()
+   local ok, core = pcall(require, "sockhost.core")
+   if ok and type(core) == "table" and core.wallclock then return core.wallclock end
+   return function() return os.time() + 0.0 end
 end
 
 local function encode_line(value, o)
@@ -185,12 +203,32 @@ local Writer = {}
 Writer.__index = Writer
 
 --- ndjson.writer(fh [, opts]) -> writer; writer:write(record) writes one line to fh (any
--- object with :write, e.g. io.stdout) and counts it in writer.lines.
+-- object with :write, e.g. io.stdout) and counts it in writer.lines. writer:emit(type,
+-- record) does the same for a tool's record: it sets record.type and record.ts (wall-clock
+-- seconds from opts.clock, default sockhost.wallclock) and puts them first.
 function ndjson.writer(fh, opts)
    if fh == nil or (type(fh) ~= "userdata" and type(fh) ~= "table") then
       error(("bad argument #1 to 'writer' (file handle expected, got %s)"):format(type(fh)), 2)
    end
-   return setmetatable({ fh = fh, opts = check_opts(opts), lines = 0 }, Writer)
+   local o = check_opts(opts)
+   local order = { "type", "ts" }
+   for _, k in ipairs(o.order or {}) do
+      if k ~= "type" and k ~= "ts" then order[#order + 1] = k end
+   end
+   local e = { precision = o.precision, unsigned = o.unsigned, order = order, seen = {} }
+   return setmetatable({ fh = fh, opts = o, emit_opts = e, lines = 0,
+      clock = o.clock or default_clock() }, Writer)
+end
+
+function Writer:emit(kind, record)
+   if type(kind) ~= "string" then
+      error(("bad argument #1 to 'emit' (record type string expected, got %s)"):format(type(kind)), 2)
+   end
+   record.type, record.ts = kind, self.clock()
+   local line = encode_line(record, self.emit_opts)
+   self.fh:write(line, "\n")
+   self.lines = self.lines + 1
+   return self
 end
 
 function Writer:write(record)

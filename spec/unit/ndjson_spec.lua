@@ -55,6 +55,25 @@ describe("sockhost.ndjson #unit", function()
       fh:close()
    end)
 
+   it("stamps a tool's record with its type and time, first, the time to the microsecond",
+      function()
+      local fh = io.tmpfile()
+      local w = ndjson.writer(fh, { order = { "n" }, clock = function() return 1700000000.25 end })
+      w:emit("stats", { x = 1, n = 2 }):emit("total", { n = 3 })
+      w:write({ ts = 12.5, a = 1 })
+      fh:seek("set")
+      assert.equal('{"type":"stats","ts":1700000000.250000,"n":2,"x":1}\n'
+         .. '{"type":"total","ts":1700000000.250000,"n":3}\n'
+         .. '{"a":1,"ts":12.500000}\n', fh:read("a"))
+      fh:close()
+      -- an integral ts is an integer: printed as one
+      assert.equal('{"ts":5}', ndjson.encode({ ts = 5 }))
+      errors.raises(function() w:emit(nil, {}) end,
+         "bad argument #1 to 'emit' (record type string expected, got nil)")
+      errors.raises(function() ndjson.writer(io.stdout, { clock = 1 }) end,
+         "bad option 'clock' (function expected, got number)")
+   end)
+
    it("names the field it cannot encode", function()
       errors.raises(function() ndjson.encode({ a = { b = print } }) end,
          "ndjson: cannot encode a function in field 'a.b'")
