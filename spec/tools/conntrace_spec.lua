@@ -30,10 +30,15 @@ local function find(recs, role, sport)
 end
 
 -- A connected loopback pair in this process (client, accepted socket, both blocking with a
--- timeout) and its ports. Payloads here stay far below the loopback window, so a blocking
--- send never waits for a read this process has yet to make.
+-- timeout) and its ports, closed when the test ends (through finally: the test's only one).
+-- Payloads here stay far below the loopback window, so a blocking send never waits for a
+-- read this process has yet to make.
 local function pair()
    local cli, conn = traffic.tcp_pair("127.0.0.1")
+   finally(function()
+      cli:close()
+      conn:close()
+   end)
    cli:settimeout(5)
    conn:settimeout(5)
    local _, cport = cli:getsockname()
@@ -342,10 +347,6 @@ describe("scripts/conntrace.lua #tools", function()
       it("a connection reset (SO_LINGER 0) keeps its bytes, ports and states", function()
          start("--json --pid " .. me)
          local cli, conn, cport, sport = pair()
-         finally(function()
-            cli:close()
-            conn:close()
-         end)
          assert(cli:send(("u"):rep(SEND)))
          assert.equal(SEND, #assert(conn:receive(SEND)))
          assert(conn:send(("d"):rep(DOWN)))
@@ -362,10 +363,6 @@ describe("scripts/conntrace.lua #tools", function()
       it("a half-closed connection counts what goes the other way after the FIN", function()
          start("--json --pid " .. me)
          local cli, conn, cport, sport = pair()
-         finally(function()
-            cli:close()
-            conn:close()
-         end)
          assert(cli:send(("u"):rep(SEND)))
          assert(cli:shutdown("send")) -- FIN_WAIT1, FIN_WAIT2 once acked
          assert.equal(SEND, #assert(conn:receive("*a"))) -- up to the FIN: CLOSE_WAIT
@@ -442,32 +439,30 @@ os.waitpid(child, 0)
    end)
 
    describe("live table", function()
-      -- The client and server rows of cport <-> sport in the last table printed: {sent, received}.
-      local function live_rows(text, cport, sport)
-         local last = text:match(".*\n(%d%d:%d%d:%d%d  %d+ open, %d+ closed\n.*)$")
-            or text:match("^(%d%d:%d%d:%d%d  %d+ open, %d+ closed\n.*)$") or ""
+      -- The tables printed so far, in order, each from its title line on.
+      local function tables(text)
+         local t = {}
+         for title in (text or ""):gmatch("()%d%d:%d%d:%d%d  %d+ open, %d+ closed\n") do
+            t[#t + 1] = title
+         end
+         for i, at in ipairs(t) do t[i] = text:sub(at, (t[i + 1] or #text + 1) - 1) end
+         return t
+      end
+
+      -- The client and server rows of cport <-> sport in a table: {sent, received} each.
+      local function live_rows(tab, cport, sport)
          local function one(role, l, r)
-            local sent, recv = last:match(("%%s%s%%s+127%%.0%%.0%%.1:%d%%s+127%%.0%%.0%%.1:%d%%s+"
+            local sent, recv = tab:match(("%%s%s%%s+127%%.0%%.0%%.1:%d%%s+127%%.0%%.0%%.1:%d%%s+"
                .. "established%%s+(%%d+)%%s+(%%d+)%%s"):format(role, l, r))
             return sent and { tonumber(sent), tonumber(recv) }
          end
-         return one("client", cport, sport), one("server", sport, cport), last
-      end
-
-      local function tables(text)
-         local n = 0
-         for _ in (text or ""):gmatch("%d+ open, %d+ closed\n") do n = n + 1 end
-         return n
+         return one("client", cport, sport), one("server", sport, cport)
       end
 
       for _, n in ipairs({ 100000, 1000 }) do
          it(("shows SENT %d for a socket that sent %d bytes, all acked"):format(n, n), function()
             start("--interval 0.2 --pid " .. me)
             local cli, conn, cport, sport = pair()
-            finally(function()
-               cli:close()
-               conn:close()
-            end)
             -- 10,000 at a time, each read before the next: the client only sends, and
             -- gets nothing back but ACKs
             local sent = 0
@@ -485,12 +480,15 @@ os.waitpid(child, 0)
                acked = tonumber(ss:match("bytes_acked:(%d+)"))
                return acked == n + 1
             end, 5), ("ss bytes_acked %s, want %d"):format(tostring(acked), n + 1))
-            -- two tables more: the second read the map after the last ACK was in
-            local before = tables(read_file(out))
-            assert(wait_for(function() return tables(read_file(out)) >= before + 2 end, 5),
-               "no live tables: " .. tostring(read_file(out)))
-            local client, server, last = live_rows(read_file(out), cport, sport)
-            assert.same({ { n, 0 }, { 0, n } }, { client, server }, last)
+            -- a table reads the map before its title goes out: the second table from now
+            -- read it after the last ACK was in, and is whole once a third one begins
+            local want = #tables(read_file(out)) + 2
+            local tab = assert(wait_for(function()
+               local t = tables(read_file(out))
+               return t[want + 1] and t[want]
+            end, 5), "no live tables: " .. tostring(read_file(out)))
+            local client, server = live_rows(tab, cport, sport)
+            assert.same({ { n, 0 }, { 0, n } }, { client, server }, tab)
             assert.equal(n, acked - 1)
          end)
       end
