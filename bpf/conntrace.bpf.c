@@ -151,22 +151,23 @@ static __always_inline void read_tuple(const struct sock *sk, struct conn *c)
  * inside the receive window (tcp_sequence() drops the others, ACK and all; rcv_wup + rcv_wnd
  * is the window's smallest right edge). A segment that tcp_validate_incoming() still drops
  * after this (PAWS, bad checksum: rare) leaves the live count that far ahead until the next
- * one; the close record reads the counters themselves.
+ * one; the close record reads the counters themselves. tcp_rcv_established() runs with the
+ * socket locked, so the snd_una read here is the one read_bytes() adds this to.
  */
-static __always_inline __u32 acked_by(const struct tcp_sock *tp, const struct sk_buff *skb,
-				      __u32 una)
+static __always_inline __u32 acked_by(struct sock *sk, const struct sk_buff *skb)
 {
+	/* tp_btf arguments are BTF pointers: plain loads, no bpf_probe_read per field */
 	const struct tcp_skb_cb *cb = (const struct tcp_skb_cb *)skb->cb;
-	__u32 ack = BPF_CORE_READ(cb, ack_seq);
-	__u32 wup, end_seq;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u32 ack = cb->ack_seq, una;
 
-	if ((BPF_CORE_READ(cb, tcp_flags) & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN)) != TCPHDR_ACK)
+	if (!tp || (cb->tcp_flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN)) != TCPHDR_ACK)
 		return 0;
-	if (!seq_before(una, ack) || seq_before(BPF_CORE_READ(tp, snd_nxt), ack))
+	una = tp->snd_una;
+	if (!seq_before(una, ack) || seq_before(tp->snd_nxt, ack))
 		return 0;
-	wup = BPF_CORE_READ(tp, rcv_wup);
-	end_seq = BPF_CORE_READ(cb, end_seq);
-	if (seq_before(end_seq, wup) || seq_before(wup + BPF_CORE_READ(tp, rcv_wnd), end_seq))
+	if (seq_before(cb->end_seq, tp->rcv_wup) ||
+	    seq_before(tp->rcv_wup + tp->rcv_wnd, cb->end_seq))
 		return 0;
 	return ack - una;
 }
@@ -181,24 +182,17 @@ static __always_inline __u32 acked_by(const struct tcp_sock *tp, const struct sk
  *    as nothing is queued after a FIN.
  *  - bytes_received advances with rcv_nxt, which moves past the peer's FIN in tcp_data_queue()
  *    right before tcp_fin() marks the socket SOCK_DONE.
- * Subtracting those gives what the application wrote and could read. skb: the segment
- * tcp_probe traces, whose ACK is counted ahead (acked_by()); NULL everywhere else.
+ * Subtracting those gives what the application wrote and could read. ahead: what the
+ * segment tcp_probe traces acknowledges (acked_by()); 0 everywhere else.
  */
-static __always_inline void read_bytes(const struct sock *sk, struct conn *c,
-				       const struct sk_buff *skb)
+static __always_inline void read_bytes(const struct sock *sk, struct conn *c, __u32 ahead)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked) + ahead;
 	__u64 received = BPF_CORE_READ(tp, bytes_received);
-	__u32 una = BPF_CORE_READ(tp, snd_una);
+	__u32 una = BPF_CORE_READ(tp, snd_una) + ahead;
 	unsigned long sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 
-	if (skb) {
-		__u32 ahead = acked_by(tp, skb, una);
-
-		acked += ahead;
-		una += ahead;
-	}
 	if (acked && c->role == CONN_ROLE_CLIENT)
 		acked--;
 	if (acked && (c->flags & CONN_F_FIN_SENT) && una == BPF_CORE_READ(tp, write_seq))
@@ -269,7 +263,7 @@ static __always_inline int on_state(const struct sock *sk, int newstate)
 	c->state = newstate;
 	if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)
 		c->flags |= CONN_F_FIN_SENT;
-	read_bytes(sk, c, NULL);
+	read_bytes(sk, c, 0);
 	/*
 	 * The tuple settles at ESTABLISHED (a server clone carries the listener's until then), so
 	 * it is read again at every transition but the last: by the time CLOSE is traced the
@@ -355,14 +349,14 @@ int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* Live byte counts between state changes; the close event reads them exactly anyway. */
-static __always_inline int refresh(const struct sock *sk, const struct sk_buff *skb)
+static __always_inline int refresh(struct sock *sk, const struct sk_buff *skb)
 {
 	__u64 key = (__u64)sk;
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 
 	/* sk_data_ready fires for every protocol; only our TCP sockets are in conns */
 	if (c)
-		read_bytes(sk, c, skb);
+		read_bytes(sk, c, skb ? acked_by(sk, skb) : 0);
 	return 0;
 }
 
@@ -373,7 +367,7 @@ int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
 }
 
 SEC("tp_btf/sk_data_ready")
-int BPF_PROG(sk_data_ready, const struct sock *sk)
+int BPF_PROG(sk_data_ready, struct sock *sk)
 {
 	return refresh(sk, NULL);
 }
