@@ -13,9 +13,10 @@
  *   sys_exit_accept4,         tracepoints syscalls:sys_exit_accept[4]: the task that
  *   sys_exit_accept           accept()s a server socket becomes its owner.
  *   tcp_probe                 tp_btf tcp:tcp_probe (each segment received on an established
- *                             socket, before it is processed) and sock:sk_data_ready (data
- *   sk_data_ready             queued for the reader, after the segment's ACK and data were
- *                             processed): refresh the byte counts for the live table.
+ *                             socket, before it is processed; its ACK is counted ahead, see
+ *                             acked_by()) and sock:sk_data_ready (data queued for the
+ *   sk_data_ready             reader, after the segment's ACK and data were processed):
+ *                             refresh the byte counts for the live table.
  *   tcp_data_queue            kprobe on tcp_data_queue, the original tool's hook: the same
  *                             refresh where kprobes exist.
  *
@@ -55,6 +56,16 @@
 #define TCP_FIN_WAIT1	4
 #define TCP_CLOSE	7
 #define TCP_LAST_ACK	9
+/* include/net/tcp.h: TCP_SKB_CB(skb)->tcp_flags */
+#define TCPHDR_SYN 0x02
+#define TCPHDR_RST 0x04
+#define TCPHDR_ACK 0x10
+
+/* include/net/tcp.h before(): sequence numbers compare modulo 2^32 */
+static __always_inline bool seq_before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
 
 const volatile __u32 target_pid = 0;
 const volatile __u32 target_port = 0;
@@ -104,10 +115,21 @@ static __always_inline bool cgroup_ok(const struct sock *sk, __u64 *id)
 	return false;
 }
 
+/*
+ * The local port is read from inet_sock.inet_sport (what the sock:inet_sock_set_state
+ * tracepoint reports, and tcpstates with it), not from skc_num: TCP_CLOSE releases the port
+ * (tcp_set_state() -> inet_put_port() zeroes inet_num before the CLOSE transition is traced),
+ * inet_sport stays until the socket is connected again.
+ */
+static __always_inline __u16 read_sport(const struct sock *sk)
+{
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
 static __always_inline void read_tuple(const struct sock *sk, struct conn *c)
 {
 	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	c->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->sport = read_sport(sk);
 	c->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (c->family == AF_INET) {
 		BPF_CORE_READ_INTO((__u32 *)c->saddr, sk, __sk_common.skc_rcv_saddr);
@@ -116,6 +138,38 @@ static __always_inline void read_tuple(const struct sock *sk, struct conn *c)
 		BPF_CORE_READ_INTO(&c->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&c->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
+}
+
+/*
+ * The sequence space that the segment tcp_probe traces is about to acknowledge. tcp_probe
+ * fires at the top of tcp_rcv_established(), before tcp_ack() moves snd_una (and
+ * bytes_acked with it, tcp_snd_una_update()), and for a socket that only sends nothing fires
+ * after it: a pure ACK is freed without sk_data_ready. Reading the counters there alone
+ * would lag one ACK behind forever (the last one of a transfer: a live SENT of 0 after 1000
+ * bytes). So the ACK the segment carries is counted here, as tcp_ack() will count it: an
+ * ACK, no RST or SYN, acknowledging more than snd_una and nothing past snd_nxt, in a segment
+ * inside the receive window (tcp_sequence() drops the others, ACK and all; rcv_wup + rcv_wnd
+ * is the window's smallest right edge). A segment that tcp_validate_incoming() still drops
+ * after this (PAWS, bad checksum: rare) leaves the live count that far ahead until the next
+ * one; the close record reads the counters themselves. tcp_rcv_established() runs with the
+ * socket locked, so the snd_una read here is the one read_bytes() adds this to.
+ */
+static __always_inline __u32 acked_by(struct sock *sk, const struct sk_buff *skb)
+{
+	/* tp_btf arguments are BTF pointers: plain loads, no bpf_probe_read per field */
+	const struct tcp_skb_cb *cb = (const struct tcp_skb_cb *)skb->cb;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u32 ack = cb->ack_seq, una;
+
+	if (!tp || (cb->tcp_flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN)) != TCPHDR_ACK)
+		return 0;
+	una = tp->snd_una;
+	if (!seq_before(una, ack) || seq_before(tp->snd_nxt, ack))
+		return 0;
+	if (seq_before(cb->end_seq, tp->rcv_wup) ||
+	    seq_before(tp->rcv_wup + tp->rcv_wnd, cb->end_seq))
+		return 0;
+	return ack - una;
 }
 
 /*
@@ -128,19 +182,20 @@ static __always_inline void read_tuple(const struct sock *sk, struct conn *c)
  *    as nothing is queued after a FIN.
  *  - bytes_received advances with rcv_nxt, which moves past the peer's FIN in tcp_data_queue()
  *    right before tcp_fin() marks the socket SOCK_DONE.
- * Subtracting those gives what the application wrote and could read.
+ * Subtracting those gives what the application wrote and could read. ahead: what the
+ * segment tcp_probe traces acknowledges (acked_by()); 0 everywhere else.
  */
-static __always_inline void read_bytes(const struct sock *sk, struct conn *c)
+static __always_inline void read_bytes(const struct sock *sk, struct conn *c, __u32 ahead)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked) + ahead;
 	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	__u32 una = BPF_CORE_READ(tp, snd_una) + ahead;
 	unsigned long sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 
 	if (acked && c->role == CONN_ROLE_CLIENT)
 		acked--;
-	if (acked && (c->flags & CONN_F_FIN_SENT) &&
-	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (acked && (c->flags & CONN_F_FIN_SENT) && una == BPF_CORE_READ(tp, write_seq))
 		acked--;
 	if (received && (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		received--;
@@ -208,16 +263,21 @@ static __always_inline int on_state(const struct sock *sk, int newstate)
 	c->state = newstate;
 	if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)
 		c->flags |= CONN_F_FIN_SENT;
-	read_bytes(sk, c);
+	read_bytes(sk, c, 0);
 	/*
-	 * The tuple settles at ESTABLISHED (a server clone carries the listener's until then). By
-	 * the time the CLOSE transition is traced the socket has been unhashed and its local port
-	 * released (skc_num reads 0), so the last tuple read before CLOSE is the one to keep.
+	 * The tuple settles at ESTABLISHED (a server clone carries the listener's until then), so
+	 * it is read again at every transition but the last: by the time CLOSE is traced the
+	 * socket is unhashed, and the tuple read before is the one to keep. All but the local
+	 * port of an unbound client: connect() picks it (inet_hash_connect()) right after going
+	 * SYN_SENT, so a client that never gets further (refused: SYN_SENT -> CLOSE on the RST,
+	 * or timed out) has it only in inet_sport, read here.
 	 */
 	if (newstate != TCP_CLOSE) {
 		read_tuple(sk, c);
 		return 0;
 	}
+	if (!c->sport)
+		c->sport = read_sport(sk);
 
 	c->duration_ns = bpf_ktime_get_boot_ns() - c->start_ns;
 	/* with --pid, a server socket that process never accepted is not ours */
@@ -289,33 +349,33 @@ int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* Live byte counts between state changes; the close event reads them exactly anyway. */
-static __always_inline int refresh(const struct sock *sk)
+static __always_inline int refresh(struct sock *sk, const struct sk_buff *skb)
 {
 	__u64 key = (__u64)sk;
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 
 	/* sk_data_ready fires for every protocol; only our TCP sockets are in conns */
 	if (c)
-		read_bytes(sk, c);
+		read_bytes(sk, c, skb ? acked_by(sk, skb) : 0);
 	return 0;
 }
 
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
 {
-	return refresh(sk);
+	return refresh(sk, skb);
 }
 
 SEC("tp_btf/sk_data_ready")
-int BPF_PROG(sk_data_ready, const struct sock *sk)
+int BPF_PROG(sk_data_ready, struct sock *sk)
 {
-	return refresh(sk);
+	return refresh(sk, NULL);
 }
 
 SEC("kprobe/tcp_data_queue")
 int BPF_KPROBE(tcp_data_queue, struct sock *sk)
 {
-	return refresh(sk);
+	return refresh(sk, NULL);
 }
 
 char LICENSE[] SEC("license") = "GPL";

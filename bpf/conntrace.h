@@ -25,8 +25,11 @@
  *   duration_ns    close time - start_ns; 0 while the connection is open.
  *   bytes_sent     payload bytes the peer acknowledged (tcp_sock.bytes_acked without the
  *                  SYN and FIN sequence numbers). After an orderly close every byte written
- *                  was acked, so this is what the application sent; while open it lags by
- *                  what is in flight.
+ *                  was acked, so this is what the application sent. While open: what was
+ *                  acked as of the last segment received in ESTABLISHED (its own ACK
+ *                  included) or the last state change, so it lags by what is in flight; in
+ *                  CLOSE_WAIT no tracepoint fires on its ACKs (tcp_probe: ESTABLISHED only)
+ *                  and the count waits for LAST_ACK.
  *   bytes_received payload bytes that arrived in order (tcp_sock.bytes_received without the
  *                  peer's FIN): after an orderly close, what the application could read.
  *   cgroup_id      id of the socket's cgroup v2 (the cgroup of the task that created the

@@ -11,6 +11,7 @@ pkgs=(
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
 	iproute2 procps
 	iputils-ping
+	libbpf-tools python3
 )
 
 missing=()

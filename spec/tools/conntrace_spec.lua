@@ -29,6 +29,23 @@ local function find(recs, role, sport)
       cjson.encode(recs)))
 end
 
+-- A connected loopback pair in this process (client, accepted socket, both blocking with a
+-- timeout) and its ports, closed when the test ends (through finally: the test's only one).
+-- Payloads here stay far below the loopback window, so a blocking send never waits for a
+-- read this process has yet to make.
+local function pair()
+   local cli, conn = traffic.tcp_pair("127.0.0.1")
+   finally(function()
+      cli:close()
+      conn:close()
+   end)
+   cli:settimeout(5)
+   conn:settimeout(5)
+   local _, cport = cli:getsockname()
+   local _, sport = conn:getsockname()
+   return cli, conn, math.tointeger(tonumber(cport)), math.tointeger(tonumber(sport))
+end
+
 -- A port below the ephemeral range (so no client of another spec holds it) that is free now.
 local function free_port()
    for _ = 1, 100 do
@@ -251,6 +268,230 @@ describe("scripts/conntrace.lua #tools", function()
       ok = proc.sh(string.format("%s -e %s 2>&1", proc.quote(bin),
          proc.quote(("sockhost.open_pinned(%q)"):format(pin))))
       assert.is_true(ok, "the existing pin was removed")
+   end)
+
+   describe("connections that do not end in an orderly close", function()
+      local DOWN = 5000 -- the reply, small enough for the blocking sends of pair()
+
+      -- The two close records of a connection, once both are out.
+      local function both(cport, sport)
+         local c, s
+         assert(wait_for(function()
+            c, s = nil, nil
+            for _, r in ipairs(records(read_file(out))) do
+               if r.role == "client" and r.sport == cport then c = r end
+               if r.role == "server" and r.sport == sport then s = r end
+            end
+            return c and s
+         end), ("no close records for %d -> %d: %s"):format(cport, sport,
+            tostring(read_file(out))))
+         return c, s
+      end
+
+      -- Both records of a loopback connection against what the spec did. w: cport, sport,
+      -- up and down (payload bytes client -> server and back), cstates and sstates (the
+      -- state paths), cpid and ccomm (the client's owner; default this process, which
+      -- owns the server end).
+      local function check_ends(c, s, w)
+         assert.same({ w.cpid or me, w.ccomm or comm, "127.0.0.1", w.cport, "127.0.0.1", w.sport,
+            w.up, w.down, w.cstates }, { c.pid, c.comm, c.saddr, c.sport, c.daddr, c.dport,
+            c.bytes_sent, c.bytes_received, c.states })
+         assert.same({ me, comm, "127.0.0.1", w.sport, "127.0.0.1", w.cport, w.down, w.up,
+            w.sstates }, { s.pid, s.comm, s.saddr, s.sport, s.daddr, s.dport, s.bytes_sent,
+            s.bytes_received, s.states })
+      end
+      local ORDERLY = { client = { "syn_sent", "established", "fin_wait1", "fin_wait2", "close" },
+         server = { "syn_recv", "established", "close_wait", "last_ack", "close" } }
+
+      it("a refused connect() keeps its local port, the one tcpstates reports", function()
+         local port = free_port() -- nothing listens there
+         local ts_out = os.tmpname()
+         local ts
+         finally(function()
+            proc.reap(ts)
+            os.remove(ts_out)
+         end)
+         -- libbpf-tools' tcpstates (scripts/install-deps.sh): the same tracepoint, its args
+         ts = proc.spawn(("exec stdbuf -oL /usr/sbin/tcpstates -D %d >%s 2>&1"):format(port,
+            ts_out))
+         assert(wait_for(function() return (read_file(ts_out) or ""):find("SKADDR", 1, true) end),
+            "tcpstates never started: " .. tostring(read_file(ts_out)))
+         start("--json --pid " .. me)
+         local s = assert(socket.tcp4())
+         local ok, err = s:connect("127.0.0.1", port)
+         -- the port connect() picked stays in inet_sport, which getsockname() reports
+         local _, lport = s:getsockname()
+         s:close()
+         assert.same({ nil, "connection refused" }, { ok, err })
+         lport = math.tointeger(tonumber(lport))
+         assert.is_true(lport > 0)
+         assert(wait_for(function() return #records(read_file(out)) >= 1 end),
+            "no close record for the refused connection")
+         local stdout = stop()
+         local recs = records(stdout)
+         assert.equal(1, #recs, stdout)
+         local r = recs[1]
+         assert.same({ me, comm, "client", "inet", "127.0.0.1", lport, "127.0.0.1", port, 0, 0,
+            { "syn_sent", "close" } }, { r.pid, r.comm, r.role, r.family, r.saddr, r.sport,
+            r.daddr, r.dport, r.bytes_sent, r.bytes_received, r.states })
+         local ts_port
+         assert(wait_for(function()
+            ts_port = (read_file(ts_out) or ""):match(
+               "\n%S+%s+%d+%s+%S+%s+127%.0%.0%.1%s+(%d+)%s+127%.0%.0%.1%s+" .. port
+               .. "%s+SYN_SENT%s+%->%s+CLOSE%s")
+            return ts_port
+         end), "tcpstates did not show SYN_SENT -> CLOSE: " .. tostring(read_file(ts_out)))
+         assert.equal(lport, tonumber(ts_port))
+      end)
+
+      it("a connection reset (SO_LINGER 0) keeps its bytes, ports and states", function()
+         start("--json --pid " .. me)
+         local cli, conn, cport, sport = pair()
+         assert(cli:send(("u"):rep(SEND)))
+         assert.equal(SEND, #assert(conn:receive(SEND)))
+         assert(conn:send(("d"):rep(DOWN)))
+         assert.equal(DOWN, #assert(cli:receive(DOWN)))
+         assert(cli:setoption("linger", { on = true, timeout = 0 }))
+         cli:close() -- tcp_disconnect(): CLOSE and an RST instead of a FIN
+         -- the server goes from ESTABLISHED straight to CLOSE on the RST (no CLOSE_WAIT)
+         local c, s = both(cport, sport)
+         check_ends(c, s, { cport = cport, sport = sport, up = SEND, down = DOWN,
+            cstates = { "syn_sent", "established", "close" },
+            sstates = { "syn_recv", "established", "close" } })
+      end)
+
+      it("a half-closed connection counts what goes the other way after the FIN", function()
+         start("--json --pid " .. me)
+         local cli, conn, cport, sport = pair()
+         assert(cli:send(("u"):rep(SEND)))
+         assert(cli:shutdown("send")) -- FIN_WAIT1, FIN_WAIT2 once acked
+         assert.equal(SEND, #assert(conn:receive("*a"))) -- up to the FIN: CLOSE_WAIT
+         assert(conn:send(("d"):rep(DOWN))) -- the half still open
+         assert.equal(DOWN, #assert(cli:receive(DOWN)))
+         conn:close()
+         local c, s = both(cport, sport)
+         check_ends(c, s, { cport = cport, sport = sport, up = SEND, down = DOWN,
+            cstates = ORDERLY.client, sstates = ORDERLY.server })
+      end)
+
+      it("a socket passed to another process over a unix socket is counted whole", function()
+         local port = free_port()
+         local py_out = os.tmpname()
+         local py, srv, conn
+         finally(function()
+            proc.reap(py)
+            os.remove(py_out)
+            for _, x in ipairs({ srv, conn }) do x:close() end -- ipairs: those made
+         end)
+         start(("--json --port %d"):format(port))
+         srv = assert(socket.bind("127.0.0.1", port))
+         srv:settimeout(5)
+         -- python3 connects, hands the socket to a forked child with SCM_RIGHTS and closes
+         -- its own fd; the child sends SEND bytes, reads DOWN and closes
+         py = proc.spawn(("exec /usr/bin/python3 -c %s %d %d %d >%s 2>&1"):format(proc.quote([[
+import os, socket, sys
+port, up, down = (int(a) for a in sys.argv[1:4])
+a, b = socket.socketpair()
+child = os.fork()
+if child == 0:
+    a.close()
+    _, fds, _, _ = socket.recv_fds(b, 1, 1)
+    c = socket.socket(fileno=fds[0])
+    c.sendall(b"u" * up)
+    got = 0
+    while got < down:
+        d = c.recv(65536)
+        if not d:
+            break
+        got += len(d)
+    c.close()
+    print("child", os.getpid(), got, flush=True)
+    os._exit(0)
+b.close()
+c = socket.create_connection(("127.0.0.1", port))
+print("parent", os.getpid(), c.getsockname()[1], flush=True)
+socket.send_fds(a, [b"s"], [c.fileno()])
+c.close()
+os.waitpid(child, 0)
+]]), port, SEND, DOWN, py_out))
+         conn = assert(srv:accept())
+         conn:settimeout(5)
+         assert.equal(SEND, #assert(conn:receive(SEND)))
+         assert(conn:send(("d"):rep(DOWN)))
+         assert.same({ nil, "closed", "" }, { conn:receive("*a") }) -- the child's close
+         conn:close()
+         assert(proc.wait_gone(py, 5), "python3 did not exit")
+         local text = read_file(py_out) or ""
+         local ppid, cport = text:match("parent (%d+) (%d+)\n")
+         local kid, got = text:match("child (%d+) (%d+)\n")
+         assert(ppid and kid, "python3 said: " .. text)
+         assert.not_equal(ppid, kid)
+         assert.equal(DOWN, tonumber(got))
+         ppid, cport = math.tointeger(tonumber(ppid)), math.tointeger(tonumber(cport))
+         local c, s = both(cport, port)
+         -- the owner is who connect()ed (the parent), whoever used the socket afterwards
+         check_ends(c, s, { cport = cport, sport = port, up = SEND, down = DOWN,
+            cstates = ORDERLY.client, sstates = ORDERLY.server, cpid = ppid, ccomm = "python3" })
+         local stdout, stderr = stop()
+         assert.equal(2, #records(stdout), stdout)
+         assert.matches("conntrace: 2 connections seen, 2 closed, 0 still open", stderr, 1, true)
+      end)
+   end)
+
+   describe("live table", function()
+      -- The tables printed so far, in order, each from its title line on.
+      local function tables(text)
+         local t = {}
+         for title in (text or ""):gmatch("()%d%d:%d%d:%d%d  %d+ open, %d+ closed\n") do
+            t[#t + 1] = title
+         end
+         for i, at in ipairs(t) do t[i] = text:sub(at, (t[i + 1] or #text + 1) - 1) end
+         return t
+      end
+
+      -- The client and server rows of cport <-> sport in a table: {sent, received} each.
+      local function live_rows(tab, cport, sport)
+         local function one(role, l, r)
+            local sent, recv = tab:match(("%%s%s%%s+127%%.0%%.0%%.1:%d%%s+127%%.0%%.0%%.1:%d%%s+"
+               .. "established%%s+(%%d+)%%s+(%%d+)%%s"):format(role, l, r))
+            return sent and { tonumber(sent), tonumber(recv) }
+         end
+         return one("client", cport, sport), one("server", sport, cport)
+      end
+
+      for _, n in ipairs({ 100000, 1000 }) do
+         it(("shows SENT %d for a socket that sent %d bytes, all acked"):format(n, n), function()
+            start("--interval 0.2 --pid " .. me)
+            local cli, conn, cport, sport = pair()
+            -- 10,000 at a time, each read before the next: the client only sends, and
+            -- gets nothing back but ACKs
+            local sent = 0
+            while sent < n do
+               local len = math.min(10000, n - sent)
+               assert(cli:send(("s"):rep(len)))
+               assert.equal(len, #assert(conn:receive(len)))
+               sent = sent + len
+            end
+            -- the kernel's count: tcp_info bytes_acked (which counts the SYN too)
+            local acked
+            assert(wait_for(function()
+               local _, ss = proc.sh(("ss -tinH state established '( sport = :%d and dport = "
+                  .. ":%d )'"):format(cport, sport))
+               acked = tonumber(ss:match("bytes_acked:(%d+)"))
+               return acked == n + 1
+            end, 5), ("ss bytes_acked %s, want %d"):format(tostring(acked), n + 1))
+            -- a table reads the map before its title goes out: the second table from now
+            -- read it after the last ACK was in, and is whole once a third one begins
+            local want = #tables(read_file(out)) + 2
+            local tab = assert(wait_for(function()
+               local t = tables(read_file(out))
+               return t[want + 1] and t[want]
+            end, 5), "no live tables: " .. tostring(read_file(out)))
+            local client, server = live_rows(tab, cport, sport)
+            assert.same({ { n, 0 }, { 0, n } }, { client, server }, tab)
+            assert.equal(n, acked - 1)
+         end)
+      end
    end)
 
    it("--demo prints a table of its own live and closed connections", function()
