@@ -91,8 +91,9 @@ local function parse_args()
       .. "sockhost.open_pinned(path). Removed at exit unless --keep-pin.")
       :argname("<path>")
    parser:flag("--keep-pin", "Leave the --pin path in place at exit.")
-   parser:option("--hooks", "Which kernel hooks to use: auto (kprobe tcp_data_queue where "
-      .. "kprobes exist, else tp_btf), tp_btf, tracepoint (no live byte counts), kprobe.")
+   parser:option("--hooks", "Which kernel hooks to use: auto (tp_btf where BTF-typed "
+      .. "tracepoints exist, else kprobe tcp_data_queue), tp_btf, tracepoint (no live byte "
+      .. "counts), kprobe (live bytes sent lag one ACK).")
       :argname("<set>"):choices({ "auto", "tp_btf", "tracepoint", "kprobe" }):default("auto")
    parser:flag("--demo", "Open a few loopback TCP connections (IPv4, and IPv6 when ::1 "
       .. "exists) from a temporary cgroup sockhost-conntrace-<pid> under the cgroup2 root, "
@@ -132,12 +133,18 @@ local function choose_hooks(mode)
       if not f.tp_btf.ok then fail("--hooks tp_btf: " .. why("tp_btf")) end
       state = { prog = "inet_sock_set_state", desc = "tp_btf inet_sock_set_state" }
    end
-   if mode == "kprobe" or (mode == "auto" and f.kprobe.ok) then
-      if not f.kprobe.ok then fail("--hooks kprobe: " .. why("kprobe")) end
+   -- tp_btf tcp_probe first: it counts the ACK it is about to process, so live bytes sent
+   -- are exact after the last ACK; kprobe tcp_data_queue (the original's) lags one ACK
+   if mode == "kprobe" or (mode == "auto" and not f.tp_btf.ok and f.kprobe.ok) then
+      if not f.kprobe.ok then
+         fail("--hooks kprobe: " .. why("kprobe") .. "; the tracepoint hooks give the same "
+            .. "records: --hooks tp_btf (live bytes too) or --hooks tracepoint")
+      end
       refresh = { prog = "tcp_data_queue", desc = "kprobe tcp_data_queue" }
    elseif mode ~= "tracepoint" and f.tp_btf.ok then
       refresh = { prog = "tcp_probe", desc = "tp_btf tcp_probe" }
-      if mode == "auto" then notes = why("kprobe") end
+   elseif mode == "auto" then
+      notes = why("kprobe")
    end
    local progs = { state.prog, "sys_exit_accept", "sys_exit_accept4" }
    -- sock:sk_data_ready is newer (6.6) than the rest; it refreshes after the data is in

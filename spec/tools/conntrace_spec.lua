@@ -559,8 +559,9 @@ os.waitpid(child, 0)
          local ok, output, code = run("--hooks kprobe")
          assert.is_false(ok)
          assert.equal(1, code)
-         assert.equal(("conntrace: --hooks kprobe: kprobe unavailable: %s\n"):format(kp.reason),
-            output)
+         assert.equal(("conntrace: --hooks kprobe: kprobe unavailable: %s; the tracepoint hooks "
+            .. "give the same records: --hooks tp_btf (live bytes too) or --hooks tracepoint\n")
+            :format(kp.reason), output)
       end)
    end)
 end)
