@@ -5,7 +5,7 @@
 --   (a) drain: the `fill` program (run through BPF_PROG_TEST_RUN) fills a 4 MiB ring with
 --       32-byte records; only the drain is timed; fills repeat until --records records.
 --       C ring_buffer__consume, sockhost per-event decoded callback, batch mode (all fields,
---       and one field), raw mode.
+--       and one field), raw mode, and NDJSON lines encoded in C (opts.ndjson).
 --   (b) live: a producer process calls getppid() in a loop for --seconds; the tracepoint
 --       writes one record per call (through the loss ledger). Producer rate and drops with no
 --       consumer attached, the C consumer, sockhost, and bpftrace printf.
@@ -95,6 +95,14 @@ local drains = {
    end,
    function()
       return drain_sockhost("sockhost raw strings", nil, function(s) sum = sum + #s end)
+   end,
+   function()
+      -- every record encoded to an NDJSON line in C and written (to /dev/null): conntrace's
+      -- --json path
+      local null <close> = assert(io.open("/dev/null", "w"))
+      return drain_sockhost("sockhost opts.ndjson lines (C)", "struct bench_event", nil,
+         { ndjson = { out = null, type = "bench",
+            fields = { "seq", { "t", from = "ts" }, "pid", "cpu", "val" } } })
    end,
 }
 local c_rate

@@ -88,6 +88,7 @@ struct sh_jsonl {
 	long long offset_ns; /* wall clock - clock, this drain */
 	int nfields;
 	struct field f[FIELDS_MAX];
+	size_t max; /* the longest line a record can make */
 	char *buf;
 	size_t len, cap;
 };
@@ -396,13 +397,10 @@ void sh_jsonl_begin(struct sh_jsonl *j)
 const char *sh_jsonl_encode(struct sh_jsonl *j, const void *data, size_t *len)
 {
 	const unsigned char *rec = data;
-	size_t max = j->prefix_len + 40;
 	long long ns;
 
-	for (int i = 0; i < j->nfields; i++)
-		max += field_max(&j->f[i]);
 	j->len = 0;
-	if (!reserve(j, max))
+	if (!reserve(j, j->max))
 		return NULL;
 	put(j, j->prefix, j->prefix_len);
 	if (j->nts) {
@@ -923,5 +921,8 @@ struct sh_jsonl *sh_jsonl_compile(lua_State *L, int idx, const struct btf *btf, 
 		}
 	}
 	lua_pop(L, 1);
+	j->max = j->prefix_len + 40;
+	for (int i = 0; i < j->nfields; i++)
+		j->max += field_max(&j->f[i]);
 	return j;
 }
