@@ -16,6 +16,8 @@
 
 local sockhost = require "sockhost"
 local net = require "sockhost.net"
+local fmt = require "sockhost.fmt"
+local tab = require "sockhost.tab"
 local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
@@ -203,12 +205,6 @@ local function json_spec(out)
    }
 end
 
-local function human_duration(ns)
-   if ns < 1e6 then return ("%dus"):format(ns // 1000) end
-   if ns < 1e9 then return ("%.1fms"):format(ns / 1e6) end
-   return ("%.2fs"):format(ns / 1e9)
-end
-
 -- CLOCK_BOOTTIME, the clock of struct conn's start_ns, from /proc/uptime (10 ms steps).
 local function boottime_ns()
    local f = assert(io.open("/proc/uptime", "r"))
@@ -217,18 +213,30 @@ local function boottime_ns()
    return math.floor(up * 1e9)
 end
 
-local HEADER = { "PID", "COMM", "ROLE", "LOCAL", "REMOTE", "STATE", "SENT", "RECEIVED",
-   "DURATION", "TRANSITIONS" }
-local RIGHT = { [1] = true, [7] = true, [8] = true, [9] = true }
+-- The table: exact byte counts (the tool's promise), durations in human units.
+local COLUMNS = {
+   { key = "pid", title = "PID" },
+   { key = "comm", title = "COMM", align = "left" },
+   { key = "role", title = "ROLE", align = "left" },
+   { key = "laddr", title = "LOCAL", align = "left" },
+   { key = "raddr", title = "REMOTE", align = "left" },
+   { key = "state", title = "STATE", align = "left" },
+   { key = "sent", title = "SENT", align = "right" },
+   { key = "received", title = "RECEIVED", align = "right" },
+   { key = "age", title = "DURATION", align = "right" },
+   { key = "states", title = "TRANSITIONS", align = "left" },
+}
 
 local function row(c, now)
    local closed = c.duration_ns ~= 0
    local age = closed and c.duration_ns or math.max(0, now - c.start_ns)
    return {
-      tostring(c.pid), c.comm ~= "" and c.comm or "-", ROLE[c.role] or tostring(c.role),
-      net.endpoint(c.saddr, c.family, c.sport), net.endpoint(c.daddr, c.family, c.dport),
-      state_name(c.state), tostring(c.bytes_sent), tostring(c.bytes_received),
-      human_duration(age) .. (closed and "" or "+"), table.concat(state_path(c), ">"),
+      pid = c.pid, comm = c.comm ~= "" and c.comm or "-", role = ROLE[c.role] or c.role,
+      laddr = net.endpoint(c.saddr, c.family, c.sport),
+      raddr = net.endpoint(c.daddr, c.family, c.dport),
+      state = state_name(c.state), sent = c.bytes_sent, received = c.bytes_received,
+      age = fmt.duration(age) .. (closed and "" or "+"),
+      states = table.concat(state_path(c), ">"),
    }
 end
 
@@ -238,23 +246,8 @@ local function print_table(out, title, rows)
       out:write("  (no connections)\n")
       return
    end
-   table.insert(rows, 1, HEADER)
-   local width = {}
-   for _, r in ipairs(rows) do
-      for i, cell in ipairs(r) do width[i] = math.max(width[i] or 0, #cell) end
-   end
-   for _, r in ipairs(rows) do
-      local cells = {}
-      for i, cell in ipairs(r) do
-         if i == #r then
-            cells[i] = cell
-         elseif RIGHT[i] then
-            cells[i] = (" "):rep(width[i] - #cell) .. cell
-         else
-            cells[i] = cell .. (" "):rep(width[i] - #cell)
-         end
-      end
-      out:write("  ", table.concat(cells, "  "), "\n")
+   for line in tab.render(rows, { columns = COLUMNS }):gmatch("[^\n]+") do
+      out:write("  ", line, "\n")
    end
 end
 
