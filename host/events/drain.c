@@ -333,7 +333,8 @@ static int drain_ndjson(lua_State *L, struct sh_evsrc *s, struct sh_loop *lp)
 		int e = errno;
 
 		clearerr(out->f);
-		rc = luaL_error(L, "%s '%s': opts.ndjson: write: %s", s->kind, s->name, strerror(e));
+		rc = luaL_error(L, "%s '%s': opts.ndjson: write: %s", s->kind, s->name,
+				strerror(e));
 	}
 	return rc;
 }

@@ -612,14 +612,14 @@ static void enum_names(struct ctx *c, struct field *f, const struct btf_type *t)
 		if (btf_is_enum(t)) {
 			s = btf__name_by_offset(c->btf, btf_enum(t)[i].name_off);
 			v = btf_kflag(t) ? (long long)btf_enum(t)[i].val :
-					     (long long)(__u32)btf_enum(t)[i].val;
+					   (long long)(__u32)btf_enum(t)[i].val;
 		} else {
 			s = btf__name_by_offset(c->btf, btf_enum64(t)[i].name_off);
 			v = (long long)btf_enum64_value(btf_enum64(t) + i);
 		}
 		f->names[f->nnames].v = v;
-		f->names[f->nnames].json = quote(s ? s : "", s ? strlen(s) : 0,
-						 &f->names[f->nnames].len);
+		f->names[f->nnames].json =
+			quote(s ? s : "", s ? strlen(s) : 0, &f->names[f->nnames].len);
 		if (!f->names[f->nnames].json)
 			fail(c, "out of memory");
 		f->nnames++;
@@ -658,7 +658,8 @@ static void add_field(struct ctx *c, int i)
 							  lua_tostring(L, -2) :
 							  luaL_typename(L, -2);
 				lua_pop(L, 2);
-				fail(c, "fields[%d]: unknown option '%s' (valid: from, names, addr, div, count, more)",
+				fail(c,
+				     "fields[%d]: unknown option '%s' (valid: from, names, addr, div, count, more)",
 				     i, bad);
 			}
 			lua_pop(L, 1);
@@ -674,7 +675,8 @@ static void add_field(struct ctx *c, int i)
 	if (!klen || klen > KEY_MAX)
 		fail(c, "fields[%d]: a key of 1 to %d bytes, got %d", i, KEY_MAX, (int)klen);
 	if (!strcmp(key, "ts") || !strcmp(key, "type"))
-		fail(c, "field '%s': the key \"%s\" is the line's own (type, ts): rename it, {\"%s\", from = \"%s\"}",
+		fail(c,
+		     "field '%s': the key \"%s\" is the line's own (type, ts): rename it, {\"%s\", from = \"%s\"}",
 		     key, key, key[1] == 's' ? "t" : "kind", key);
 	{
 		size_t qlen;
@@ -706,7 +708,8 @@ static void add_field(struct ctx *c, int i)
 	if (btf_is_array(t)) {
 		const struct btf_array *a = btf_array(t);
 		__u32 eid = a->type;
-		const struct btf_type *et = sh_btf_peel(c->btf, &eid, SH_PEEL_MODS | SH_PEEL_TYPEDEFS);
+		const struct btf_type *et =
+			sh_btf_peel(c->btf, &eid, SH_PEEL_MODS | SH_PEEL_TYPEDEFS);
 
 		if (!et || !(btf_is_int(et) || btf_is_any_enum(et)) || et->size > 8 ||
 		    (et->size & (et->size - 1)))
@@ -786,12 +789,14 @@ static void add_field(struct ctx *c, int i)
 		size_t bytes = (size_t)f->nelem * f->v.size;
 
 		if (f->kind != JK_ARRAY && f->kind != JK_INT && f->kind != JK_STR)
-			fail(c, "field '%s': addr on something other than bytes or an integer", key);
+			fail(c, "field '%s': addr on something other than bytes or an integer",
+			     key);
 		if (lua_type(L, -1) == LUA_TSTRING) {
 			f->fam = int_member(c, lua_tostring(L, -1), "addr");
 			f->fam_field = true;
 			if (bytes < 4)
-				fail(c, "field '%s': %d bytes cannot hold an address", key, (int)bytes);
+				fail(c, "field '%s': %d bytes cannot hold an address", key,
+				     (int)bytes);
 		} else if (lua_isinteger(L, -1) &&
 			   (lua_tointeger(L, -1) == 4 || lua_tointeger(L, -1) == 6)) {
 			f->fam_fixed = lua_tointeger(L, -1) == 4 ? AF_INET : AF_INET6;
@@ -829,10 +834,11 @@ struct sh_jsonl *sh_jsonl_compile(lua_State *L, int idx, const struct btf *btf, 
 		bool ok = false;
 
 		for (int k = 0; !ok && opts[k]; k++)
-			ok = lua_type(L, -2) == LUA_TSTRING && !strcmp(lua_tostring(L, -2), opts[k]);
+			ok = lua_type(L, -2) == LUA_TSTRING &&
+			     !strcmp(lua_tostring(L, -2), opts[k]);
 		if (!ok) {
 			const char *bad = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) :
-									    luaL_typename(L, -2);
+									   luaL_typename(L, -2);
 			lua_pop(L, 2);
 			fail(&c, "unknown option '%s' (valid: out, type, ts, clock, fields)", bad);
 		}
@@ -871,7 +877,8 @@ struct sh_jsonl *sh_jsonl_compile(lua_State *L, int idx, const struct btf *btf, 
 		else if (s && !strcmp(s, "realtime"))
 			j->clock = CLOCK_REALTIME;
 		else
-			fail(&c, "clock must be \"boottime\", \"monotonic\" or \"realtime\", got %s",
+			fail(&c,
+			     "clock must be \"boottime\", \"monotonic\" or \"realtime\", got %s",
 			     s ? s : luaL_typename(L, -1));
 	}
 	lua_pop(L, 1);

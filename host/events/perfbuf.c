@@ -183,8 +183,8 @@ static const struct sh_evsrc_ops perf_ops = {
 	.dropped = perf_dropped,
 	.pending = perf_pending,
 	.free = perf_free,
-	.opt_names =
-		(const char *const[]){ "batch", "fields", "on_error", "ndjson", "pages", "on_lost", NULL },
+	.opt_names = (const char *const[]){ "batch", "fields", "on_error", "ndjson", "pages",
+					    "on_lost", NULL },
 };
 
 static const struct sh_class perf_class = {

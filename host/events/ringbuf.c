@@ -108,7 +108,8 @@ static lua_Integer ring_pending(struct sh_evsrc *s)
 	prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
 	/* at most one record per 8 bytes: a bound even if the ring's headers were garbage */
 	for (size_t i = 0; cons < prod && i <= r->data_size / 8; i++) {
-		__u32 len = __atomic_load_n((__u32 *)(r->data + (cons & r->mask)), __ATOMIC_ACQUIRE);
+		__u32 len =
+			__atomic_load_n((__u32 *)(r->data + (cons & r->mask)), __ATOMIC_ACQUIRE);
 
 		if (!(len & BPF_RINGBUF_DISCARD_BIT))
 			n++;
@@ -250,8 +251,9 @@ int sh_ringbuf_subscribe(lua_State *L)
 		lua_pushfstring(L, "ringbuf '%s': opts.latency", m->name);
 		latency = sh_check_seconds(L, -2, lua_tostring(L, -1));
 		if (latency > LATENCY_MAX)
-			return luaL_error(L, "ringbuf '%s': opts.latency must be at most %d seconds, got %s",
-					  m->name, LATENCY_MAX, lua_tostring(L, -2));
+			return luaL_error(
+				L, "ringbuf '%s': opts.latency must be at most %d seconds, got %s",
+				m->name, LATENCY_MAX, lua_tostring(L, -2));
 	}
 	lua_settop(L, 5);
 	err = ring_map(r, fd);

@@ -328,7 +328,8 @@ static int l_open(lua_State *L)
 		return luaL_error(L,
 				  "object '%s': SOCKHOST_RING_SIZE must be a power of 2 from %d "
 				  "to 2147483648 bytes, got '%s'",
-				  o->path, (int)sysconf(_SC_PAGESIZE), getenv("SOCKHOST_RING_SIZE"));
+				  o->path, (int)sysconf(_SC_PAGESIZE),
+				  getenv("SOCKHOST_RING_SIZE"));
 	if (lua_istable(L, 2) && !apply_opts(L, obj_idx, 2))
 		return 1;
 	sh_object_load(L, obj_idx);

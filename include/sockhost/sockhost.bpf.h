@@ -80,7 +80,7 @@ static __always_inline __u64 sh_wakeup_flags(void *rb, volatile __u64 *threshold
 	if (!t)
 		return 0;
 	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= t ? BPF_RB_FORCE_WAKEUP :
-								BPF_RB_NO_WAKEUP;
+							       BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void sh_count_drop(void *drops)
@@ -104,7 +104,7 @@ static __always_inline void *sh_reserve_or_count(void *rb, void *drops, __u64 si
 }
 
 static __always_inline long sh_output_or_count(void *rb, void *drops, void *data, __u64 size,
-						volatile __u64 *threshold)
+					       volatile __u64 *threshold)
 {
 	long err = bpf_ringbuf_output(rb, data, size, sh_wakeup_flags(rb, threshold));
 
@@ -113,7 +113,7 @@ static __always_inline long sh_output_or_count(void *rb, void *drops, void *data
 	return err;
 }
 
-#define sh_ringbuf_reserve(name, size)	    sh_reserve_or_count(&name, &name##_drops, size)
+#define sh_ringbuf_reserve(name, size) sh_reserve_or_count(&name, &name##_drops, size)
 #define sh_ringbuf_output(name, data, size) \
 	sh_output_or_count(&name, &name##_drops, data, size, &name##_wakeup)
 #define sh_ringbuf_submit(name, p) bpf_ringbuf_submit(p, sh_wakeup_flags(&name, &name##_wakeup))

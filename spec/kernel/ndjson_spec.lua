@@ -149,27 +149,39 @@ for line in sys.stdin:
          return obj:subscribe("mixed", typ == nil and "struct ev_mixed" or typ or nil, nil, opts)
       end
       local pre = "ringbuf 'mixed': opts.ndjson"
-      errors.raises(function() sub({}) end, pre .. ".out must be a file (io.stdout, io.open(...)), got nil")
-      errors.raises(function() sub({ out = io.stdout, colour = 1 }) end, pre .. ": unknown option 'colour' (valid: out, type, ts, clock, fields)")
-      errors.raises(function() sub({ out = io.stdout, fields = { "ts" } }) end, pre .. ": field 'ts': "
-         .. "the key \"ts\" is the line's own (type, ts): rename it, {\"t\", from = \"ts\"}")
+      local function refuses(d, want, typ, opts)
+         errors.raises(function() sub(d, typ, opts) end, pre .. want)
+      end
+      local S = io.stdout
+      refuses({}, ".out must be a file (io.stdout, io.open(...)), got nil")
+      refuses({ out = S, colour = 1 },
+         ": unknown option 'colour' (valid: out, type, ts, clock, fields)")
+      refuses({ out = S, fields = { "ts" } }, ": field 'ts': the key \"ts\" is the line's own "
+         .. "(type, ts): rename it, {\"t\", from = \"ts\"}")
       errors.raises(function()
-         obj:subscribe("events", "struct ev_record", nil, { ndjson = { out = io.stdout } })
+         obj:subscribe("events", "struct ev_record", nil, { ndjson = { out = S } })
       end, "ringbuf 'events': opts.ndjson: field 'ts': the key \"ts\" is the line's own (type, "
          .. "ts): rename it, {\"t\", from = \"ts\"}")
-      errors.raises(function() sub({ out = io.stdout, fields = { "nope" } }) end, pre .. ": field 'nope': struct ev_mixed has no member 'nope'")
-      errors.raises(function() sub({ out = io.stdout, fields = { { "name", names = {} } } }) end, pre .. ": field 'name': names on a string")
-      errors.raises(function() sub({ out = io.stdout, fields = { { "kind", count = "n" } } }) end, pre .. ": field 'kind': count on something other than an array")
-      errors.raises(function() sub({ out = io.stdout, fields = { { "kind", addr = "family" } } }) end, pre .. ": field 'kind': 1 bytes cannot hold an address")
-      errors.raises(function() sub({ out = io.stdout, fields = { { "hist", addr = true } } }) end, pre .. ": field 'hist': addr must be 4, 6 or the name of a family field")
-      errors.raises(function() sub({ out = io.stdout, fields = { { "big", div0 = 1 } } }) end, pre .. ": fields[1]: unknown option 'div0' (valid: from, names, addr, div, "
-         .. "count, more)")
-      errors.raises(function() sub({ out = io.stdout, fields = { { "big", div = 0 } } }) end, pre .. ": field 'big': div must be a positive integer")
-      errors.raises(function() sub({ out = io.stdout, ts = "nope" }) end, pre .. ": ts 'nope' is not an integer field of the record")
-      errors.raises(function() sub({ out = io.stdout, clock = "utc" }) end, pre .. ': clock must be "boottime", "monotonic" or "realtime", got utc')
-      errors.raises(function() sub({ out = io.stdout }, false) end, pre .. " needs a record type (a struct in the object's BTF)")
-      errors.raises(function() sub({ out = io.stdout }, nil, { batch = 16 }) end, pre .. " and opts.batch do not go together")
-      errors.raises(function() obj:subscribe("mixed", "struct ev_mixed", nil) end, "ringbuf 'mixed': callback must be callable, got nil")
+      refuses({ out = S, fields = { "nope" } },
+         ": field 'nope': struct ev_mixed has no member 'nope'")
+      refuses({ out = S, fields = { { "name", names = {} } } }, ": field 'name': names on a string")
+      refuses({ out = S, fields = { { "kind", count = "n" } } },
+         ": field 'kind': count on something other than an array")
+      refuses({ out = S, fields = { { "kind", addr = "family" } } },
+         ": field 'kind': 1 bytes cannot hold an address")
+      refuses({ out = S, fields = { { "hist", addr = true } } },
+         ": field 'hist': addr must be 4, 6 or the name of a family field")
+      refuses({ out = S, fields = { { "big", div0 = 1 } } },
+         ": fields[1]: unknown option 'div0' (valid: from, names, addr, div, count, more)")
+      refuses({ out = S, fields = { { "big", div = 0 } } },
+         ": field 'big': div must be a positive integer")
+      refuses({ out = S, ts = "nope" }, ": ts 'nope' is not an integer field of the record")
+      refuses({ out = S, clock = "utc" },
+         ': clock must be "boottime", "monotonic" or "realtime", got utc')
+      refuses({ out = S }, " needs a record type (a struct in the object's BTF)", false)
+      refuses({ out = S }, " and opts.batch do not go together", nil, { batch = 16 })
+      errors.raises(function() obj:subscribe("mixed", "struct ev_mixed", nil) end,
+         "ringbuf 'mixed': callback must be callable, got nil")
    end)
 
    it("stops the loop with the error when the file it writes to is closed", function()
@@ -179,6 +191,7 @@ for line in sys.stdin:
       local sub <close> = obj:subscribe("mixed", "struct ev_mixed", nil, { ndjson = desc(f) })
       local link <close> = attach(obj)
       f:close()
+      assert.is_true(sub.received == 0 and link ~= nil)
       open_files(1)
       local ok, err = pcall(sockhost.run, { duration = 1 })
       rm()
@@ -216,8 +229,11 @@ describe("ring pacing #kernel", function()
 
    it("refuses a latency that is not a number of seconds up to 10", function()
       local obj <close> = evgen()
-      errors.raises(function() obj:subscribe("events", "struct ev_record", print, { latency = 11 }) end, "ringbuf 'events': opts.latency must be at most 10 seconds, got 11")
-      errors.raises(function() obj:subscribe("events", "struct ev_record", print, { latency = 0 }) end, "ringbuf 'events': opts.latency must be > 0 seconds, got 0.0")
+      local function latency(v)
+         return function() obj:subscribe("events", "struct ev_record", print, { latency = v }) end
+      end
+      errors.raises(latency(11), "ringbuf 'events': opts.latency must be at most 10 seconds, got 11")
+      errors.raises(latency(0), "ringbuf 'events': opts.latency must be > 0 seconds, got 0.0")
    end)
 end)
 
