@@ -29,7 +29,8 @@ local layers = { "base", "btf", "lua", "features", "obj", "attach", "events", "l
 local top = {
    ["module.c"] = "all",
    ["module_so.c"] = { api = true },
-   ["embed.c"] = { api = true, loop = true, lua = true },
+   -- the C API: the loop (forced signal), the message handler, the exit ledger (events)
+   ["embed.c"] = { api = true, events = true, loop = true, lua = true },
    -- the executable sees sockhost.h only, and cli.h, the header its two files share
    ["main.c"] = { api = true, cli = true },
    ["repl.c"] = { api = true, cli = true },
