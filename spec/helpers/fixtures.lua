@@ -26,4 +26,18 @@ function fixtures.open(name, opts)
    return require("sockhost").open(fixtures.path(name), opts)
 end
 
+--- evgen (spec/fixtures/evgen.bpf.c) loaded for this process, cookie 0x5eed; globals
+-- override the defaults, maps sizes maps. Its tracepoint runs on this process's openat().
+function fixtures.evgen(globals, maps)
+   local sockhost = require "sockhost"
+   local g = { target_pid = sockhost.pid(), cookie = 0x5eed }
+   for k, v in pairs(globals or {}) do g[k] = v end
+   return fixtures.open("evgen", { globals = g, maps = maps })
+end
+
+--- Attach evgen's tracepoint program; the link.
+function fixtures.evgen_attach(obj)
+   return obj:program("sys_enter_openat"):attach()
+end
+
 return fixtures

@@ -138,6 +138,30 @@ function proc.records(text)
    return out
 end
 
+--- How python3's json and jq read an NDJSON text: per record "key:type,..." in its key
+-- order (python's type names: int, float, str, list, dict, bool, NoneType), and jq's
+-- `keys_unsorted` of each. Raises when either cannot read a line.
+function proc.json_shapes(text)
+   local path = os.tmpname()
+   local f = assert(io.open(path, "w"))
+   f:write(text)
+   f:close()
+   local ok, py = sh(("python3 -c %s < %s 2>&1"):format(quote([[
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print(",".join("%s:%s" % (k, type(v).__name__) for k, v in r.items()))
+]]), quote(path)))
+   local ok2, jq = sh(("jq -c 'keys_unsorted' < %s 2>&1"):format(quote(path)))
+   os.remove(path)
+   assert(ok, "python3 could not read it: " .. py)
+   assert(ok2, "jq could not read it: " .. jq)
+   local shapes, keys = {}, {}
+   for line in py:gmatch("[^\n]+") do shapes[#shapes + 1] = line end
+   for line in jq:gmatch("[^\n]+") do keys[#keys + 1] = line end
+   return shapes, keys
+end
+
 --- Start cmd in the background in a process group of its own (setsid sh -c 'cmd' &, output
 -- to /dev/null unless cmd redirects it); returns its pid, which is also the group id, so kill
 -- and wait_gone reach the children cmd starts too.

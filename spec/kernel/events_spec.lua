@@ -20,16 +20,7 @@ local function poll_until(fn)
    return proc.poll_until(sockhost, fn)
 end
 
---- evgen loaded for this process; globals override the defaults.
-local function evgen(globals, maps)
-   local g = { target_pid = sockhost.pid(), cookie = 0x5eed }
-   for k, v in pairs(globals or {}) do g[k] = v end
-   return fixtures.open("evgen", { globals = g, maps = maps })
-end
-
-local function attach(obj)
-   return obj:program("sys_enter_openat"):attach()
-end
+local evgen, attach = fixtures.evgen, fixtures.evgen_attach
 
 describe("sockhost.ringbuf #kernel", function()
    it("delivers exactly the records of the calls made, decoded by BTF", function()

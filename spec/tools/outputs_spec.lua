@@ -11,26 +11,7 @@ local function tool(name)
    return ("%s %s"):format(proc.quote(bin), proc.quote(src .. "/scripts/" .. name .. ".lua"))
 end
 
--- Each line of an NDJSON text as python3 sees it: "key:type,key:type,..." per record.
-local function python_shapes(text)
-   local path = os.tmpname()
-   local f = assert(io.open(path, "w"))
-   f:write(text)
-   f:close()
-   local out = proc.must(("python3 -c %s < %s"):format(proc.quote([[
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    print(",".join("%s:%s" % (k, type(v).__name__) for k, v in r.items()))
-]]), proc.quote(path)))
-   -- jq reads every line too (keys in their order)
-   local jq = proc.must(("jq -c 'keys_unsorted' < %s"):format(proc.quote(path)))
-   os.remove(path)
-   local shapes, jqkeys = {}, {}
-   for line in out:gmatch("[^\n]+") do shapes[#shapes + 1] = line end
-   for line in jq:gmatch("[^\n]+") do jqkeys[#jqkeys + 1] = line end
-   return shapes, jqkeys
-end
+local python_shapes = proc.json_shapes
 
 -- stdout of cmd (stderr, the tool's summary, apart); raises when it fails.
 local function stdout_of(cmd)
