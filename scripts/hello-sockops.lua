@@ -64,26 +64,30 @@ local function text_line(e)
    return table.concat(parts, " | ")
 end
 
--- --json: the keys in this order (documented in --help; checked by the tools spec)
-local JSON_ORDER = { "pid", "op", "family", "laddr", "lport", "raddr", "rport", "state",
-   "old_state", "new_state" }
+-- --json: lines encoded in C from the record (opts.ndjson), the keys in this order
+-- (documented in --help; checked by spec/tools/outputs_spec.lua).
+local function names(fn, lo, hi)
+   local t = {}
+   for i = lo, hi do t[i] = fn(i) end
+   return t
+end
 
-local function json_record(e)
-   local r = {
-      pid = e.pid,
-      family = net.family_name(e.family) or e.family,
-      op = net.sockops_op_name(e.op) or e.op,
-      laddr = net.ntop(e.laddr, e.family),
-      lport = e.lport,
-      raddr = net.ntop(e.raddr, e.family),
-      rport = e.rport,
-      state = e.state and (net.tcp_state_name(e.state) or e.state) or nil,
+local function json_spec(out)
+   local tcp = names(net.tcp_state_name, 1, 13)
+   return {
+      out = out, type = "sockops", ts = "now",
+      fields = {
+         "pid",
+         { "op", names = names(net.sockops_op_name, 0, 31) },
+         { "family", names = { [2] = "inet", [10] = "inet6" } },
+         { "laddr", addr = "family" }, "lport",
+         { "raddr", addr = "family" }, "rport",
+         { "state", names = tcp },
+         -- BPF_SOCK_OPS_STATE_CB (10): args are the old and the new state
+         { "old_state", from = "args[0]", names = tcp, when = { "op", 10 } },
+         { "new_state", from = "args[1]", names = tcp, when = { "op", 10 } },
+      },
    }
-   if e.op == 10 and e.args then
-      r.old_state = net.tcp_state_name(e.args[1]) or e.args[1]
-      r.new_state = net.tcp_state_name(e.args[2]) or e.args[2]
-   end
-   return r
 end
 
 -- The demo ------------------------------------------------------------------------------
@@ -118,26 +122,21 @@ end
 
 local function main()
    local args = parse_args()
-   local json = args.json and require("sockhost.ndjson").writer(io.stdout,
-      { order = JSON_ORDER })
-   io.stdout:setvbuf("line")
+   local json = args.json
+   if not json then io.stdout:setvbuf("line") end
 
    local root = sockhost.cgroup2_root()
    local cg <close> = args.demo and require("sockhost.demo").cgroup("demo") or nil
    local target = args.cgroup or (cg and cg.path) or root
 
    local obj <close> = sockhost.open("hello-sockops")
-   local seen = 0
    local function on_event(e)
-      seen = seen + 1
-      if json then
-         json:emit("sockops", json_record(e))
-      else
-         io.stdout:write(text_line(e), "\n")
-      end
+      io.stdout:write(text_line(e), "\n")
    end
    -- luacheck: push no unused (to-be-closed handles: held for their lifetime, not read)
-   local events <close> = obj:subscribe("events", "struct hello_event", on_event)
+   local events <close> = json
+      and obj:subscribe("events", "struct hello_event", nil, { ndjson = json_spec(io.stdout) })
+      or obj:subscribe("events", "struct hello_event", on_event)
    local link <close> = obj:program("hello"):attach(target)
    -- luacheck: pop
 
@@ -148,8 +147,8 @@ local function main()
    events:drain()
 
    -- records the kernel could not reserve, counted by the ring's loss ledger (events_drops)
-   io.stderr:write(("hello-sockops: %d events, %d dropped (%s, cgroup %s)\n"):format(seen,
-      events.dropped, cli.stopped(reason, signal), target))
+   io.stderr:write(("hello-sockops: %d events, %d dropped (%s, cgroup %s)\n"):format(
+      events.received, events.dropped, cli.stopped(reason, signal), target))
    -- link, events, obj and then cg close here, in that order: detach before the cgroup goes.
 end
 

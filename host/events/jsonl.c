@@ -17,6 +17,8 @@
  *         { "duration_us", from = "duration_ns", div = 1000 }, -- other key; integer division
  *         { "states", count = "nstates", names = TCP, more = "..." }, -- an array's first
  *                                       --   `count` elements; `more` appended past its end
+ *         { "old", from = "args[0]", when = { "op", 10 } }, -- an element; written only in
+ *                                       --   records whose op is 10
  *      },
  *   }
  *
@@ -77,6 +79,9 @@ struct field {
 	bool fam_field;
 	struct ival fam;
 	int fam_fixed; /* AF_INET / AF_INET6 */
+	bool has_when; /* when = {"member", value}: only in records where member == value */
+	struct ival when;
+	unsigned long long when_value;
 };
 
 struct sh_jsonl {
@@ -423,8 +428,12 @@ const char *sh_jsonl_encode(struct sh_jsonl *j, const void *data, size_t *len)
 		put(j, frac, 7);
 	}
 	for (int i = 0; i < j->nfields; i++) {
+		const struct field *f = &j->f[i];
+
+		if (f->has_when && load(&f->when, rec) != f->when_value)
+			continue;
 		j->buf[j->len++] = ',';
-		put_field(j, &j->f[i], rec);
+		put_field(j, f, rec);
 	}
 	put(j, "}\n", 2);
 	*len = j->len;
@@ -497,9 +506,19 @@ static const struct btf_type *member(struct ctx *c, const char *path, __u32 *typ
 	for (;;) {
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		const char *br = memchr(p, '[', n);
 		const struct btf_member *mb;
+		long index = -1;
 		int i, vlen;
 
+		if (br) { /* "name[N]": element N of an array member */
+			char *end;
+
+			index = strtol(br + 1, &end, 10);
+			if (end == br + 1 || *end != ']' || end + 1 != p + n || index < 0)
+				return NULL;
+			n = (size_t)(br - p);
+		}
 		if (!t || !btf_is_composite(t))
 			return NULL;
 		mb = btf_members(t);
@@ -516,6 +535,19 @@ static const struct btf_type *member(struct ctx *c, const char *path, __u32 *typ
 		*bitfield = btf_member_bitfield_size(t, i);
 		id = mb->type;
 		t = sh_btf_peel(c->btf, &id, SH_PEEL_MODS | SH_PEEL_TYPEDEFS);
+		if (index >= 0) {
+			const struct btf_type *et;
+
+			if (!t || !btf_is_array(t) || (__u32)index >= btf_array(t)->nelems)
+				return NULL;
+			id = btf_array(t)->type;
+			et = sh_btf_peel(c->btf, &id, SH_PEEL_MODS | SH_PEEL_TYPEDEFS);
+			if (!et || !et->size)
+				return NULL;
+			off += (size_t)index * et->size * 8;
+			t = et;
+			*bitfield = 0;
+		}
 		if (!dot)
 			break;
 		p = dot + 1;
@@ -627,7 +659,8 @@ static void enum_names(struct ctx *c, struct field *f, const struct btf_type *t)
 	qsort(f->names, f->nnames, sizeof(*f->names), cmp_name);
 }
 
-static const char *const field_opts[] = { "from", "names", "addr", "div", "count", "more", NULL };
+static const char *const field_opts[] = { "from",  "names", "addr", "div",
+					  "count", "more",  "when", NULL };
 
 /* One entry of fields = {...}: a name, or { key, from=, names=, addr=, div=, count=, more= }
  * at stack top. */
@@ -659,7 +692,7 @@ static void add_field(struct ctx *c, int i)
 							  luaL_typename(L, -2);
 				lua_pop(L, 2);
 				fail(c,
-				     "fields[%d]: unknown option '%s' (valid: from, names, addr, div, count, more)",
+				     "fields[%d]: unknown option '%s' (valid: from, names, addr, div, count, more, when)",
 				     i, bad);
 			}
 			lua_pop(L, 1);
@@ -784,6 +817,18 @@ static void add_field(struct ctx *c, int i)
 		f->more = quote(s, n, NULL);
 		if (!f->more)
 			fail(c, "out of memory");
+	}
+	if (lua_getfield(L, e, "when") != LUA_TNIL) {
+		if (!lua_istable(L, -1) || lua_rawgeti(L, -1, 1) != LUA_TSTRING ||
+		    lua_rawgeti(L, -2, 2) != LUA_TNUMBER || !lua_isinteger(L, -1))
+			fail(c, "field '%s': when must be {\"member\", integer}", key);
+		f->when = int_member(c, lua_tostring(L, -2), "when");
+		f->when_value = (unsigned long long)lua_tointeger(L, -1);
+		if (f->when.size < 8 && !f->when.bit_size)
+			f->when_value &= f->when.is_signed ? ~0ULL :
+							     (1ULL << (8 * f->when.size)) - 1;
+		f->has_when = true;
+		lua_pop(L, 2);
 	}
 	if (lua_getfield(L, e, "addr") != LUA_TNIL) {
 		size_t bytes = (size_t)f->nelem * f->v.size;

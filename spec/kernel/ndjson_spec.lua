@@ -128,6 +128,18 @@ describe("opts.ndjson #kernel", function()
          .. '"hist":%[10,20,30,40%],"n":1,"pad":%[0,0,0,0,0,0,0%]}$', line)
    end)
 
+   it("picks array elements and writes a field only where another has a value", function()
+      local lines = mixed_lines(4, function(f)
+         return { out = f, type = "m", fields = { { "h2", from = "hist[1]" },
+            { "odd", from = "small", when = { "flag", 1 } },
+            { "two", from = "addr[15]", when = { "family", 10 } } } }
+      end)
+      for seq, line in ipairs(lines) do
+         local want = '"h2":20' .. (seq % 2 == 1 and ',"odd":' .. -seq or ',"two":' .. seq)
+         assert.equal('{"type":"m",' .. want .. "}", (line:gsub('"ts":[%d.]+,', "")))
+      end
+   end)
+
    it("refuses a description it cannot follow, naming what is wrong", function()
       local obj <close> = evgen({ to_ring = false, to_mixed = true })
       local function sub(d, typ, opts)
@@ -159,7 +171,11 @@ describe("opts.ndjson #kernel", function()
       refuses({ out = S, fields = { { "hist", addr = true } } },
          ": field 'hist': addr must be 4, 6 or the name of a family field")
       refuses({ out = S, fields = { { "big", div0 = 1 } } },
-         ": fields[1]: unknown option 'div0' (valid: from, names, addr, div, count, more)")
+         ": fields[1]: unknown option 'div0' (valid: from, names, addr, div, count, more, when)")
+      refuses({ out = S, fields = { { "h", from = "hist[4]" } } },
+         ": field 'h': struct ev_mixed has no member 'hist[4]'")
+      refuses({ out = S, fields = { { "big", when = { "kind" } } } },
+         ": field 'big': when must be {\"member\", integer}")
       refuses({ out = S, fields = { { "big", div = 0 } } },
          ": field 'big': div must be a positive integer")
       refuses({ out = S, ts = "nope" }, ": ts 'nope' is not an integer field of the record")
