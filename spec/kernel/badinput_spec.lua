@@ -77,7 +77,7 @@ describe("#kernel bad input to the Lua API", function()
       { "open: unknown global",
          function() sockhost.open(F("tpcount"), { globals = { nope = 1 } }) end,
          "object 'tpcount' has no global 'nope' (globals: target_pid, target_nr, hits, raw_hits, "
-         .. "btf_hits, kprobe_hits, kretprobe_hits, tp_event_type)" },
+         .. "btf_hits, kprobe_hits, kretprobe_hits, events_wakeup, tp_event_type)" },
       { "open: load not a boolean",
          function() sockhost.open("sockex1", { load = "yes" }) end,
          "sockhost.open: option 'load' must be a boolean, got string" },
@@ -119,13 +119,15 @@ describe("#kernel bad input to the Lua API", function()
       { "obj.globals unknown read",
          function() return ev.globals.nope end,
          "object 'evgen' has no global 'nope' (globals: target_pid, cookie, burst, to_ring, to_perf, "
-         .. "log_levels, printk_marker, sys_enter_openat.____fmt, calls, produced, ev_record_type, "
-         .. "ev_big_type, sockhost_log_level)" },
+         .. "to_mixed, log_levels, printk_marker, sys_enter_openat.____fmt, calls, produced, "
+         .. "events_wakeup, mixed_wakeup, sockhost_log_wakeup, ev_record_type, ev_big_type, "
+         .. "ev_mixed_type, sockhost_log_level)" },
       { "obj.globals unknown write",
          function() ev.globals.nope = 1 end,
          "object 'evgen' has no global 'nope' (globals: target_pid, cookie, burst, to_ring, to_perf, "
-         .. "log_levels, printk_marker, sys_enter_openat.____fmt, calls, produced, ev_record_type, "
-         .. "ev_big_type, sockhost_log_level)" },
+         .. "to_mixed, log_levels, printk_marker, sys_enter_openat.____fmt, calls, produced, "
+         .. "events_wakeup, mixed_wakeup, sockhost_log_wakeup, ev_record_type, ev_big_type, "
+         .. "ev_mixed_type, sockhost_log_level)" },
       { "obj.globals rodata after load",
          function() ev.globals.burst = 2 end,
          "global 'burst' is read-only after load (it is in .rodata: set it in open's opts.globals or before obj:load())" },
@@ -134,7 +136,8 @@ describe("#kernel bad input to the Lua API", function()
          "global 'burst': expected integer, got string" },
       { "obj:subscribe unknown map",
          function() ev:subscribe("nope", nil, print) end,
-         "object 'evgen' has no map 'nope' (maps: events, events_drops, perf_events, sockhost_log, sockhost_log_drops)" },
+         "object 'evgen' has no map 'nope' (maps: events, events_drops, perf_events, mixed, "
+         .. "mixed_drops, sockhost_log, sockhost_log_drops)" },
       { "prog:attach socket filter to string",
          function() prog:attach("/sys") end,
          "program 'by_protocol' (socket_filter) attaches to a socket (fd number, LuaSocket object or sockhost.socket), got string '/sys'" },
@@ -278,7 +281,7 @@ describe("#kernel bad input to the Lua API", function()
          "ringbuf 'events': opts.fields: nope is not a field of struct ev_record (or is listed twice)" },
       { "ringbuf misspelt",
          function() sockhost.ringbuf(ev:map("events"), nil, print, { batchh = true }) end,
-         "ringbuf 'events': unknown option 'batchh' (valid: batch, fields, on_error)" },
+         "ringbuf 'events': unknown option 'batchh' (valid: batch, fields, on_error, ndjson, latency)" },
       { "ringbuf options number",
          function() sockhost.ringbuf(ev:map("events"), nil, print, 5) end,
          "ringbuf 'events': options must be a table, got number" },
