@@ -2,18 +2,20 @@
 --- sockhost.events: what scripts do with the loss ledger at exit. Pure Lua on top of
 -- sockhost.core's stats(): one row per event source (ring buffer, perf buffer, the BPF log)
 -- with `received`, `dropped` (in the kernel: ring buffer `<map>_drops` counters, perf lost
--- samples) and `errors` (callback errors counted with opts.on_error = "count").
+-- samples), `errors` (callback errors counted with opts.on_error = "count") and `discarded`
+-- (records still in the buffer when the subscription closed, never read).
 local core = require "sockhost.core"
 
 local M = {}
 
---- Totals over every source: {received =, dropped =, errors =}.
+--- Totals over every source: {received =, dropped =, errors =, discarded =}.
 function M.totals(stats)
-   local t = { received = 0, dropped = 0, errors = 0 }
+   local t = { received = 0, dropped = 0, errors = 0, discarded = 0 }
    for _, s in ipairs(stats or core.stats()) do
       t.received = t.received + s.received
       t.dropped = t.dropped + s.dropped
       t.errors = t.errors + s.errors
+      t.discarded = t.discarded + (s.discarded or 0)
    end
    return t
 end
@@ -29,6 +31,10 @@ function M.drop_warnings(stats)
             or ("reader too slow or ring too small: maps = {" .. s.name .. " = {max_entries = ...}}")
          lines[#lines + 1] = ("sockhost: warning: %s '%s': %d of %d events dropped in the kernel (%s)")
             :format(s.kind, s.name, s.dropped, s.dropped + s.received, hint)
+      end
+      if (s.discarded or 0) > 0 then
+         lines[#lines + 1] = ("sockhost: warning: %s '%s': %d events left unread at close "
+            .. "(sub:drain() before closing reads them)"):format(s.kind, s.name, s.discarded)
       end
       if s.errors > 0 then
          lines[#lines + 1] = ("sockhost: warning: %s '%s': %d callback errors%s")

@@ -251,6 +251,9 @@ describe("the loss ledger's books #kernel", function()
       assert.equal(70, obj.globals.produced)
       assert.same({ 0, 0, 70 }, { sub.received, sub.dropped, sub.discarded })
       assert.equal(70, sub:stats().discarded)
+      assert.same({ "sockhost: warning: ringbuf 'events': 70 events left unread at close "
+         .. "(sub:drain() before closing reads them)" },
+         require("sockhost.events").drop_warnings({ sub:stats() }))
    end)
 
    it("keeps received + dropped + discarded = produced with a full ring", function()
