@@ -9,6 +9,8 @@ local errors = require "helpers.errors"
 local p = require "helpers.packets"
 local testbed = require "helpers.testbed"
 local proc = require "helpers.proc"
+local texttable = require "helpers.texttable"
+local fmt = require "sockhost.fmt"
 
 -- enum sockex3_slot in bpf/sockex3.h
 local SLOTS = { parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }
@@ -349,7 +351,7 @@ describe("sockex3 #tools", function()
             bed.host_if, 2 * N + M), stderr)
       end)
 
-      it("prints the sample's table", function()
+      it("prints a table: flows most bytes first, columns aligned, units and rates", function()
          local sink, port = testbed.udp_sink(bed)
          local bin = proc.env("SOCKHOST_BIN")
          local src = proc.env("SOCKHOST_SOURCE_DIR")
@@ -363,29 +365,41 @@ describe("sockex3 #tools", function()
          end)
          -- the table's header appears on the first tick, a second after attaching
          assert(proc.wait_for(function()
-            return (proc.read_file(out) or ""):find("IP ", 1, true)
+            return (proc.read_file(out) or ""):find("PROTO ", 1, true)
          end), "no table header from sockex3.lua: " .. tostring(proc.read_file(out)))
          local sport = traffic(sink, port)
          assert.is_true(proc.wait_gone(pid, 10))
          local text = assert(proc.read_file(out))
-         local last = text:match(".*IP     src%.port %-> dst%.port               bytes      packets  proto\n(.*)$")
-         assert.is_string(last, text)
-         local rows = {}
-         for line in last:gmatch("[^\n]+") do rows[#rows + 1] = line end
+         local rows = texttable.parse(text, {
+            header = "^PROTO +SOURCE +DESTINATION +PACKETS +BYTES +PKT/S +RATE$",
+            left = { PROTO = true, SOURCE = true, DESTINATION = true } })
          local icmp = N * testbed.icmp_frame(PING_SIZE)
-         -- most bytes first; the two ICMP flows are equal in bytes
-         assert.equal(("%s.%05d -> %s.%05d %12d %12d  udp"):format(bed.ns_ip, sport, bed.host_ip,
-            port, M * testbed.udp_frame(UDP_SIZE), M), rows[1])
          assert.equal(3, #rows)
-         local got = { rows[2], rows[3] }
-         local want = {
-            ("%s.00000 -> %s.00000 %12d %12d  icmp"):format(bed.host_ip, bed.ns_ip, icmp, N),
-            ("%s.00000 -> %s.00000 %12d %12d  icmp"):format(bed.ns_ip, bed.host_ip, icmp, N),
-         }
+         -- most bytes first; the two ICMP flows are equal in bytes
+         assert.same({ PROTO = "udp", SOURCE = ("%s:%d"):format(bed.ns_ip, sport),
+            DESTINATION = ("%s:%d"):format(bed.host_ip, port), PACKETS = tostring(M),
+            BYTES = fmt.bytes(M * testbed.udp_frame(UDP_SIZE)) },
+            { PROTO = rows[1].PROTO, SOURCE = rows[1].SOURCE, DESTINATION = rows[1].DESTINATION,
+               PACKETS = rows[1].PACKETS, BYTES = rows[1].BYTES })
+         local got = {}
+         for i = 2, 3 do
+            local r = rows[i]
+            got[#got + 1] = ("%s %s -> %s %s %s"):format(r.PROTO, r.SOURCE, r.DESTINATION,
+               r.PACKETS, r.BYTES)
+         end
          table.sort(got)
+         local want = {
+            ("icmp %s -> %s %d %s"):format(bed.host_ip, bed.ns_ip, N, fmt.bytes(icmp)),
+            ("icmp %s -> %s %d %s"):format(bed.ns_ip, bed.host_ip, N, fmt.bytes(icmp)),
+         }
          table.sort(want)
          assert.same(want, got)
-   end)
+         -- rates over the last second: the traffic was over before the final tick or not
+         for _, r in ipairs(rows) do
+            assert.matches("/s$", r["PKT/S"])
+            assert.matches("B/s$", r.RATE)
+         end
+      end)
    end)
 
    it("refuses an interface that does not exist", function()
