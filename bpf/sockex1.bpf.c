@@ -37,27 +37,29 @@ static __always_inline bool wanted(struct __sk_buff *skb)
 
 /*
  * The protocol of the IP header at off (relative to base), or SOCKEX_CUT when the header is
- * not there, or SOCKEX_UNPARSED. IPv4: its protocol field; IPv6: the upper-layer protocol
+ * not all there, or SOCKEX_UNPARSED. IPv4: its protocol field; IPv6: the upper-layer protocol
  * after the extension headers (sockex_ipv6_exts; a fragment counts under what it carries,
  * as an IPv4 fragment does).
  */
 static __always_inline int l3_protocol(struct __sk_buff *skb, int proto, __u32 off, __u32 base)
 {
+	struct ipv6hdr ip6;
+	struct iphdr iph;
 	__u32 nexthdr, frag;
-	__u8 p;
 	int ret;
 
+	/* the whole fixed header must be there, as sockex2 and sockex3 want it */
 	if (proto == SOCKEX_ETH_P_IP) {
-		if (sockex_load_at(skb, base, off + offsetof(struct iphdr, protocol), &p, 1))
+		if (sockex_load_at(skb, base, off, &iph, sizeof(iph)) || iph.ihl < 5)
 			return SOCKEX_CUT;
-		return p;
+		return iph.protocol;
 	}
 	if (proto != SOCKEX_ETH_P_IPV6)
 		return SOCKEX_CUT;
-	if (sockex_load_at(skb, base, off + offsetof(struct ipv6hdr, nexthdr), &p, 1))
+	if (sockex_load_at(skb, base, off, &ip6, sizeof(ip6)))
 		return SOCKEX_CUT;
-	nexthdr = p;
-	off += sizeof(struct ipv6hdr);
+	nexthdr = ip6.nexthdr;
+	off += sizeof(ip6);
 	ret = sockex_ipv6_exts(skb, base, &off, &nexthdr, &frag);
 	return ret < 0 ? ret : (int)nexthdr;
 }
