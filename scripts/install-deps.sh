@@ -11,7 +11,7 @@ pkgs=(
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
 	iproute2 procps
 	iputils-ping
-	tshark jq
+	tshark jq python3
 )
 
 missing=()
