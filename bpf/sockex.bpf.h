@@ -105,10 +105,10 @@ static __always_inline int sockex_load_be16(struct __sk_buff *skb, __u32 off)
 
 /* What a walk found, besides an offset or a protocol (which are never negative). */
 enum sockex_walk {
-	SOCKEX_L4 = 0,		   /* an upper-layer header (or none: a later fragment) */
-	SOCKEX_CUT = -1,	   /* a header cut short */
-	SOCKEX_UNPARSED = -2,	   /* deeper than the walk's bound */
-	SOCKEX_NOT_FOLLOWED = -3,  /* a layout the walk does not follow (GRE version 1) */
+	SOCKEX_L4 = 0, /* an upper-layer header (or none: a later fragment) */
+	SOCKEX_CUT = -1, /* a header cut short */
+	SOCKEX_UNPARSED = -2, /* deeper than the walk's bound */
+	SOCKEX_NOT_FOLLOWED = -3, /* a layout the walk does not follow (GRE version 1) */
 };
 
 /*
@@ -143,8 +143,8 @@ static __always_inline bool sockex_is_vlan(int proto)
 static __always_inline int sockex_skip_vlans(struct __sk_buff *skb, int proto, __u32 *nhoff)
 {
 	for (int i = 0; i < SOCKEX_VLAN_MAX && sockex_is_vlan(proto); i++) {
-		proto = sockex_load_be16(
-			skb, *nhoff + offsetof(struct sockex_vlan_hdr, encapsulated_proto));
+		proto = sockex_load_be16(skb, *nhoff + offsetof(struct sockex_vlan_hdr,
+								encapsulated_proto));
 		*nhoff += sizeof(struct sockex_vlan_hdr);
 	}
 	return proto;
@@ -208,7 +208,7 @@ static __always_inline bool sockex_ipv6_ext(__u32 nexthdr)
  * most 2 KiB behind less than 300 bytes of outer headers), so 16 bits hold one.
  */
 __attribute__((noinline)) int sockex_ipv6_walk(struct __sk_buff *skb, __u32 base, __u32 off,
-						__u32 nexthdr)
+					       __u32 nexthdr)
 {
 	__u32 frag = 0;
 

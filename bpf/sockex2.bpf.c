@@ -26,8 +26,8 @@ struct {
 
 /* What dissect() decided. */
 enum verdict {
-	COUNT,	  /* count under key */
-	SKIP,	  /* not IP, or cut short: not counted */
+	COUNT, /* count under key */
+	SKIP, /* not IP, or cut short: not counted */
 	UNPARSED, /* too many VLAN tags or IPv6 extension headers: counted in `unparsed` */
 };
 

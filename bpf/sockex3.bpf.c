@@ -147,8 +147,8 @@ static __always_inline void parse_ip_proto(struct __sk_buff *skb, struct sockex3
 	int proto;
 
 	if (frag == 2) {
-		if (ip_proto == IPPROTO_TCP || ip_proto == IPPROTO_UDP || ip_proto == IPPROTO_ICMP ||
-		    ip_proto == SOCKEX_IPPROTO_ICMPV6) {
+		if (ip_proto == IPPROTO_TCP || ip_proto == IPPROTO_UDP ||
+		    ip_proto == IPPROTO_ICMP || ip_proto == SOCKEX_IPPROTO_ICMPV6) {
 			st->flow.ip_proto = ip_proto;
 			count_flow(skb, &st->flow);
 		}
