@@ -396,3 +396,52 @@ describe("sockex2 #tools", function()
       end)
    end)
 end)
+
+describe("sockex1, sockex2, sockex3 #tools", function()
+   -- One frame with every kind of header the parsers walk, cut after each of its bytes: each
+   -- tool counts the prefix only once the headers it needs are all there, and nothing else
+   -- (no wrong key, no unparsed). test_run checks no more than the Ethernet header of a frame
+   -- whose type is a VLAN TPID, so every cut reaches the programs.
+   it("survive a frame cut at every byte, counting it only once their headers are whole", function()
+      local udp = p.udp { sport = 7000, dport = 8000, data = "payload" }
+      local inner6 = p.ipv6 { src = "fd00::1", dst = "fd00::9", next = p.IPPROTO_UDP,
+         ext = { { type = p.IPPROTO_HOPOPTS }, { type = p.IPPROTO_DSTOPTS, len = 1 } }, payload = udp }
+      local frame = p.eth { type = p.ETH_P_IP, vlans = { { tpid = p.ETH_P_8021AD, vid = 1 }, { vid = 2 } },
+         payload = p.ipv4 { src = "192.168.0.1", dst = "192.168.0.2", proto = p.IPPROTO_GRE,
+            payload = p.gre { proto = p.ETH_P_TEB, key = 5, payload = p.eth { type = p.ETH_P_IPV6,
+               vlans = { { vid = 3 } }, payload = inner6 } } } }
+      local outer_ip = 14 + 8 + 20                       -- sockex1: the outer IPv4 header
+      local inner_exts = #frame - #udp                    -- sockex2: the inner chain walked
+      local ports = inner_exts + 4                        -- sockex3: the ports
+      local s1 <close> = sockhost.open("sockex1", { globals = { direction = "SOCKEX1_BOTH" } })
+      local s2 <close> = sockhost.open("sockex2")
+      local s3 <close> = sockhost.open("sockex3")
+      local jmp = s3:map("jmp_table")
+      for name, slot in pairs({ parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }) do
+         jmp[slot] = s3:program(name)
+      end
+      local want1, want2, want3 = { packets = 0, bytes = 0 }, { packets = 0, bytes = 0 },
+         { packets = 0, bytes = 0 }
+      local function add(w, len) w.packets, w.bytes = w.packets + 1, w.bytes + len - 14 end
+      for len = 14, #frame do
+         local cut = frame:sub(1, len)
+         assert.equal(0, s1:program("by_protocol"):test_run({ data = cut }).retval)
+         assert.equal(0, s2:program("by_destination"):test_run({ data = cut }).retval)
+         assert.equal(0, s3:program("dispatch"):test_run({ data = cut }).retval)
+         if len >= outer_ip then add(want1, len) end
+         if len >= inner_exts then add(want2, len) end
+         if len >= ports then add(want3, len) end
+      end
+      assert.same({ [47] = want1 }, protocols(s1))
+      assert.same({ ["fd00::9"] = want2 }, destinations(s2))
+      local got3 = {}
+      for k, v in pairs(s3:map("flows")) do
+         got3[("%s.%d -> %s.%d"):format(net.ntop(k.src, k.family), k.sport, net.ntop(k.dst, k.family),
+            k.dport)] = v
+      end
+      assert.same({ ["fd00::1.7000 -> fd00::9.8000"] = want3 }, got3)
+      for _, o in ipairs({ s1, s2, s3 }) do
+         assert.same({ packets = 0, bytes = 0 }, o.globals.unparsed)
+      end
+   end)
+end)
