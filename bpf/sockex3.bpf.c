@@ -16,6 +16,9 @@
 /* Packets not counted because `flows` was full. */
 __u64 missed = 0;
 
+/* IP frames whose headers were not followed to the end within the walks' bounds (sockex3.h). */
+struct sockex3_value unparsed = {};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SOCKEX3_NR_SLOTS);
@@ -33,7 +36,16 @@ struct {
 struct sockex3_state {
 	struct sockex3_flow flow;
 	__u32 nhoff;
+	__u16 vlans; /* VLAN tags stepped over */
+	__u16 depth; /* parsers run after dispatch */
 };
+
+/*
+ * How many parsers one frame may go through (VLAN tags, MPLS labels, IP headers): half the
+ * kernel's 33 tail calls, so a frame built to nest deeper (IPIP in IPIP in ...) is counted
+ * as unparsed rather than dropped where the kernel stops the chain.
+ */
+#define SOCKEX3_DEPTH_MAX 16
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -85,9 +97,10 @@ static __always_inline void parse_eth_proto(struct __sk_buff *skb, int proto)
 static __always_inline void count_flow(struct __sk_buff *skb, struct sockex3_flow *flow)
 {
 	struct sockex3_value *v = bpf_map_lookup_elem(&flows, flow);
+	__u32 len = sockex_wire_len(skb);
 
 	if (!v) {
-		struct sockex3_value first = { .packets = 1, .bytes = skb->len };
+		struct sockex3_value first = { .packets = 1, .bytes = len };
 
 		/* NOEXIST, then look up again: two CPUs seeing a new flow at once must both
 		 * count (the sample's BPF_ANY loses one of the two first packets) */
@@ -100,31 +113,54 @@ static __always_inline void count_flow(struct __sk_buff *skb, struct sockex3_flo
 		}
 	}
 	__sync_fetch_and_add(&v->packets, 1);
-	__sync_fetch_and_add(&v->bytes, skb->len);
+	__sync_fetch_and_add(&v->bytes, len);
 }
 
-/* After an IP header: follow a tunnel, or read the ports and count. */
+static __always_inline void count_unparsed(struct __sk_buff *skb)
+{
+	__sync_fetch_and_add(&unparsed.packets, 1);
+	__sync_fetch_and_add(&unparsed.bytes, sockex_wire_len(skb));
+}
+
+/* The state for the parser that runs now, or NULL when the frame went deeper than the
+ * bound (counted as unparsed then). */
+static __always_inline struct sockex3_state *enter(struct __sk_buff *skb)
+{
+	struct sockex3_state *st = state();
+
+	if (st && ++st->depth > SOCKEX3_DEPTH_MAX) {
+		count_unparsed(skb);
+		return NULL;
+	}
+	return st;
+}
+
+/*
+ * After an IP header: follow a tunnel, or read the ports and count. A later fragment (frag
+ * 2: an IPv4 fragment offset, or an IPv6 fragment header's) has no transport header: it
+ * counts under its protocol with ports 0, and a tunnel inside it is not followed.
+ */
 static __always_inline void parse_ip_proto(struct __sk_buff *skb, struct sockex3_state *st,
-					   __u32 ip_proto)
+					   __u32 ip_proto, __u32 frag)
 {
 	__be16 ports[2];
-	int flags, proto;
+	int proto;
 
+	if (frag == 2) {
+		if (ip_proto == IPPROTO_TCP || ip_proto == IPPROTO_UDP ||
+		    ip_proto == IPPROTO_ICMP || ip_proto == SOCKEX_IPPROTO_ICMPV6) {
+			st->flow.ip_proto = ip_proto;
+			count_flow(skb, &st->flow);
+		}
+		return;
+	}
 	switch (ip_proto) {
 	case IPPROTO_GRE:
-		flags = sockex_load_be16(skb, st->nhoff + offsetof(struct sockex_gre_hdr, flags));
-		proto = sockex_load_be16(skb, st->nhoff + offsetof(struct sockex_gre_hdr, proto));
-		/* version 1 (PPTP) and source routing have other layouts: not followed */
-		if (flags < 0 || proto < 0 || flags & (SOCKEX_GRE_VERSION | SOCKEX_GRE_ROUTING))
-			return;
-		st->nhoff += sizeof(struct sockex_gre_hdr);
-		if (flags & SOCKEX_GRE_CSUM)
-			st->nhoff += 4;
-		if (flags & SOCKEX_GRE_KEY)
-			st->nhoff += 4;
-		if (flags & SOCKEX_GRE_SEQ)
-			st->nhoff += 4;
-		parse_eth_proto(skb, proto);
+		/* version 1 (PPTP) and source routing are not followed; gretap is, into the
+		 * inner frame (sockex_gre steps over its Ethernet header) */
+		proto = sockex_gre(skb, &st->nhoff);
+		if (proto >= 0)
+			parse_eth_proto(skb, proto);
 		return;
 	case IPPROTO_IPIP:
 		parse_eth_proto(skb, SOCKEX_ETH_P_IP);
@@ -167,11 +203,16 @@ int dispatch(struct __sk_buff *skb)
 SEC("socket")
 int parse_vlan(struct __sk_buff *skb)
 {
-	struct sockex3_state *st = state();
+	struct sockex3_state *st = enter(skb);
 	int proto;
 
 	if (!st)
 		return 0;
+	/* as deep as sockex2 goes (SOCKEX_VLAN_MAX) */
+	if (++st->vlans > SOCKEX_VLAN_MAX) {
+		count_unparsed(skb);
+		return 0;
+	}
 	proto = sockex_load_be16(skb,
 				 st->nhoff + offsetof(struct sockex_vlan_hdr, encapsulated_proto));
 	st->nhoff += sizeof(struct sockex_vlan_hdr);
@@ -182,7 +223,7 @@ int parse_vlan(struct __sk_buff *skb)
 SEC("socket")
 int parse_mpls(struct __sk_buff *skb)
 {
-	struct sockex3_state *st = state();
+	struct sockex3_state *st = enter(skb);
 	__be32 label;
 	__u8 verlen;
 
@@ -192,8 +233,8 @@ int parse_mpls(struct __sk_buff *skb)
 		return 0;
 	st->nhoff += sizeof(label);
 	if (!(bpf_ntohl(label) & SOCKEX_MPLS_LS_S_MASK)) {
-		/* not the bottom of the stack: the next label (one tail call per label, so the
-		 * kernel's limit of 33 tail calls bounds the walk) */
+		/* not the bottom of the stack: the next label (one tail call per label, so
+		 * SOCKEX3_DEPTH_MAX bounds the walk) */
 		parse_eth_proto(skb, SOCKEX_ETH_P_MPLS_UC);
 		return 0;
 	}
@@ -215,14 +256,13 @@ int parse_mpls(struct __sk_buff *skb)
 SEC("socket")
 int parse_ip(struct __sk_buff *skb)
 {
-	struct sockex3_state *st = state();
+	struct sockex3_state *st = enter(skb);
 	struct iphdr iph;
+	__u16 frag_off;
 
 	if (!st)
 		return 0;
-	if (sockex_load(skb, st->nhoff, &iph, sizeof(iph)))
-		return 0;
-	if (bpf_ntohs(iph.frag_off) & (SOCKEX_IP_MF | SOCKEX_IP_OFFSET))
+	if (sockex_load(skb, st->nhoff, &iph, sizeof(iph)) || iph.ihl < 5)
 		return 0;
 	st->flow.family = SOCKEX_AF_INET;
 	__builtin_memset(st->flow.src, 0, sizeof(st->flow.src));
@@ -230,15 +270,19 @@ int parse_ip(struct __sk_buff *skb)
 	__builtin_memcpy(st->flow.src, &iph.saddr, sizeof(iph.saddr));
 	__builtin_memcpy(st->flow.dst, &iph.daddr, sizeof(iph.daddr));
 	st->nhoff += iph.ihl << 2;
-	parse_ip_proto(skb, st, iph.protocol);
+	/* the first fragment carries the transport header, a later one only data */
+	frag_off = bpf_ntohs(iph.frag_off);
+	parse_ip_proto(skb, st, iph.protocol, frag_off & SOCKEX_IP_OFFSET ? 2 : 0);
 	return 0;
 }
 
 SEC("socket")
 int parse_ipv6(struct __sk_buff *skb)
 {
-	struct sockex3_state *st = state();
+	struct sockex3_state *st = enter(skb);
 	struct ipv6hdr ip6;
+	__u32 nexthdr, frag;
+	int ret;
 
 	if (!st)
 		return 0;
@@ -248,7 +292,13 @@ int parse_ipv6(struct __sk_buff *skb)
 	__builtin_memcpy(st->flow.src, &ip6.saddr, sizeof(st->flow.src));
 	__builtin_memcpy(st->flow.dst, &ip6.daddr, sizeof(st->flow.dst));
 	st->nhoff += sizeof(ip6);
-	parse_ip_proto(skb, st, ip6.nexthdr);
+	nexthdr = ip6.nexthdr;
+	ret = sockex_ipv6_exts(skb, BPF_HDR_START_MAC, &st->nhoff, &nexthdr, &frag);
+	if (ret == SOCKEX_UNPARSED)
+		count_unparsed(skb);
+	if (ret < 0)
+		return 0;
+	parse_ip_proto(skb, st, nexthdr, frag);
 	return 0;
 }
 

@@ -12,8 +12,9 @@
  * empty; the host fills it from Lua with the programs of the same name:
  *   jmp_table[SOCKEX3_PARSE_VLAN] = parse_vlan   (802.1Q, 802.1AD)
  *   jmp_table[SOCKEX3_PARSE_MPLS] = parse_mpls   (MPLS unicast, multicast)
- *   jmp_table[SOCKEX3_PARSE_IP]   = parse_ip     (IPv4; IPIP; GRE carrying IPv4)
- *   jmp_table[SOCKEX3_PARSE_IPV6] = parse_ipv6   (IPv6; IPv6-in-IPv4; GRE carrying IPv6)
+ *   jmp_table[SOCKEX3_PARSE_IP]   = parse_ip     (IPv4; IPIP; GRE, gretap carrying IPv4)
+ *   jmp_table[SOCKEX3_PARSE_IPV6] = parse_ipv6   (IPv6 and its extension headers;
+ *                                                 IPv6-in-IPv4; GRE, gretap carrying IPv6)
  * `dispatch` is the program to attach; it and every parser tail-call the parser for the next
  * header. A slot left empty makes bpf_tail_call fall through: such packets are not counted.
  */
@@ -31,14 +32,20 @@ enum sockex3_slot {
  *
  *   src, dst      address bytes as on the wire (network order); AF_INET: 4 bytes, then zeros.
  *                 The sample hashes IPv6 addresses to 32 bits; here they are kept whole.
- *   sport, dport  TCP/UDP ports in host byte order; 0 for ICMP and ICMPv6.
+ *   sport, dport  TCP/UDP ports in host byte order; 0 for ICMP, ICMPv6 and later fragments.
  *   family        AF_INET (2) or AF_INET6 (10).
  *   ip_proto      IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_ICMP (1) or IPPROTO_ICMPV6 (58);
  *                 packets of other protocols are not counted (nor ICMPv6 in the sample).
  *
- * IPv4 fragments are not counted (the sample drops them before the ports are read), nor are
- * non-IP frames and frames too short for the headers they announce. bytes adds up skb->len:
- * the whole frame on a raw AF_PACKET socket bound to an Ethernet device, #data - 14 under
+ * Fragments count, IPv4 and IPv6 alike (the sample drops IPv4 ones): the first one, which
+ * carries the transport header, under its ports; a later one, which carries none, under its
+ * protocol with ports 0. Not counted: other protocols, non-IP frames, a GRE payload no parser
+ * takes, and frames too short for the headers they announce. The global `unparsed` counts the
+ * IP frames not followed to their end within the bounds: more than SOCKEX_VLAN_MAX tags or
+ * SOCKEX_IPV6_EXT_MAX extension headers (sockex.bpf.h), more than SOCKEX3_DEPTH_MAX parsers
+ * in all (sockex3.bpf.c). bytes adds up the frame as the interface carries it
+ * (sockex_wire_len): the whole frame on a raw AF_PACKET socket bound to an Ethernet device,
+ * VLAN tags included, also one the kernel moved into skb->vlan_tci; #data - 14 under
  * BPF_PROG_TEST_RUN (the kernel pulls the Ethernet header first).
  */
 struct sockex3_flow {

@@ -11,7 +11,7 @@ pkgs=(
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
 	iproute2 procps
 	iputils-ping
-	libbpf-tools python3
+	libbpf-tools tshark jq python3
 )
 
 missing=()
@@ -22,6 +22,8 @@ done
 if ((${#missing[@]})); then
 	echo "install-deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	# wireshark-common asks whether non-root users may capture: no (the specs run as root)
+	echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -7,31 +7,55 @@
 --   sockhost scripts/sockex1.lua --iface eth0 --direction both --duration 10
 --   sockhost scripts/sockex1.lua --iface eth0 --json | jq .
 --
--- Kernel side: bpf/sockex1.bpf.c (struct sockex1_value in bpf/sockex1.h).
+-- Kernel side: bpf/sockex1.bpf.c (struct sockex1_value in bpf/sockex1.h). The run (open,
+-- attach, a report every second and one at exit, the summary on stderr) is the same in
+-- sockex2.lua and sockex3.lua; --json goes through sockhost.ndjson, the table through
+-- sockhost.tab with sockhost.fmt's units and sockhost.interval's rates.
 
+local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
+local tab = require "sockhost.tab"
+local interval = require "sockhost.interval"
 local argparse = require "argparse"
 
 local DIRECTIONS = { out = "SOCKEX1_OUTGOING", ["in"] = "SOCKEX1_INCOMING", both = "SOCKEX1_BOTH" }
 
+-- --json record: every key, in this order, and its JSON type (the spec checks exactly these)
+local RECORD = {
+   { "type", "string", "always \"sockex1\"" },
+   { "ts", "number", "wall-clock time of the record, seconds since the Unix epoch, with a "
+      .. "fractional part (microseconds)" },
+   { "iface", "string", "the interface name" },
+   { "direction", "string", "\"out\", \"in\" or \"both\"" },
+   { "elapsed", "number", "seconds since counting started" },
+   { "final", "boolean", "true on the last record, written at exit" },
+   { "protocols", "object", "keyed by protocol name (\"tcp\", \"udp\", \"icmp\", or \"proto-N\" "
+      .. "for a number without a name), every protocol seen so far; each value is "
+      .. "{\"bytes\": integer, \"number\": integer (IPPROTO), \"packets\": integer}, totals "
+      .. "since start" },
+   { "unparsed", "object", "{\"bytes\": integer, \"packets\": integer}: IP frames whose "
+      .. "protocol lies past the walks' bounds (more than 4 VLAN tags, more than 8 IPv6 "
+      .. "extension headers), not counted under any protocol" },
+}
+
 local function parse_args()
+   local fields = {}
+   for _, f in ipairs(RECORD) do
+      fields[#fields + 1] = ("  %-10s %s: %s"):format(f[1], f[2], f[3])
+   end
    local parser = argparse("sockhost scripts/sockex1.lua",
       "Count bytes and packets per IP protocol (TCP, UDP, ICMP ...) on one interface.",
-      "Every second prints the totals since start, e.g. 'TCP 0 UDP 1200 ICMP 588 bytes', "
-      .. "and other protocols once they are seen; a summary goes to stderr at exit (Ctrl-C "
-      .. "or --duration). Bytes are whole frames as the interface carries them (Ethernet "
-      .. "header included); IPv6 counts under its first next header.\n\n"
+      "Every second prints a table of the protocols seen so far: packets and bytes since "
+      .. "start, and the rates over the last second; a summary with exact totals goes to "
+      .. "stderr at exit (Ctrl-C or --duration). Bytes are whole frames as the interface "
+      .. "carries them, as tshark counts them: Ethernet header and VLAN tags included, also a "
+      .. "tag the kernel took out of the frame (802.1Q, QinQ). IPv4 counts under its protocol "
+      .. "field, IPv6 under the protocol after its extension headers (a fragment under what "
+      .. "it carries, as an IPv4 fragment does); VLAN tags in the frame are skipped.\n\n"
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
-      .. "more at exit with \"final\": true. Fields:\n"
-      .. "  iface      the interface name\n"
-      .. "  direction  \"out\", \"in\" or \"both\"\n"
-      .. "  elapsed    seconds since counting started\n"
-      .. "  final      true on the last object, written at exit\n"
-      .. "  protocols  an object keyed by protocol name (\"tcp\", \"udp\", \"icmp\", or "
-      .. "\"proto-N\" for a number without a name), for every protocol seen so far; each "
-      .. "value is {\"number\": IPPROTO number, \"packets\": n, \"bytes\": n}, totals since "
-      .. "start")
+      .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
+      .. table.concat(fields, "\n"))
    cli.common(parser, { iface = true })
    parser:option("--direction", "Which packets count: out (leaving the interface, as the "
       .. "kernel sample), in (arriving) or both.")
@@ -56,49 +80,74 @@ local function read_counts(map)
    return rows
 end
 
--- The sample's line ("TCP %lld UDP %lld ICMP %lld bytes"), then other protocols seen.
-local function text_line(rows)
-   local by = {}
-   for _, r in ipairs(rows) do by[r.number] = r end
-   local parts = {}
-   for _, n in ipairs({ 6, 17, 1 }) do
-      parts[#parts + 1] = ("%s %d"):format(proto_label(n):upper(), by[n] and by[n].bytes or 0)
-   end
-   for _, r in ipairs(rows) do
-      if r.number ~= 6 and r.number ~= 17 and r.number ~= 1 then
-         parts[#parts + 1] = ("%s %d"):format(proto_label(r.number):upper(), r.bytes)
-      end
-   end
-   return table.concat(parts, " ") .. " bytes"
-end
-
-local function json_record(args, rows, elapsed, final)
-   local protocols = {}
-   for _, r in ipairs(rows) do
-      protocols[proto_label(r.number)] = { number = r.number, packets = r.packets,
-         bytes = r.bytes }
-   end
-   -- an empty Lua table encodes as {} with lua-cjson's defaults, which is what we want
-   return { iface = args.iface, direction = args.direction, elapsed = elapsed, final = final,
-      protocols = protocols }
-end
-
-local args = parse_args()
-cli.count {
-   name = "sockex1", args = args,
-   object = "sockex1", open = { globals = { direction = DIRECTIONS[args.direction] } },
-   program = "by_protocol", map = "protocols",
-   counting = ("counting %s packets on %s"):format(args.direction, args.iface),
-   where = ("%s (%s)"):format(args.iface, args.direction),
-   read = read_counts,
-   record = function(ctx, rows, final) return json_record(args, rows, ctx.elapsed, final) end,
-   text = function(rows) io.stdout:write(text_line(rows), "\n") end,
-   summary = function(_, rows)
-      local parts = {}
-      for _, r in ipairs(rows) do
-         parts[#parts + 1] = ("%s %d bytes in %d packets"):format(proto_label(r.number),
-            r.bytes, r.packets)
-      end
-      return #parts > 0 and table.concat(parts, ", ") or "nothing counted"
-   end,
+local COLUMNS = {
+   { key = "proto", title = "PROTO" },
+   { key = "packets", title = "PACKETS" },
+   { key = "bytes", title = "BYTES", fmt = "bytes" },
+   { key = "pps", title = "PKT/S", fmt = "count_rate" },
+   { key = "bps", title = "RATE", fmt = "rate" },
 }
+
+local function main(args)
+   local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
+   local socket = require "socket"
+   local order = {}
+   for i, f in ipairs(RECORD) do order[i] = f[1] end
+   -- 16 digits: ts to the microsecond
+   local out = ndjson and ndjson.writer(io.stdout, { order = order, precision = 16 })
+   io.stdout:setvbuf("line")
+
+   local obj <close> = sockhost.open("sockex1", { globals = { direction = DIRECTIONS[args.direction] } })
+   local sock <close> = sockhost.socket(args.iface)
+   -- closing the socket detaches the filter
+   obj:program("by_protocol"):attach(sock)
+   local map = obj:map("protocols")
+   local start = sockhost.now()
+   local rates = interval.new {}
+   rates:update({}, start)
+   io.stderr:write(("sockex1: counting %s packets on %s\n"):format(args.direction, args.iface))
+
+   local function report(final)
+      local now = sockhost.now()
+      local rows = read_counts(map)
+      if out then
+         local protocols = {}
+         for _, r in ipairs(rows) do
+            protocols[proto_label(r.number)] = { number = r.number, packets = r.packets,
+               bytes = r.bytes }
+         end
+         local u = obj.globals.unparsed
+         out:write { type = "sockex1", ts = socket.gettime(), iface = args.iface,
+            direction = args.direction, elapsed = now - start, final = final,
+            protocols = protocols, unparsed = { packets = u.packets, bytes = u.bytes } }
+         return rows
+      end
+      local by = {}
+      for _, r in ipairs(rows) do by[r.number] = r end
+      local deltas = rates:update(by, now)
+      local cells = {}
+      for _, d in ipairs(deltas) do
+         local r = by[d.key]
+         cells[#cells + 1] = { proto = proto_label(r.number), packets = r.packets,
+            bytes = r.bytes, pps = d.rate and d.rate.packets, bps = d.rate and d.rate.bytes }
+      end
+      io.stdout:write(tab.render(cells, { columns = COLUMNS, sort = "bytes", desc = true }), "\n")
+      return rows
+   end
+   local reason, signal, rows = cli.report_every(report, args.duration)
+
+   local parts = {}
+   for _, r in ipairs(rows) do
+      parts[#parts + 1] = ("%s %d bytes in %d packets"):format(proto_label(r.number), r.bytes,
+         r.packets)
+   end
+   local u = obj.globals.unparsed
+   if u.packets > 0 then
+      parts[#parts + 1] = ("unparsed %d bytes in %d packets"):format(u.bytes, u.packets)
+   end
+   io.stderr:write(("sockex1: %s (%s) after %.1f s (%s): %s\n"):format(args.iface,
+      args.direction, sockhost.now() - start, cli.stopped(reason, signal),
+      #parts > 0 and table.concat(parts, ", ") or "nothing counted"))
+end
+
+cli.main("sockex1", main, parse_args())

@@ -3,33 +3,55 @@
 -- sockex2: packets and bytes per destination address seen on one interface, like the
 -- kernel's samples/bpf sockex2: a socket filter on a raw AF_PACKET socket bound to the
 -- interface runs a small flow dissector (802.1Q/802.1AD VLAN, IPv4 with options and
--- fragments, IPv6, GRE, IPIP) on every frame in both directions.
+-- fragments, IPv6 with extension headers, GRE, gretap, IPIP) on every frame in both
+-- directions.
 --
 --   sockhost scripts/sockex2.lua --iface eth0
 --   sockhost scripts/sockex2.lua --iface eth0 --duration 10 --json | jq .
 --
--- Kernel side: bpf/sockex2.bpf.c (struct sockex2_key/value in bpf/sockex2.h).
+-- Kernel side: bpf/sockex2.bpf.c (struct sockex2_key/value in bpf/sockex2.h). The run is
+-- the same as sockex1.lua's (see there).
 
+local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
+local tab = require "sockhost.tab"
+local interval = require "sockhost.interval"
 local argparse = require "argparse"
 
+-- --json record: every key, in this order, and its JSON type (the spec checks exactly these)
+local RECORD = {
+   { "type", "string", "always \"sockex2\"" },
+   { "ts", "number", "wall-clock time of the record, seconds since the Unix epoch, with a "
+      .. "fractional part (microseconds)" },
+   { "iface", "string", "the interface name" },
+   { "elapsed", "number", "seconds since counting started" },
+   { "final", "boolean", "true on the last record, written at exit" },
+   { "destinations", "array", "most bytes first, of {\"addr\": string, \"bytes\": integer, "
+      .. "\"family\": \"inet\" or \"inet6\", \"packets\": integer}, totals since start" },
+   { "missed", "integer", "packets not counted because the table was full (1024 entries)" },
+   { "unparsed", "object", "{\"bytes\": integer, \"packets\": integer}: IP frames not "
+      .. "followed to their end within the walks' bounds (more than 4 VLAN tags, more than 8 "
+      .. "IPv6 extension headers), not counted under any destination" },
+}
+
 local function parse_args()
+   local fields = {}
+   for _, f in ipairs(RECORD) do
+      fields[#fields + 1] = ("  %-13s %s: %s"):format(f[1], f[2], f[3])
+   end
    local parser = argparse("sockhost scripts/sockex2.lua",
       "Count packets and bytes per destination IP address on one interface.",
-      "Every second prints one line per destination seen so far, as the kernel sample "
-      .. "does ('ip <addr> bytes <n> packets <n>'), most bytes first; a summary goes to "
-      .. "stderr at exit (Ctrl-C or --duration). Tunnels (GRE, IPIP) count under the inner "
-      .. "destination; IPv4 fragments under their own destination. Bytes are whole frames "
-      .. "as the interface carries them (Ethernet header included).\n\n"
+      "Every second prints a table of the destinations seen so far, most bytes first: "
+      .. "packets and bytes since start and the rates over the last second; a summary with "
+      .. "exact totals goes to stderr at exit (Ctrl-C or --duration). Tunnels (GRE, gretap, "
+      .. "IPIP, IPv6 in IPv4) count under the inner destination, also behind IPv6 extension "
+      .. "headers; IPv4 and IPv6 fragments under their own destination. Bytes are whole "
+      .. "frames as the interface carries them, as tshark counts them: Ethernet header and "
+      .. "VLAN tags included, also a tag the kernel took out of the frame.\n\n"
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
-      .. "more at exit with \"final\": true. Fields:\n"
-      .. "  iface         the interface name\n"
-      .. "  elapsed       seconds since counting started\n"
-      .. "  final         true on the last object, written at exit\n"
-      .. "  missed        packets not counted because the table was full (1024 entries)\n"
-      .. "  destinations  an array, most bytes first, of {\"addr\": text, \"family\": "
-      .. "\"inet\" or \"inet6\", \"packets\": n, \"bytes\": n}, totals since start")
+      .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
+      .. table.concat(fields, "\n"))
    cli.common(parser, { iface = true, duration = true, json = true })
    return parser:parse(arg)
 end
@@ -47,25 +69,64 @@ local function read_destinations(map)
    return rows
 end
 
-local args = parse_args()
-cli.count {
-   name = "sockex2", args = args, object = "sockex2",
-   program = "by_destination", map = "destinations",
-   counting = ("counting per destination on %s"):format(args.iface),
-   read = read_destinations,
-   record = function(ctx, _, final)
-      return { iface = args.iface, elapsed = ctx.elapsed, final = final,
-         missed = ctx.obj.globals.missed }
-   end,
-   array = "destinations",
-   text = function(rows)
-      for _, r in ipairs(rows) do
-         io.stdout:write(("ip %s bytes %d packets %d\n"):format(r.addr, r.bytes, r.packets))
-      end
-   end,
-   summary = function(ctx, rows)
-      local packets, bytes = cli.totals(rows)
-      return ("%d destinations, %d packets, %d bytes, %d missed"):format(#rows, packets, bytes,
-         ctx.obj.globals.missed)
-   end,
+local COLUMNS = {
+   { key = "addr", title = "DESTINATION" },
+   { key = "packets", title = "PACKETS" },
+   { key = "bytes", title = "BYTES", fmt = "bytes" },
+   { key = "pps", title = "PKT/S", fmt = "count_rate" },
+   { key = "bps", title = "RATE", fmt = "rate" },
 }
+
+local function main(args)
+   local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
+   local socket = require "socket"
+   local order = {}
+   for i, f in ipairs(RECORD) do order[i] = f[1] end
+   -- 16 digits: ts to the microsecond
+   local out = ndjson and ndjson.writer(io.stdout, { order = order, precision = 16 })
+   io.stdout:setvbuf("line")
+
+   local obj <close> = sockhost.open("sockex2")
+   local sock <close> = sockhost.socket(args.iface)
+   -- closing the socket detaches the filter
+   obj:program("by_destination"):attach(sock)
+   local map = obj:map("destinations")
+   local start = sockhost.now()
+   local rates = interval.new {}
+   rates:update({}, start)
+   io.stderr:write(("sockex2: counting per destination on %s\n"):format(args.iface))
+
+   local function report(final)
+      local now = sockhost.now()
+      local rows = read_destinations(map)
+      local u = obj.globals.unparsed
+      if out then
+         out:write { type = "sockex2", ts = socket.gettime(), iface = args.iface,
+            elapsed = now - start, final = final, destinations = ndjson.array(rows),
+            missed = obj.globals.missed, unparsed = { packets = u.packets, bytes = u.bytes } }
+         return rows
+      end
+      local by = {}
+      for _, r in ipairs(rows) do by[r.addr] = r end
+      local rate = {}
+      for _, d in ipairs(rates:update(by, now)) do rate[d.key] = d.rate end
+      local cells = {}
+      for i, r in ipairs(rows) do
+         local d = rate[r.addr]
+         cells[i] = { addr = r.addr, packets = r.packets, bytes = r.bytes,
+            pps = d and d.packets, bps = d and d.bytes }
+      end
+      io.stdout:write(tab.render(cells, { columns = COLUMNS }), "\n")
+      return rows
+   end
+   local reason, signal, rows = cli.report_every(report, args.duration)
+
+   local packets, bytes = cli.totals(rows)
+   local u = obj.globals.unparsed
+   io.stderr:write(("sockex2: %s after %.1f s (%s): %d destinations, %d packets, %d bytes, "
+      .. "%d missed%s\n"):format(args.iface, sockhost.now() - start, cli.stopped(reason, signal),
+      #rows, packets, bytes, obj.globals.missed,
+      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or ""))
+end
+
+cli.main("sockex2", main, parse_args())

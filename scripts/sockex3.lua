@@ -3,41 +3,63 @@
 -- sockex3: packets and bytes per flow (addresses, ports, protocol) seen on one interface,
 -- like the kernel's samples/bpf sockex3: a socket filter on a raw AF_PACKET socket bound to
 -- the interface parses each frame through a chain of programs that reach each other with
--- bpf_tail_call (VLAN, MPLS, IPv4, IPv6; GRE and IPIP lead back into them). The prog array
--- they jump through is filled here, from Lua, by program handle.
+-- bpf_tail_call (VLAN, MPLS, IPv4, IPv6 with extension headers; GRE, gretap and IPIP lead
+-- back into them). The prog array they jump through is filled here, from Lua, by program
+-- handle.
 --
 --   sockhost scripts/sockex3.lua --iface eth0
 --   sockhost scripts/sockex3.lua --iface eth0 --duration 10 --json | jq .
 --
--- Kernel side: bpf/sockex3.bpf.c (slots and struct sockex3_flow in bpf/sockex3.h).
+-- Kernel side: bpf/sockex3.bpf.c (slots and struct sockex3_flow in bpf/sockex3.h). The run
+-- is the same as sockex1.lua's (see there).
 
+local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
+local tab = require "sockhost.tab"
+local interval = require "sockhost.interval"
 local argparse = require "argparse"
 
 -- enum sockex3_slot in bpf/sockex3.h: which program answers which bpf_tail_call index
 local SLOTS = { parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }
 
+-- --json record: every key, in this order, and its JSON type (the spec checks exactly these)
+local RECORD = {
+   { "type", "string", "always \"sockex3\"" },
+   { "ts", "number", "wall-clock time of the record, seconds since the Unix epoch, with a "
+      .. "fractional part (microseconds)" },
+   { "iface", "string", "the interface name" },
+   { "elapsed", "number", "seconds since counting started" },
+   { "final", "boolean", "true on the last record, written at exit" },
+   { "flows", "array", "most bytes first, of {\"bytes\": integer, \"dport\": integer, \"dst\": "
+      .. "string, \"family\": \"inet\"/\"inet6\", \"packets\": integer, \"proto\": "
+      .. "\"tcp\"/\"udp\"/\"icmp\"/\"icmpv6\", \"sport\": integer, \"src\": string}, totals "
+      .. "since start; ports are 0 for ICMP and for fragments after the first" },
+   { "missed", "integer", "packets not counted because the flow table was full (1024 entries)" },
+   { "unparsed", "object", "{\"bytes\": integer, \"packets\": integer}: IP frames not "
+      .. "followed to their end within the parsers' bounds (more than 4 VLAN tags, more than 8 "
+      .. "IPv6 extension headers, more than 16 headers in all), not counted under any flow" },
+}
+
 local function parse_args()
+   local fields = {}
+   for _, f in ipairs(RECORD) do
+      fields[#fields + 1] = ("  %-9s %s: %s"):format(f[1], f[2], f[3])
+   end
    local parser = argparse("sockhost scripts/sockex3.lua",
       "Count packets and bytes per flow on one interface, parsing through tail calls.",
-      "Every second prints the kernel sample's table, one line per flow seen so far, most "
-      .. "bytes first:\n"
-      .. "  IP     src.port -> dst.port               bytes      packets  proto\n"
-      .. "Flows are TCP, UDP, ICMP and ICMPv6 of the innermost IP header (GRE and IPIP are "
-      .. "followed, VLAN tags and MPLS labels skipped); IPv4 fragments are not counted. "
-      .. "Bytes are whole frames as the interface carries them (Ethernet header included). "
-      .. "A summary goes to stderr at exit (Ctrl-C or --duration).\n\n"
+      "Every second prints a table of the flows seen so far, most bytes first: protocol, "
+      .. "source and destination (address:port, [IPv6]:port; the address alone for ICMP), "
+      .. "packets and bytes since start and the rates over the last second. Flows are TCP, "
+      .. "UDP, ICMP and ICMPv6 of the innermost IP header (GRE, gretap and IPIP are followed, "
+      .. "VLAN tags, MPLS labels and IPv6 extension headers skipped). A fragment counts too: "
+      .. "the first under its ports, later ones (which carry no ports) with ports 0. Bytes are "
+      .. "whole frames as the interface carries them, as tshark counts them: Ethernet header "
+      .. "and VLAN tags included, also a tag the kernel took out of the frame. A summary with "
+      .. "exact totals goes to stderr at exit (Ctrl-C or --duration).\n\n"
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
-      .. "more at exit with \"final\": true. Fields:\n"
-      .. "  iface    the interface name\n"
-      .. "  elapsed  seconds since counting started\n"
-      .. "  final    true on the last object, written at exit\n"
-      .. "  missed   packets not counted because the flow table was full (1024 entries)\n"
-      .. "  flows    an array, most bytes first, of {\"src\": addr, \"sport\": n, \"dst\": "
-      .. "addr, \"dport\": n, \"proto\": \"tcp\"/\"udp\"/\"icmp\"/\"icmpv6\", \"family\": "
-      .. "\"inet\"/\"inet6\", \"packets\": n, \"bytes\": n}, totals since start; ports are 0 "
-      .. "for ICMP")
+      .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
+      .. table.concat(fields, "\n"))
    cli.common(parser, { iface = true, duration = true, json = true })
    return parser:parse(arg)
 end
@@ -48,45 +70,91 @@ local function read_flows(map)
       rows[#rows + 1] = { src = net.ntop(k.src, k.family), sport = k.sport,
          dst = net.ntop(k.dst, k.family), dport = k.dport,
          proto = net.proto_name(k.ip_proto) or tostring(k.ip_proto),
-         family = net.family_name(k.family), packets = v.packets, bytes = v.bytes }
+         family = net.family_name(k.family), packets = v.packets, bytes = v.bytes,
+         -- the table's columns and the rates' key
+         from = (k.sport ~= 0 or k.dport ~= 0) and net.endpoint(k.src, k.family, k.sport)
+            or net.ntop(k.src, k.family),
+         to = (k.sport ~= 0 or k.dport ~= 0) and net.endpoint(k.dst, k.family, k.dport)
+            or net.ntop(k.dst, k.family) }
+      rows[#rows].key = ("%s %s %s"):format(rows[#rows].proto, rows[#rows].from, rows[#rows].to)
    end
    table.sort(rows, function(a, b)
       if a.bytes ~= b.bytes then return a.bytes > b.bytes end
-      return ("%s %d %s %d %s"):format(a.src, a.sport, a.dst, a.dport, a.proto)
-         < ("%s %d %s %d %s"):format(b.src, b.sport, b.dst, b.dport, b.proto)
+      return a.key < b.key
    end)
    return rows
 end
 
-local function print_table(rows)
-   io.stdout:write("IP     src.port -> dst.port               bytes      packets  proto\n")
-   for _, r in ipairs(rows) do
-      io.stdout:write(("%s.%05d -> %s.%05d %12d %12d  %s\n"):format(r.src, r.sport, r.dst,
-         r.dport, r.bytes, r.packets, r.proto))
+local COLUMNS = {
+   { key = "proto", title = "PROTO" },
+   { key = "from", title = "SOURCE" },
+   { key = "to", title = "DESTINATION" },
+   { key = "packets", title = "PACKETS" },
+   { key = "bytes", title = "BYTES", fmt = "bytes" },
+   { key = "pps", title = "PKT/S", fmt = "count_rate" },
+   { key = "bps", title = "RATE", fmt = "rate" },
+}
+
+local FLOW_KEYS = { "src", "sport", "dst", "dport", "proto", "family", "packets", "bytes" }
+
+local function main(args)
+   local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
+   local socket = require "socket"
+   local order = {}
+   for i, f in ipairs(RECORD) do order[i] = f[1] end
+   -- 16 digits: ts to the microsecond
+   local out = ndjson and ndjson.writer(io.stdout, { order = order, precision = 16 })
+   io.stdout:setvbuf("line")
+
+   local obj <close> = sockhost.open("sockex3")
+   local jmp_table = obj:map("jmp_table")
+   for name, slot in pairs(SLOTS) do
+      jmp_table[slot] = obj:program(name)
    end
+   local sock <close> = sockhost.socket(args.iface)
+   -- closing the socket detaches the filter
+   obj:program("dispatch"):attach(sock)
+   local map = obj:map("flows")
+   local start = sockhost.now()
+   local rates = interval.new {}
+   rates:update({}, start)
+   io.stderr:write(("sockex3: counting flows on %s\n"):format(args.iface))
+
+   local function report(final)
+      local now = sockhost.now()
+      local rows = read_flows(map)
+      local u = obj.globals.unparsed
+      if out then
+         local flows = {}
+         for i, r in ipairs(rows) do
+            local f = {}
+            for _, k in ipairs(FLOW_KEYS) do f[k] = r[k] end
+            flows[i] = f
+         end
+         out:write { type = "sockex3", ts = socket.gettime(), iface = args.iface,
+            elapsed = now - start, final = final, flows = ndjson.array(flows),
+            missed = obj.globals.missed, unparsed = { packets = u.packets, bytes = u.bytes } }
+         return rows
+      end
+      local by = {}
+      for _, r in ipairs(rows) do by[r.key] = { packets = r.packets, bytes = r.bytes } end
+      local rate = {}
+      for _, d in ipairs(rates:update(by, now)) do rate[d.key] = d.rate end
+      for _, r in ipairs(rows) do
+         local d = rate[r.key]
+         r.pps, r.bps = d and d.packets, d and d.bytes
+      end
+      io.stdout:write(tab.render(rows, { columns = COLUMNS }), "\n")
+      return rows
+   end
+   local reason, signal, rows = cli.report_every(report, args.duration)
+
+   local packets, bytes = cli.totals(rows)
+   local u = obj.globals.unparsed
+   io.stderr:write(("sockex3: %s after %.1f s (%s): %d flows, %d packets, %d bytes, %d missed%s\n")
+      :format(args.iface, sockhost.now() - start, cli.stopped(reason, signal), #rows, packets,
+      bytes, obj.globals.missed,
+      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or ""))
 end
 
-local args = parse_args()
-cli.count {
-   name = "sockex3", args = args, object = "sockex3",
-   setup = function(obj)
-      local jmp_table = obj:map("jmp_table")
-      for name, slot in pairs(SLOTS) do
-         jmp_table[slot] = obj:program(name)
-      end
-   end,
-   program = "dispatch", map = "flows",
-   counting = ("counting flows on %s"):format(args.iface),
-   read = read_flows,
-   record = function(ctx, _, final)
-      return { iface = args.iface, elapsed = ctx.elapsed, final = final,
-         missed = ctx.obj.globals.missed }
-   end,
-   array = "flows",
-   text = print_table,
-   summary = function(ctx, rows)
-      local packets, bytes = cli.totals(rows)
-      return ("%d flows, %d packets, %d bytes, %d missed"):format(#rows, packets, bytes,
-         ctx.obj.globals.missed)
-   end,
-}
+cli.main("sockex3", main, parse_args())

@@ -17,9 +17,10 @@ local net = require "sockhost.net"
 
 local packets = {
    ETH_P_IP = 0x0800, ETH_P_ARP = 0x0806, ETH_P_IPV6 = 0x86DD, ETH_P_8021Q = 0x8100,
-   ETH_P_8021AD = 0x88A8, ETH_P_MPLS_UC = 0x8847, ETH_P_MPLS_MC = 0x8848,
-   IPPROTO_ICMP = 1, IPPROTO_IPIP = 4, IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_IPV6 = 41,
-   IPPROTO_GRE = 47, IPPROTO_ICMPV6 = 58,
+   ETH_P_8021AD = 0x88A8, ETH_P_MPLS_UC = 0x8847, ETH_P_MPLS_MC = 0x8848, ETH_P_TEB = 0x6558,
+   IPPROTO_HOPOPTS = 0, IPPROTO_ICMP = 1, IPPROTO_IPIP = 4, IPPROTO_TCP = 6, IPPROTO_UDP = 17,
+   IPPROTO_IPV6 = 41, IPPROTO_ROUTING = 43, IPPROTO_FRAGMENT = 44, IPPROTO_GRE = 47,
+   IPPROTO_AH = 51, IPPROTO_ICMPV6 = 58, IPPROTO_DSTOPTS = 60,
    ETH_HLEN = 14, IPV4_HLEN = 20, IPV6_HLEN = 40, UDP_HLEN = 8, ICMP_HLEN = 8,
 }
 
@@ -118,14 +119,53 @@ function packets.ipv4(o)
    return put16(hdr, 10, packets.checksum(hdr)) .. payload
 end
 
---- IPv6: {src=, dst=, next= (next header), payload=, hop_limit=, flow=}. A UDP/TCP/ICMPv6
--- payload with a zero checksum gets one.
+-- One IPv6 extension header (RFC 8200) of kind e.type, its next header being next:
+--   HOPOPTS, DSTOPTS  {len= (8-byte units after the first 8, default 0)}: PadN filled
+--   ROUTING           {len=}: type 0, segments left 0, len/2 addresses of zeros
+--   FRAGMENT          {offset= (8-byte units), more=true, id=}
+--   AH                {len= (32-bit words after the first 2, default 4: a 12-byte ICV), spi=}
+local function ipv6_ext(e, next)
+   local t = e.type
+   if t == packets.IPPROTO_FRAGMENT then
+      return string.pack(">BBI2I4", next, 0, (e.offset or 0) << 3 | (e.more and 1 or 0),
+         e.id or 1)
+   end
+   if t == packets.IPPROTO_AH then
+      local len = e.len or 4
+      return string.pack(">BBI2I4I4", next, len, 0, e.spi or 1, e.seq or 1)
+         .. string.rep("\0", (len + 2) * 4 - 12)
+   end
+   local len = e.len or 0
+   local body = (len + 1) * 8 - 2
+   if t == packets.IPPROTO_ROUTING then
+      return string.pack(">BBBB", next, len, 0, 0) .. string.rep("\0", body - 2)
+   end
+   assert(t == packets.IPPROTO_HOPOPTS or t == packets.IPPROTO_DSTOPTS,
+      "not an IPv6 extension header: " .. tostring(t))
+   -- PadN over the options area (type 1, length, zeros)
+   return string.pack(">BBBB", next, len, 1, body - 2) .. string.rep("\0", body - 2)
+end
+
+--- IPv6: {src=, dst=, next= (the upper-layer protocol), ext = {{type=, ...}, ...} (extension
+-- headers in order, see ipv6_ext), payload=, hop_limit=, flow=}. A UDP/TCP/ICMPv6 payload
+-- with a zero checksum gets one (not behind a fragment header: it would cover the
+-- reassembled datagram).
 function packets.ipv6(o)
    local src, dst = addr(o.src, 16), addr(o.dst, 16)
-   local payload = fill_l4(o.payload or "", o.next, src .. dst
-      .. string.pack(">I4I3B", #(o.payload or ""), 0, o.next))
-   return string.pack(">I4I2BB", 0x60000000 | (o.flow or 0), #payload, o.next,
-      o.hop_limit or 64) .. src .. dst .. payload
+   local payload = o.payload or ""
+   local ext = o.ext or {}
+   local fragment = false
+   for _, e in ipairs(ext) do fragment = fragment or e.type == packets.IPPROTO_FRAGMENT end
+   if not fragment then
+      payload = fill_l4(payload, o.next, src .. dst .. string.pack(">I4I3B", #payload, 0, o.next))
+   end
+   local hdrs = {}
+   for i, e in ipairs(ext) do
+      hdrs[i] = ipv6_ext(e, ext[i + 1] and ext[i + 1].type or o.next)
+   end
+   payload = table.concat(hdrs) .. payload
+   return string.pack(">I4I2BB", 0x60000000 | (o.flow or 0), #payload,
+      ext[1] and ext[1].type or o.next, o.hop_limit or 64) .. src .. dst .. payload
 end
 
 --- UDP: {sport=, dport=, data=}; checksum left zero for the IP builder to fill.
@@ -155,7 +195,8 @@ function packets.icmp6_echo(o)
    return string.pack(">BBI2I2I2", o.type or 128, 0, 0, o.id or 1, o.seq or 1) .. (o.data or "")
 end
 
---- GRE (RFC 2784/2890): {proto= (EtherType of the payload), csum=true, key=n, seq=n,
+--- GRE (RFC 2784/2890): {proto= (EtherType of the payload; ETH_P_TEB for gretap, whose
+-- payload is a whole Ethernet frame, packets.eth), csum=true, key=n, seq=n,
 -- routing=true (sets the R bit, which parsers must refuse), version=, payload=}. With csum,
 -- the checksum covers the GRE header and payload.
 function packets.gre(o)

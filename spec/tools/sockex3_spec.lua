@@ -9,6 +9,8 @@ local errors = require "helpers.errors"
 local p = require "helpers.packets"
 local testbed = require "helpers.testbed"
 local proc = require "helpers.proc"
+local texttable = require "helpers.texttable"
+local fmt = require "sockhost.fmt"
 
 -- enum sockex3_slot in bpf/sockex3.h
 local SLOTS = { parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }
@@ -118,21 +120,111 @@ describe("sockex3 #tools", function()
          }, flows(obj))
       end)
 
-      it("does not count fragments, other protocols, non-IP or truncated frames", function()
-         run(eth(v4(p.udp { sport = 1, dport = 2, data = "first" }, { mf = true })))
-         run(eth(v4("middle..", { mf = true, frag = 2 })))
-         run(eth(v4("last", { frag = 3 })))
+      it("does not count other protocols, non-IP or truncated frames", function()
          run(eth(v4("igmp", { proto = 2 })))
          run(p.eth { type = p.ETH_P_ARP, payload = p.arp { spa = "10.0.0.1", tpa = "10.0.0.2" } })
          run(eth(v4(inner_udp:sub(1, 19), { proto = p.IPPROTO_IPIP }))) -- inner header cut
          run(eth(v4(p.udp { sport = 1, dport = 2 }):sub(1, 22))) -- ports cut
+         run(eth(v4(""))) -- protocol UDP, no UDP header at all
          run(eth("\0", p.ETH_P_8021Q)) -- tag cut
+         run(eth("", p.ETH_P_8021Q)) -- a tag announced, nothing after it
+         -- GRE of an EtherType no parser takes; gretap cut inside its inner Ethernet header
+         run(eth(v4(p.gre { proto = 0x1234, payload = inner_udp }, { proto = p.IPPROTO_GRE })))
+         run(eth(v4(p.gre { proto = p.ETH_P_TEB, payload = eth(inner_udp) }, { proto = p.IPPROTO_GRE }))
+            :sub(1, 14 + 20 + 4 + 13))
+         -- an IPv6 extension header cut short (its 8 bytes announced, 6 there)
+         run(eth(p.ipv6 { src = "fd00::1", dst = "fd00::2", next = p.IPPROTO_UDP,
+            ext = { { type = p.IPPROTO_HOPOPTS } } }:sub(1, 46), p.ETH_P_IPV6))
          assert.same({}, flows(obj))
-         -- don't-fragment is not a fragment
+         -- don't-fragment is not a fragment; a datagram without payload is one
          local df = run(eth(v4(p.udp { sport = 1, dport = 2 }, { df = true })))
          assert.same({ ["192.168.0.1.1 -> 192.168.0.2.2 udp"] = { packets = 1, bytes = df } },
             flows(obj))
          assert.equal(0, obj.globals.missed)
+         assert.same({ packets = 0, bytes = 0 }, obj.globals.unparsed)
+      end)
+
+      -- The sample drops IPv4 fragments. On the wire a fragment is a frame like any other: the
+      -- first one carries the transport header and counts under its ports, a later one has
+      -- none and counts under its protocol with ports 0; IPv6 fragments the same.
+      it("counts fragments: the first under its ports, later ones with ports 0", function()
+         local b4 = run(eth(v4(p.udp { sport = 1, dport = 2, data = "first" }, { mf = true })))
+         local later4 = run(eth(v4("middle..", { mf = true, frag = 2 })))
+         later4 = later4 + run(eth(v4("last", { frag = 3 })))
+         local function v6(ext, payload)
+            return eth(p.ipv6 { src = "fd00::1", dst = "fd00::2", next = p.IPPROTO_UDP, ext = ext,
+               payload = payload }, p.ETH_P_IPV6)
+         end
+         local F = p.IPPROTO_FRAGMENT
+         local b6 = run(v6({ { type = F, more = true, id = 9 } }, p.udp { sport = 3, dport = 4, data = "x" }))
+         -- fragmentable part behind the fragment header: a destination option, then UDP
+         b6 = b6 + run(v6({ { type = p.IPPROTO_HOPOPTS }, { type = F, more = true, id = 10 },
+            { type = p.IPPROTO_DSTOPTS } }, p.udp { sport = 3, dport = 4 }))
+         local later6 = run(v6({ { type = F, offset = 1, id = 9 } }, "tail of it"))
+         later6 = later6 + run(v6({ { type = p.IPPROTO_HOPOPTS }, { type = F, offset = 7, more = true } },
+            "\0\0\0\0\0\0\0\0"))
+         assert.same({
+            ["192.168.0.1.1 -> 192.168.0.2.2 udp"] = { packets = 1, bytes = b4 },
+            ["192.168.0.1.0 -> 192.168.0.2.0 udp"] = { packets = 2, bytes = later4 },
+            ["fd00::1.3 -> fd00::2.4 udp"] = { packets = 2, bytes = b6 },
+            ["fd00::1.0 -> fd00::2.0 udp"] = { packets = 2, bytes = later6 },
+         }, flows(obj))
+      end)
+
+      it("walks IPv6 extension headers to the ports; a chain past the bound is unparsed", function()
+         local function v6(ext, next, payload)
+            return eth(p.ipv6 { src = "2001:db8::1", dst = "2001:db8::2", next = next, ext = ext,
+               payload = payload }, p.ETH_P_IPV6)
+         end
+         local H, R, D, A = p.IPPROTO_HOPOPTS, p.IPPROTO_ROUTING, p.IPPROTO_DSTOPTS, p.IPPROTO_AH
+         local udp = run(v6({ { type = H, len = 2 }, { type = R, len = 2 }, { type = D }, { type = A } },
+            p.IPPROTO_UDP, p.udp { sport = 53, dport = 5353 }))
+         local tcp = run(v6({ { type = D, len = 5 } }, p.IPPROTO_TCP, p.tcp { sport = 80, dport = 8080 }))
+         local icmp6 = run(v6({ { type = H } }, p.IPPROTO_ICMPV6, p.icmp6_echo {}))
+         local eight, nine = {}, {}
+         for i = 1, 9 do
+            nine[i] = { type = D }
+            eight[i] = i <= 8 and { type = D } or nil
+         end
+         udp = udp + run(v6(eight, p.IPPROTO_UDP, p.udp { sport = 53, dport = 5353 }))
+         local past = run(v6(nine, p.IPPROTO_UDP, p.udp { sport = 53, dport = 5353 }), 2)
+         -- GRE and gretap behind extension headers
+         local gre = run(v6({ { type = D } }, p.IPPROTO_GRE, p.gre { proto = p.ETH_P_IP, payload = inner_udp }))
+         gre = gre + run(v6({ { type = H } }, p.IPPROTO_GRE, p.gre { proto = p.ETH_P_TEB,
+            payload = eth(inner_udp, nil, { { vid = 3 } }) }))
+         assert.same({
+            ["2001:db8::1.53 -> 2001:db8::2.5353 udp"] = { packets = 2, bytes = udp },
+            ["2001:db8::1.80 -> 2001:db8::2.8080 tcp"] = { packets = 1, bytes = tcp },
+            ["2001:db8::1.0 -> 2001:db8::2.0 icmpv6"] = { packets = 1, bytes = icmp6 },
+            [INNER] = { packets = 2, bytes = gre },
+         }, flows(obj))
+         assert.same({ packets = 2, bytes = past }, obj.globals.unparsed)
+      end)
+
+      it("follows gretap into its inner frame, tagged or not", function()
+         local b = 0
+         for _, vlans in ipairs({ {}, { { vid = 7 } }, { { tpid = p.ETH_P_8021AD, vid = 1 }, { vid = 2 } } }) do
+            b = b + run(eth(v4(p.gre { proto = p.ETH_P_TEB, key = 3, payload = eth(inner_udp, nil, vlans) },
+               { proto = p.IPPROTO_GRE })))
+         end
+         assert.same({ [INNER] = { packets = 3, bytes = b } }, flows(obj))
+      end)
+
+      it("counts as unparsed a frame deeper than the bounds: five VLAN tags, IPIP 16 deep", function()
+         local five = {}
+         for i = 1, 5 do five[i] = { vid = i } end
+         local u = run(eth(inner_udp, nil, five))
+         local four = run(eth(inner_udp, nil, { table.unpack(five, 1, 4) }))
+         local function nest(n)
+            local pkt = inner_udp
+            for _ = 1, n do pkt = v4(pkt, { proto = p.IPPROTO_IPIP }) end
+            return eth(pkt)
+         end
+         -- dispatch, then one parse_ip per header: 15 IPIP + the inner one is 16 parsers
+         local deep = run(nest(15))
+         u = u + run(nest(16))
+         assert.same({ [INNER] = { packets = 2, bytes = four + deep } }, flows(obj))
+         assert.same({ packets = 2, bytes = u }, obj.globals.unparsed)
       end)
 
       it("resets the flow for every packet (no ports left over from the one before)", function()
@@ -259,7 +351,7 @@ describe("sockex3 #tools", function()
             bed.host_if, 2 * N + M), stderr)
       end)
 
-      it("prints the sample's table", function()
+      it("prints a table: flows most bytes first, columns aligned, units and rates", function()
          local sink, port = testbed.udp_sink(bed)
          local bin = proc.env("SOCKHOST_BIN")
          local src = proc.env("SOCKHOST_SOURCE_DIR")
@@ -273,29 +365,41 @@ describe("sockex3 #tools", function()
          end)
          -- the table's header appears on the first tick, a second after attaching
          assert(proc.wait_for(function()
-            return (proc.read_file(out) or ""):find("IP ", 1, true)
+            return (proc.read_file(out) or ""):find("PROTO ", 1, true)
          end), "no table header from sockex3.lua: " .. tostring(proc.read_file(out)))
          local sport = traffic(sink, port)
          assert.is_true(proc.wait_gone(pid, 10))
          local text = assert(proc.read_file(out))
-         local last = text:match(".*IP     src%.port %-> dst%.port               bytes      packets  proto\n(.*)$")
-         assert.is_string(last, text)
-         local rows = {}
-         for line in last:gmatch("[^\n]+") do rows[#rows + 1] = line end
+         local rows = texttable.parse(text, {
+            header = "^PROTO +SOURCE +DESTINATION +PACKETS +BYTES +PKT/S +RATE$",
+            left = { PROTO = true, SOURCE = true, DESTINATION = true } })
          local icmp = N * testbed.icmp_frame(PING_SIZE)
-         -- most bytes first; the two ICMP flows are equal in bytes
-         assert.equal(("%s.%05d -> %s.%05d %12d %12d  udp"):format(bed.ns_ip, sport, bed.host_ip,
-            port, M * testbed.udp_frame(UDP_SIZE), M), rows[1])
          assert.equal(3, #rows)
-         local got = { rows[2], rows[3] }
-         local want = {
-            ("%s.00000 -> %s.00000 %12d %12d  icmp"):format(bed.host_ip, bed.ns_ip, icmp, N),
-            ("%s.00000 -> %s.00000 %12d %12d  icmp"):format(bed.ns_ip, bed.host_ip, icmp, N),
-         }
+         -- most bytes first; the two ICMP flows are equal in bytes
+         assert.same({ PROTO = "udp", SOURCE = ("%s:%d"):format(bed.ns_ip, sport),
+            DESTINATION = ("%s:%d"):format(bed.host_ip, port), PACKETS = tostring(M),
+            BYTES = fmt.bytes(M * testbed.udp_frame(UDP_SIZE)) },
+            { PROTO = rows[1].PROTO, SOURCE = rows[1].SOURCE, DESTINATION = rows[1].DESTINATION,
+               PACKETS = rows[1].PACKETS, BYTES = rows[1].BYTES })
+         local got = {}
+         for i = 2, 3 do
+            local r = rows[i]
+            got[#got + 1] = ("%s %s -> %s %s %s"):format(r.PROTO, r.SOURCE, r.DESTINATION,
+               r.PACKETS, r.BYTES)
+         end
          table.sort(got)
+         local want = {
+            ("icmp %s -> %s %d %s"):format(bed.host_ip, bed.ns_ip, N, fmt.bytes(icmp)),
+            ("icmp %s -> %s %d %s"):format(bed.ns_ip, bed.host_ip, N, fmt.bytes(icmp)),
+         }
          table.sort(want)
          assert.same(want, got)
-   end)
+         -- rates over the last second: the traffic was over before the final tick or not
+         for _, r in ipairs(rows) do
+            assert.matches("/s$", r["PKT/S"])
+            assert.matches("B/s$", r.RATE)
+         end
+      end)
    end)
 
    it("refuses an interface that does not exist", function()

@@ -63,6 +63,83 @@ describe("sockex1 #tools", function()
          obj:program("by_protocol"):test_run({ data = frame_v4("10.0.0.2"), ["repeat"] = 4 })
          assert.same({}, protocols(obj))
       end)
+
+      -- test_run hands a tagged frame over as the wire has it (no tag taken out into
+      -- skb->vlan_tci): skb->protocol is the TPID, and the tags are walked in the frame
+      it("walks VLAN tags in the frame: 802.1Q, QinQ, double 802.1Q; four at most", function()
+         local obj <close> = sockhost.open("sockex1", { globals = { direction = "SOCKEX1_BOTH" } })
+         local prog = obj:program("by_protocol")
+         local function tagged(tpids, proto)
+            local vlans = {}
+            for i, tpid in ipairs(tpids) do vlans[i] = { tpid = tpid, vid = i } end
+            return frame_v4("10.0.0.2", nil, { vlans = vlans, proto = proto })
+         end
+         local q, qinq = tagged({ p.ETH_P_8021Q }), tagged({ p.ETH_P_8021AD, p.ETH_P_8021Q })
+         local qq = tagged({ p.ETH_P_8021Q, p.ETH_P_8021Q }, p.IPPROTO_TCP)
+         local four = tagged({ p.ETH_P_8021AD, p.ETH_P_8021Q, p.ETH_P_8021Q, p.ETH_P_8021Q })
+         local five = tagged({ p.ETH_P_8021AD, p.ETH_P_8021Q, p.ETH_P_8021Q, p.ETH_P_8021Q,
+            p.ETH_P_8021Q })
+         for _, f in ipairs({ q, qinq, qq, four, five }) do prog:test_run({ data = f }) end
+         -- a tag followed by nothing, and a tag whose frame stops inside the IP header
+         prog:test_run({ data = p.eth { type = p.ETH_P_8021Q, payload = "\0\5" } })
+         prog:test_run({ data = p.eth { type = p.ETH_P_8021Q, payload = p.vlan { vid = 5,
+            type = p.ETH_P_IP, payload = frame_v4("10.0.0.2"):sub(15, 15 + 8) } } })
+         assert.same({
+            [17] = { packets = 3, bytes = #q + #qinq + #four - 3 * 14 },
+            [6] = { packets = 1, bytes = #qq - 14 },
+         }, protocols(obj))
+         assert.same({ packets = 1, bytes = #five - 14 }, obj.globals.unparsed)
+      end)
+
+      it("counts IPv6 under the protocol after its extension headers; a longer chain as unparsed",
+         function()
+            local obj <close> = sockhost.open("sockex1", { globals = { direction = "SOCKEX1_BOTH" } })
+            local prog = obj:program("by_protocol")
+            local function v6(ext, next, payload)
+               return p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1", dst = "fd00::2",
+                  next = next or p.IPPROTO_UDP, ext = ext,
+                  payload = payload or p.udp { sport = 1, dport = 2, data = "x" } } }
+            end
+            local H, R, D, F, A = p.IPPROTO_HOPOPTS, p.IPPROTO_ROUTING, p.IPPROTO_DSTOPTS,
+               p.IPPROTO_FRAGMENT, p.IPPROTO_AH
+            local all = v6({ { type = H }, { type = R, len = 2 }, { type = D, len = 1 }, { type = A } })
+            local first = v6({ { type = F, more = true } })
+            local later = v6({ { type = H }, { type = F, offset = 3 } }, p.IPPROTO_UDP, "middle..")
+            local tcp = v6({ { type = D } }, p.IPPROTO_TCP, p.tcp { sport = 1, dport = 2 })
+            local eight, nine = {}, {}
+            for i = 1, 8 do eight[i] = { type = D } end
+            for i = 1, 9 do nine[i] = { type = D } end
+            local at_bound, past = v6(eight), v6(nine)
+            for _, f in ipairs({ all, first, later, tcp, at_bound, past }) do
+               prog:test_run({ data = f })
+            end
+            -- cut inside the hop-by-hop header (4 of its 8 bytes), and inside a longer one
+            prog:test_run({ data = v6({ { type = H } }):sub(1, 14 + 40 + 4) })
+            prog:test_run({ data = v6({ { type = H, len = 3 } }):sub(1, 14 + 40 + 24) })
+            assert.same({
+               [17] = { packets = 4, bytes = #all + #first + #later + #at_bound - 4 * 14 },
+               [6] = { packets = 1, bytes = #tcp - 14 },
+            }, protocols(obj))
+            assert.same({ packets = 1, bytes = #past - 14 }, obj.globals.unparsed)
+         end)
+
+      it("counts IP headers without a payload",
+         function()
+            local obj <close> = sockhost.open("sockex1", { globals = { direction = "SOCKEX1_BOTH" } })
+            local prog = obj:program("by_protocol")
+            local empty = frame_v4("10.0.0.2", "") -- protocol UDP, no UDP header
+            local v6empty = p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1",
+               dst = "fd00::2", next = p.IPPROTO_TCP } }
+            prog:test_run({ data = empty })
+            prog:test_run({ data = v6empty })
+            -- (test_run refuses a frame whose IPv4 or IPv6 header is cut: the wire spec
+            -- sends those, spec/tools/sockex_wire_spec.lua)
+            assert.same({
+               [17] = { packets = 1, bytes = #empty - 14 },
+               [6] = { packets = 1, bytes = #v6empty - 14 },
+            }, protocols(obj))
+            assert.same({ packets = 0, bytes = 0 }, obj.globals.unparsed)
+         end)
    end)
 
    describe("on a veth pair", function()
@@ -186,6 +263,75 @@ describe("sockex2 #tools", function()
          }, destinations(obj))
       end)
 
+      it("follows gretap into its inner frame (tagged or not), and IPv6 extension headers",
+         function()
+            local inner = p.ipv4 { src = "10.1.0.1", dst = "10.1.0.2", proto = p.IPPROTO_UDP,
+               payload = p.udp { sport = 5, dport = 6, data = "in" } }
+            local inner6 = p.ipv6 { src = "fd00::1", dst = "fd00::7", next = p.IPPROTO_UDP,
+               payload = p.udp { sport = 5, dport = 6 } }
+            local function teb(frame, g)
+               g = g or {}
+               g.proto, g.payload = p.ETH_P_TEB, frame
+               return frame_v4("192.168.0.2", p.gre(g), { proto = p.IPPROTO_GRE })
+            end
+            local b = run(teb(p.eth { type = p.ETH_P_IP, payload = inner }))
+            b = b + run(teb(p.eth { type = p.ETH_P_IP, payload = inner }, { key = 9, seq = 1 }))
+            b = b + run(teb(p.eth { type = p.ETH_P_IP, vlans = { { vid = 4 } }, payload = inner }))
+            b = b + run(teb(p.eth { type = p.ETH_P_IP, payload = inner,
+               vlans = { { tpid = p.ETH_P_8021AD, vid = 1 }, { vid = 2 } } }))
+            local six = run(teb(p.eth { type = p.ETH_P_IPV6, payload = inner6 }))
+            -- GRE behind IPv6 extension headers; IPv4 in IPv6 behind a destination option
+            local function over6(ext, next, payload)
+               return p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1",
+                  dst = "fd00::8", next = next, ext = ext, payload = payload } }
+            end
+            b = b + run(over6({ { type = p.IPPROTO_HOPOPTS }, { type = p.IPPROTO_ROUTING, len = 2 } },
+               p.IPPROTO_GRE, p.gre { proto = p.ETH_P_IP, payload = inner }))
+            b = b + run(over6({ { type = p.IPPROTO_DSTOPTS } }, p.IPPROTO_IPIP, inner))
+            -- a fragment is not followed, first or later: its own destination
+            local frag = run(over6({ { type = p.IPPROTO_FRAGMENT, more = true } }, p.IPPROTO_IPIP, inner))
+            frag = frag + run(over6({ { type = p.IPPROTO_FRAGMENT, offset = 1 } }, p.IPPROTO_IPIP, "tail"))
+            -- GRE of an EtherType that is not IP: the outer destination
+            local other = run(frame_v4("192.168.0.9", p.gre { proto = 0x1234, payload = "zz" },
+               { proto = p.IPPROTO_GRE }))
+            other = other + run(teb(p.eth { type = p.ETH_P_ARP, payload = p.arp { spa = "10.0.0.1",
+               tpa = "10.0.0.2" } }):gsub("\192\168\0\2", "\192\168\0\9", 1))
+            assert.same({
+               ["10.1.0.2"] = { packets = 6, bytes = b },
+               ["fd00::7"] = { packets = 1, bytes = six },
+               ["fd00::8"] = { packets = 2, bytes = frag },
+               ["192.168.0.9"] = { packets = 2, bytes = other },
+            }, destinations(obj))
+            assert.same({ packets = 0, bytes = 0 }, obj.globals.unparsed)
+         end)
+
+      it("counts chains past the walks' bounds as unparsed, and never a cut header", function()
+         local inner = p.ipv4 { src = "10.1.0.1", dst = "10.1.0.2", proto = p.IPPROTO_UDP,
+            payload = p.udp { sport = 5, dport = 6 } }
+         local nine = {}
+         for i = 1, 9 do nine[i] = { type = p.IPPROTO_DSTOPTS } end
+         local u = run(p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1",
+            dst = "fd00::2", next = p.IPPROTO_UDP, ext = nine, payload = p.udp { sport = 1, dport = 2 } } })
+         u = u + run(frame_v4("10.0.0.2", nil, { vlans = { { tpid = p.ETH_P_8021AD }, {}, {}, {}, {} } }))
+         -- the same chain one header shorter is walked to its end
+         local eight = { table.unpack(nine, 1, 8) }
+         local ok = run(p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1",
+            dst = "fd00::2", next = p.IPPROTO_UDP, ext = eight, payload = p.udp { sport = 1, dport = 2 } } })
+         -- cut: inside gretap's inner Ethernet header, after it, inside the GRE key, inside an
+         -- IPv6 extension header; a VLAN tag in the GRE payload followed by nothing
+         local gretap = frame_v4("192.168.0.2", p.gre { proto = p.ETH_P_TEB, payload = p.eth {
+            type = p.ETH_P_IP, payload = inner } }, { proto = p.IPPROTO_GRE })
+         run(gretap:sub(1, 14 + 20 + 4 + 10))
+         run(gretap:sub(1, 14 + 20 + 4 + 14))
+         run(frame_v4("192.168.0.2", p.gre { proto = p.ETH_P_IP, key = 1, payload = inner },
+            { proto = p.IPPROTO_GRE }):sub(1, 14 + 20 + 4 + 2))
+         run(p.eth { type = p.ETH_P_IPV6, payload = p.ipv6 { src = "fd00::1", dst = "fd00::3",
+            next = p.IPPROTO_UDP, ext = { { type = p.IPPROTO_HOPOPTS, len = 1 } } } }:sub(1, 14 + 40 + 12))
+         run(frame_v4("192.168.0.2", p.gre { proto = p.ETH_P_8021Q, payload = "" }, { proto = p.IPPROTO_GRE }))
+         assert.same({ ["fd00::2"] = { packets = 1, bytes = ok } }, destinations(obj))
+         assert.same({ packets = 2, bytes = u }, obj.globals.unparsed)
+      end)
+
       it("does not count non-IP or truncated frames", function()
          run(p.eth { type = p.ETH_P_ARP, payload = p.arp { spa = "10.0.0.1", tpa = "10.0.0.2" } })
          -- (test_run itself refuses a frame of type IPv4 shorter than an IPv4 header)
@@ -248,5 +394,54 @@ describe("sockex2 #tools", function()
             .. "%d bytes, 0 missed\n"):format(bed.host_if, 2 * N + M,
             e[bed.host_ip].bytes + e[bed.ns_ip].bytes), stderr)
       end)
+   end)
+end)
+
+describe("sockex1, sockex2, sockex3 #tools", function()
+   -- One frame with every kind of header the parsers walk, cut after each of its bytes: each
+   -- tool counts the prefix only once the headers it needs are all there, and nothing else
+   -- (no wrong key, no unparsed). test_run checks no more than the Ethernet header of a frame
+   -- whose type is a VLAN TPID, so every cut reaches the programs.
+   it("survive a frame cut at every byte, counting it only once their headers are whole", function()
+      local udp = p.udp { sport = 7000, dport = 8000, data = "payload" }
+      local inner6 = p.ipv6 { src = "fd00::1", dst = "fd00::9", next = p.IPPROTO_UDP,
+         ext = { { type = p.IPPROTO_HOPOPTS }, { type = p.IPPROTO_DSTOPTS, len = 1 } }, payload = udp }
+      local frame = p.eth { type = p.ETH_P_IP, vlans = { { tpid = p.ETH_P_8021AD, vid = 1 }, { vid = 2 } },
+         payload = p.ipv4 { src = "192.168.0.1", dst = "192.168.0.2", proto = p.IPPROTO_GRE,
+            payload = p.gre { proto = p.ETH_P_TEB, key = 5, payload = p.eth { type = p.ETH_P_IPV6,
+               vlans = { { vid = 3 } }, payload = inner6 } } } }
+      local outer_ip = 14 + 8 + 20                       -- sockex1: the outer IPv4 header
+      local inner_exts = #frame - #udp                    -- sockex2: the inner chain walked
+      local ports = inner_exts + 4                        -- sockex3: the ports
+      local s1 <close> = sockhost.open("sockex1", { globals = { direction = "SOCKEX1_BOTH" } })
+      local s2 <close> = sockhost.open("sockex2")
+      local s3 <close> = sockhost.open("sockex3")
+      local jmp = s3:map("jmp_table")
+      for name, slot in pairs({ parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }) do
+         jmp[slot] = s3:program(name)
+      end
+      local want1, want2, want3 = { packets = 0, bytes = 0 }, { packets = 0, bytes = 0 },
+         { packets = 0, bytes = 0 }
+      local function add(w, len) w.packets, w.bytes = w.packets + 1, w.bytes + len - 14 end
+      for len = 14, #frame do
+         local cut = frame:sub(1, len)
+         assert.equal(0, s1:program("by_protocol"):test_run({ data = cut }).retval)
+         assert.equal(0, s2:program("by_destination"):test_run({ data = cut }).retval)
+         assert.equal(0, s3:program("dispatch"):test_run({ data = cut }).retval)
+         if len >= outer_ip then add(want1, len) end
+         if len >= inner_exts then add(want2, len) end
+         if len >= ports then add(want3, len) end
+      end
+      assert.same({ [47] = want1 }, protocols(s1))
+      assert.same({ ["fd00::9"] = want2 }, destinations(s2))
+      local got3 = {}
+      for k, v in pairs(s3:map("flows")) do
+         got3[("%s.%d -> %s.%d"):format(net.ntop(k.src, k.family), k.sport, net.ntop(k.dst, k.family),
+            k.dport)] = v
+      end
+      assert.same({ ["fd00::1.7000 -> fd00::9.8000"] = want3 }, got3)
+      for _, o in ipairs({ s1, s2, s3 }) do
+         assert.same({ packets = 0, bytes = 0 }, o.globals.unparsed)
+      end
    end)
 end)
