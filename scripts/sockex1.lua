@@ -12,7 +12,6 @@
 -- sockex2.lua and sockex3.lua; --json goes through sockhost.ndjson, the table through
 -- sockhost.tab with sockhost.fmt's units and sockhost.interval's rates.
 
-local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local tab = require "sockhost.tab"
@@ -40,10 +39,6 @@ local RECORD = {
 }
 
 local function parse_args()
-   local fields = {}
-   for _, f in ipairs(RECORD) do
-      fields[#fields + 1] = ("  %-10s %s: %s"):format(f[1], f[2], f[3])
-   end
    local parser = argparse("sockhost scripts/sockex1.lua",
       "Count bytes and packets per IP protocol (TCP, UDP, ICMP ...) on one interface.",
       "Every second prints a table of the protocols seen so far: packets and bytes since "
@@ -55,7 +50,7 @@ local function parse_args()
       .. "it carries, as an IPv4 fragment does); VLAN tags in the frame are skipped.\n\n"
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
       .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
-      .. table.concat(fields, "\n"))
+      .. cli.json_help(RECORD))
    cli.common(parser, { iface = true })
    parser:option("--direction", "Which packets count: out (leaving the interface, as the "
       .. "kernel sample), in (arriving) or both.")
@@ -88,66 +83,52 @@ local COLUMNS = {
    { key = "bps", title = "RATE", fmt = "rate" },
 }
 
-local function main(args)
-   local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
-   local socket = require "socket"
-   local order = {}
-   for i, f in ipairs(RECORD) do order[i] = f[1] end
-   -- 16 digits: ts to the microsecond
-   local out = ndjson and ndjson.writer(io.stdout, { order = order, precision = 16 })
-   io.stdout:setvbuf("line")
-
-   local obj <close> = sockhost.open("sockex1", { globals = { direction = DIRECTIONS[args.direction] } })
-   local sock <close> = sockhost.socket(args.iface)
-   -- closing the socket detaches the filter
-   obj:program("by_protocol"):attach(sock)
-   local map = obj:map("protocols")
-   local start = sockhost.now()
-   local rates = interval.new {}
-   rates:update({}, start)
-   io.stderr:write(("sockex1: counting %s packets on %s\n"):format(args.direction, args.iface))
-
-   local function report(final)
-      local now = sockhost.now()
-      local rows = read_counts(map)
-      if out then
-         local protocols = {}
-         for _, r in ipairs(rows) do
-            protocols[proto_label(r.number)] = { number = r.number, packets = r.packets,
-               bytes = r.bytes }
-         end
-         local u = obj.globals.unparsed
-         out:write { type = "sockex1", ts = socket.gettime(), iface = args.iface,
-            direction = args.direction, elapsed = now - start, final = final,
-            protocols = protocols, unparsed = { packets = u.packets, bytes = u.bytes } }
-         return rows
-      end
-      local by = {}
-      for _, r in ipairs(rows) do by[r.number] = r end
-      local deltas = rates:update(by, now)
-      local cells = {}
-      for _, d in ipairs(deltas) do
-         local r = by[d.key]
-         cells[#cells + 1] = { proto = proto_label(r.number), packets = r.packets,
-            bytes = r.bytes, pps = d.rate and d.rate.packets, bps = d.rate and d.rate.bytes }
-      end
-      io.stdout:write(tab.render(cells, { columns = COLUMNS, sort = "bytes", desc = true }), "\n")
-      return rows
-   end
-   local reason, signal, rows = cli.report_every(report, args.duration)
-
+local function summary(ctx, rows)
    local parts = {}
    for _, r in ipairs(rows) do
       parts[#parts + 1] = ("%s %d bytes in %d packets"):format(proto_label(r.number), r.bytes,
          r.packets)
    end
-   local u = obj.globals.unparsed
+   local u = ctx.obj.globals.unparsed
    if u.packets > 0 then
       parts[#parts + 1] = ("unparsed %d bytes in %d packets"):format(u.bytes, u.packets)
    end
-   io.stderr:write(("sockex1: %s (%s) after %.1f s (%s): %s\n"):format(args.iface,
-      args.direction, sockhost.now() - start, cli.stopped(reason, signal),
-      #parts > 0 and table.concat(parts, ", ") or "nothing counted"))
+   return #parts > 0 and table.concat(parts, ", ") or "nothing counted"
 end
 
-cli.main("sockex1", main, parse_args())
+local function record(ctx, rows, final)
+   local protocols = {}
+   for _, r in ipairs(rows) do
+      protocols[proto_label(r.number)] = { number = r.number, packets = r.packets, bytes = r.bytes }
+   end
+   local u = ctx.obj.globals.unparsed
+   return { iface = ctx.args.iface, direction = ctx.args.direction, elapsed = ctx.elapsed,
+      final = final, protocols = protocols, unparsed = { packets = u.packets, bytes = u.bytes } }
+end
+
+local rates
+local function text(ctx, rows)
+   if not rates then
+      rates = interval.new {}
+      rates:update({}, ctx.start)
+   end
+   local by = {}
+   for _, r in ipairs(rows) do by[r.number] = r end
+   local cells = {}
+   for _, d in ipairs(rates:update(by, ctx.now)) do
+      local r = by[d.key]
+      cells[#cells + 1] = { proto = proto_label(r.number), packets = r.packets,
+         bytes = r.bytes, pps = d.rate and d.rate.packets, bps = d.rate and d.rate.bytes }
+   end
+   io.stdout:write(tab.render(cells, { columns = COLUMNS, sort = "bytes", desc = true }), "\n")
+end
+
+local args = parse_args()
+cli.count {
+   name = "sockex1", args = args, keys = RECORD,
+   object = "sockex1", open = { globals = { direction = DIRECTIONS[args.direction] } },
+   program = "by_protocol", map = "protocols",
+   counting = ("counting %s packets on %s"):format(args.direction, args.iface),
+   where = ("%s (%s)"):format(args.iface, args.direction),
+   read = read_counts, record = record, text = text, summary = summary,
+}

@@ -12,7 +12,6 @@
 -- Kernel side: bpf/sockex2.bpf.c (struct sockex2_key/value in bpf/sockex2.h). The run is
 -- the same as sockex1.lua's (see there).
 
-local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local tab = require "sockhost.tab"
@@ -36,10 +35,6 @@ local RECORD = {
 }
 
 local function parse_args()
-   local fields = {}
-   for _, f in ipairs(RECORD) do
-      fields[#fields + 1] = ("  %-13s %s: %s"):format(f[1], f[2], f[3])
-   end
    local parser = argparse("sockhost scripts/sockex2.lua",
       "Count packets and bytes per destination IP address on one interface.",
       "Every second prints a table of the destinations seen so far, most bytes first: "
@@ -51,7 +46,7 @@ local function parse_args()
       .. "VLAN tags included, also a tag the kernel took out of the frame.\n\n"
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
       .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
-      .. table.concat(fields, "\n"))
+      .. cli.json_help(RECORD))
    cli.common(parser, { iface = true, duration = true, json = true })
    return parser:parse(arg)
 end
@@ -77,56 +72,44 @@ local COLUMNS = {
    { key = "bps", title = "RATE", fmt = "rate" },
 }
 
-local function main(args)
-   local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
-   local socket = require "socket"
-   local order = {}
-   for i, f in ipairs(RECORD) do order[i] = f[1] end
-   -- 16 digits: ts to the microsecond
-   local out = ndjson and ndjson.writer(io.stdout, { order = order, precision = 16 })
-   io.stdout:setvbuf("line")
-
-   local obj <close> = sockhost.open("sockex2")
-   local sock <close> = sockhost.socket(args.iface)
-   -- closing the socket detaches the filter
-   obj:program("by_destination"):attach(sock)
-   local map = obj:map("destinations")
-   local start = sockhost.now()
-   local rates = interval.new {}
-   rates:update({}, start)
-   io.stderr:write(("sockex2: counting per destination on %s\n"):format(args.iface))
-
-   local function report(final)
-      local now = sockhost.now()
-      local rows = read_destinations(map)
-      local u = obj.globals.unparsed
-      if out then
-         out:write { type = "sockex2", ts = socket.gettime(), iface = args.iface,
-            elapsed = now - start, final = final, destinations = ndjson.array(rows),
-            missed = obj.globals.missed, unparsed = { packets = u.packets, bytes = u.bytes } }
-         return rows
-      end
-      local by = {}
-      for _, r in ipairs(rows) do by[r.addr] = r end
-      local rate = {}
-      for _, d in ipairs(rates:update(by, now)) do rate[d.key] = d.rate end
-      local cells = {}
-      for i, r in ipairs(rows) do
-         local d = rate[r.addr]
-         cells[i] = { addr = r.addr, packets = r.packets, bytes = r.bytes,
-            pps = d and d.packets, bps = d and d.bytes }
-      end
-      io.stdout:write(tab.render(cells, { columns = COLUMNS }), "\n")
-      return rows
-   end
-   local reason, signal, rows = cli.report_every(report, args.duration)
-
-   local packets, bytes = cli.totals(rows)
-   local u = obj.globals.unparsed
-   io.stderr:write(("sockex2: %s after %.1f s (%s): %d destinations, %d packets, %d bytes, "
-      .. "%d missed%s\n"):format(args.iface, sockhost.now() - start, cli.stopped(reason, signal),
-      #rows, packets, bytes, obj.globals.missed,
-      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or ""))
+local function record(ctx, rows, final)
+   local u = ctx.obj.globals.unparsed
+   return { iface = ctx.args.iface, elapsed = ctx.elapsed, final = final,
+      destinations = require("sockhost.ndjson").array(rows), missed = ctx.obj.globals.missed,
+      unparsed = { packets = u.packets, bytes = u.bytes } }
 end
 
-cli.main("sockex2", main, parse_args())
+local rates
+local function text(ctx, rows)
+   if not rates then
+      rates = interval.new {}
+      rates:update({}, ctx.start)
+   end
+   local by = {}
+   for _, r in ipairs(rows) do by[r.addr] = r end
+   local rate = {}
+   for _, d in ipairs(rates:update(by, ctx.now)) do rate[d.key] = d.rate end
+   local cells = {}
+   for i, r in ipairs(rows) do
+      local d = rate[r.addr]
+      cells[i] = { addr = r.addr, packets = r.packets, bytes = r.bytes,
+         pps = d and d.packets, bps = d and d.bytes }
+   end
+   io.stdout:write(tab.render(cells, { columns = COLUMNS }), "\n")
+end
+
+local function summary(ctx, rows)
+   local packets, bytes = cli.totals(rows)
+   local u = ctx.obj.globals.unparsed
+   return ("%d destinations, %d packets, %d bytes, %d missed%s"):format(#rows, packets, bytes,
+      ctx.obj.globals.missed,
+      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or "")
+end
+
+local args = parse_args()
+cli.count {
+   name = "sockex2", args = args, keys = RECORD, object = "sockex2",
+   program = "by_destination", map = "destinations",
+   counting = "counting per destination on " .. args.iface,
+   read = read_destinations, record = record, text = text, summary = summary,
+}

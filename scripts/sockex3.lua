@@ -13,7 +13,6 @@
 -- Kernel side: bpf/sockex3.bpf.c (slots and struct sockex3_flow in bpf/sockex3.h). The run
 -- is the same as sockex1.lua's (see there).
 
-local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local tab = require "sockhost.tab"
@@ -42,10 +41,6 @@ local RECORD = {
 }
 
 local function parse_args()
-   local fields = {}
-   for _, f in ipairs(RECORD) do
-      fields[#fields + 1] = ("  %-9s %s: %s"):format(f[1], f[2], f[3])
-   end
    local parser = argparse("sockhost scripts/sockex3.lua",
       "Count packets and bytes per flow on one interface, parsing through tail calls.",
       "Every second prints a table of the flows seen so far, most bytes first: protocol, "
@@ -59,7 +54,7 @@ local function parse_args()
       .. "exact totals goes to stderr at exit (Ctrl-C or --duration).\n\n"
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
       .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
-      .. table.concat(fields, "\n"))
+      .. cli.json_help(RECORD))
    cli.common(parser, { iface = true, duration = true, json = true })
    return parser:parse(arg)
 end
@@ -97,64 +92,53 @@ local COLUMNS = {
 
 local FLOW_KEYS = { "src", "sport", "dst", "dport", "proto", "family", "packets", "bytes" }
 
-local function main(args)
-   local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
-   local socket = require "socket"
-   local order = {}
-   for i, f in ipairs(RECORD) do order[i] = f[1] end
-   -- 16 digits: ts to the microsecond
-   local out = ndjson and ndjson.writer(io.stdout, { order = order, precision = 16 })
-   io.stdout:setvbuf("line")
-
-   local obj <close> = sockhost.open("sockex3")
-   local jmp_table = obj:map("jmp_table")
-   for name, slot in pairs(SLOTS) do
-      jmp_table[slot] = obj:program(name)
+local function record(ctx, rows, final)
+   local flows = {}
+   for i, r in ipairs(rows) do
+      local f = {}
+      for _, k in ipairs(FLOW_KEYS) do f[k] = r[k] end
+      flows[i] = f
    end
-   local sock <close> = sockhost.socket(args.iface)
-   -- closing the socket detaches the filter
-   obj:program("dispatch"):attach(sock)
-   local map = obj:map("flows")
-   local start = sockhost.now()
-   local rates = interval.new {}
-   rates:update({}, start)
-   io.stderr:write(("sockex3: counting flows on %s\n"):format(args.iface))
-
-   local function report(final)
-      local now = sockhost.now()
-      local rows = read_flows(map)
-      local u = obj.globals.unparsed
-      if out then
-         local flows = {}
-         for i, r in ipairs(rows) do
-            local f = {}
-            for _, k in ipairs(FLOW_KEYS) do f[k] = r[k] end
-            flows[i] = f
-         end
-         out:write { type = "sockex3", ts = socket.gettime(), iface = args.iface,
-            elapsed = now - start, final = final, flows = ndjson.array(flows),
-            missed = obj.globals.missed, unparsed = { packets = u.packets, bytes = u.bytes } }
-         return rows
-      end
-      local by = {}
-      for _, r in ipairs(rows) do by[r.key] = { packets = r.packets, bytes = r.bytes } end
-      local rate = {}
-      for _, d in ipairs(rates:update(by, now)) do rate[d.key] = d.rate end
-      for _, r in ipairs(rows) do
-         local d = rate[r.key]
-         r.pps, r.bps = d and d.packets, d and d.bytes
-      end
-      io.stdout:write(tab.render(rows, { columns = COLUMNS }), "\n")
-      return rows
-   end
-   local reason, signal, rows = cli.report_every(report, args.duration)
-
-   local packets, bytes = cli.totals(rows)
-   local u = obj.globals.unparsed
-   io.stderr:write(("sockex3: %s after %.1f s (%s): %d flows, %d packets, %d bytes, %d missed%s\n")
-      :format(args.iface, sockhost.now() - start, cli.stopped(reason, signal), #rows, packets,
-      bytes, obj.globals.missed,
-      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or ""))
+   local u = ctx.obj.globals.unparsed
+   return { iface = ctx.args.iface, elapsed = ctx.elapsed, final = final,
+      flows = require("sockhost.ndjson").array(flows), missed = ctx.obj.globals.missed,
+      unparsed = { packets = u.packets, bytes = u.bytes } }
 end
 
-cli.main("sockex3", main, parse_args())
+local rates
+local function text(ctx, rows)
+   if not rates then
+      rates = interval.new {}
+      rates:update({}, ctx.start)
+   end
+   local by = {}
+   for _, r in ipairs(rows) do by[r.key] = { packets = r.packets, bytes = r.bytes } end
+   local rate = {}
+   for _, d in ipairs(rates:update(by, ctx.now)) do rate[d.key] = d.rate end
+   for _, r in ipairs(rows) do
+      local d = rate[r.key]
+      r.pps, r.bps = d and d.packets, d and d.bytes
+   end
+   io.stdout:write(tab.render(rows, { columns = COLUMNS }), "\n")
+end
+
+local function summary(ctx, rows)
+   local packets, bytes = cli.totals(rows)
+   local u = ctx.obj.globals.unparsed
+   return ("%d flows, %d packets, %d bytes, %d missed%s"):format(#rows, packets, bytes,
+      ctx.obj.globals.missed,
+      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or "")
+end
+
+local args = parse_args()
+cli.count {
+   name = "sockex3", args = args, keys = RECORD, object = "sockex3",
+   -- the parse programs reach each other through jmp_table, filled here from Lua
+   setup = function(obj)
+      local jmp_table = obj:map("jmp_table")
+      for name, slot in pairs(SLOTS) do jmp_table[slot] = obj:program(name) end
+   end,
+   program = "dispatch", map = "flows",
+   counting = "counting flows on " .. args.iface,
+   read = read_flows, record = record, text = text, summary = summary,
+}

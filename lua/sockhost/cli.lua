@@ -92,14 +92,22 @@ function cli.common(parser, spec)
    return parser
 end
 
---- cli.with_array(json, record, name, items) -> the JSON text of record (json: lua-cjson)
--- with one more member, name: items as a JSON array. lua-cjson encodes an empty table as
--- {}, so an array that may be empty is spliced in rather than encoded with the record.
-function cli.with_array(json, record, name, items)
-   local head = json.encode(record)
-   local parts = {}
-   for i, item in ipairs(items) do parts[i] = json.encode(item) end
-   return ("%s,%s:[%s]}"):format(head:sub(1, -2), json.encode(name), table.concat(parts, ","))
+--- cli.json_help(keys) -> the help text of a tool's --json record: keys is the sequence of
+-- {name, JSON type, what} the tool writes, in that order; one line "  name  type: what" each,
+-- the names padded to one width. cli.json_order(keys) -> the names, for sockhost.ndjson.
+function cli.json_help(keys)
+   local width, lines = 0, {}
+   for _, k in ipairs(keys) do width = math.max(width, #k[1]) end
+   for i, k in ipairs(keys) do
+      lines[i] = ("  %-" .. width .. "s  %s: %s"):format(k[1], k[2], k[3])
+   end
+   return table.concat(lines, "\n")
+end
+
+function cli.json_order(keys)
+   local order = {}
+   for i, k in ipairs(keys) do order[i] = k[1] end
+   return order
 end
 
 --- cli.totals(rows) -> packets, bytes: the sums of the rows' packets and bytes fields.
@@ -161,11 +169,12 @@ end
 -- attaches program spec.program to a raw socket on args.iface, says
 -- "<name>: <spec.counting>" on stderr, then reports every second and once more at exit
 -- (cli.report_every, args.duration): rows = spec.read(map spec.map); with args.json one NDJSON
--- line, spec.record(ctx, rows, final) encoded (with spec.array: the rows spliced in under
--- that name, cli.with_array), else spec.text(rows) writes the text. At exit the summary
--- "<name>: <spec.where or iface> after <s> s (<why it stopped>): <spec.summary(ctx, rows)>".
--- ctx is { obj =, args =, elapsed = seconds since counting started }. spec.name, .args,
--- .object, .program, .map, .counting, .read, .record, .text and .summary are required.
+-- line, spec.record(ctx, rows, final) stamped with "type" = spec.name and "ts" and written by
+-- sockhost.ndjson in the order of spec.keys (cli.json_help's list), else spec.text(ctx, rows)
+-- writes the table. At exit the summary "<name>: <spec.where or iface> after <s> s (<why it
+-- stopped>): <spec.summary(ctx, rows)>". ctx is { obj =, args =, start =, now =, elapsed = }
+-- (sockhost.now() seconds). spec.name, .args, .object, .program, .map, .counting, .keys,
+-- .read, .record, .text and .summary are required.
 function cli.count(spec)
    return cli.main(spec.name, cli.count_run, spec)
 end
@@ -174,9 +183,9 @@ end
 function cli.count_run(spec)
    local sockhost = require "sockhost"
    local args = spec.args
-   local json = args.json and cli.need("cjson", "lua-cjson", "--json")
+   local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
+   local out = ndjson and ndjson.writer(io.stdout, { order = cli.json_order(spec.keys) })
    io.stdout:setvbuf("line")
-   local now = sockhost.now
 
    local obj <close> = sockhost.open(spec.object, spec.open)
    if spec.setup then spec.setup(obj) end
@@ -184,20 +193,19 @@ function cli.count_run(spec)
    -- closing the socket detaches the filter
    obj:program(spec.program):attach(sock)
    local map = obj:map(spec.map)
-   local start = now()
+   local start = sockhost.now()
    io.stderr:write(("%s: %s\n"):format(spec.name, spec.counting))
    local function ctx()
-      return { obj = obj, args = args, elapsed = now() - start }
+      local now = sockhost.now()
+      return { obj = obj, args = args, start = start, now = now, elapsed = now - start }
    end
 
    local function report(final)
       local rows = spec.read(map)
-      if json then
-         local record = spec.record(ctx(), rows, final)
-         io.stdout:write(spec.array and cli.with_array(json, record, spec.array, rows)
-            or json.encode(record), "\n")
+      if out then
+         out:emit(spec.name, spec.record(ctx(), rows, final))
       else
-         spec.text(rows)
+         spec.text(ctx(), rows)
       end
       return rows
    end

@@ -49,10 +49,10 @@ describe("sockhost.cli #unit", function()
          "--demo needs the Lua module 'sockhost_no_such_module' (apt-get install lua-nope)")
    end)
 
-   it("splices an array into a record, sums rows, says why the loop stopped", function()
-      assert.equal('{"a":1,"list":[]}', cli.with_array(cjson, { a = 1 }, "list", {}))
-      assert.equal('{"a":1,"list":[{"b":2},{"b":3}]}',
-         cli.with_array(cjson, { a = 1 }, "list", { { b = 2 }, { b = 3 } }))
+   it("documents --json keys, sums rows, says why the loop stopped", function()
+      local keys = { { "type", "string", "always \"x\"" }, { "elapsed", "number", "seconds" } }
+      assert.equal('  type     string: always "x"\n  elapsed  number: seconds', cli.json_help(keys))
+      assert.same({ "type", "elapsed" }, cli.json_order(keys))
       assert.same({ 3, 300 }, { cli.totals({ { packets = 1, bytes = 100 },
          { packets = 2, bytes = 200 } }) })
       assert.same({ 0, 0 }, { cli.totals({}) })
