@@ -15,7 +15,7 @@ local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/hello-sockops.lua",
+   local parser = argparse("sockhost hello-sockops",
       "Print one line per TCP sock_ops callback of the sockets in a cgroup v2.",
       "Lines read 'PID <pid> | from <local ip>:<port> | op <callback> | to <peer> ...'.\n"
       .. "PID is the task current when the callback ran: exact for connect/listen, but for "

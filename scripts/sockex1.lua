@@ -16,7 +16,7 @@ local argparse = require "argparse"
 local DIRECTIONS = { out = "SOCKEX1_OUTGOING", ["in"] = "SOCKEX1_INCOMING", both = "SOCKEX1_BOTH" }
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/sockex1.lua",
+   local parser = argparse("sockhost sockex1",
       "Count bytes and packets per IP protocol (TCP, UDP, ICMP ...) on one interface.",
       "Every second prints the totals since start, e.g. 'TCP 0 UDP 1200 ICMP 588 bytes', "
       .. "and other protocols once they are seen; a summary goes to stderr at exit (Ctrl-C "

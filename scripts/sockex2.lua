@@ -15,7 +15,7 @@ local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/sockex2.lua",
+   local parser = argparse("sockhost sockex2",
       "Count packets and bytes per destination IP address on one interface.",
       "Every second prints one line per destination seen so far, as the kernel sample "
       .. "does ('ip <addr> bytes <n> packets <n>'), most bytes first; a summary goes to "

@@ -19,7 +19,7 @@ local argparse = require "argparse"
 local SLOTS = { parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/sockex3.lua",
+   local parser = argparse("sockhost sockex3",
       "Count packets and bytes per flow on one interface, parsing through tail calls.",
       "Every second prints the kernel sample's table, one line per flow seen so far, most "
       .. "bytes first:\n"
