@@ -11,6 +11,7 @@ pkgs=(
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
 	iproute2 procps
 	iputils-ping
+	man-db groff-base bsdextrautils
 )
 
 missing=()

@@ -31,8 +31,9 @@ local function paragraphs(text)
 end
 
 local function header(title, section_name, version)
-   return (".TH %s 1 \"\" \"sockhost %s\" \"sockhost manual\"\n"):format(title:upper(),
-      version or "")
+   -- left-adjusted, never hyphenated: option names stay whole and copyable
+   return (".TH %s 1 \"\" \"sockhost %s\" \"sockhost manual\"\n.ad l\n.nh\n"):format(
+      title:upper(), version or "")
       .. ".SH NAME\n" .. section_name .. "\n"
 end
 
