@@ -34,7 +34,7 @@ local function header(title, section_name, version)
    -- left-adjusted, never hyphenated: option names stay whole and copyable
    return (".TH %s 1 \"\" \"sockhost %s\" \"sockhost manual\"\n.ad l\n.nh\n"):format(
       title:upper(), version or "")
-      .. ".SH NAME\n" .. section_name .. "\n"
+      .. ".SH NAME\n" .. section_name
 end
 
 --- man.tool(parser, name [, version]) -> the page of tool name ("sockhost-<name>"): NAME with
@@ -62,10 +62,28 @@ function man.tool(parser, name, version)
    return table.concat(out, "\n") .. "\n"
 end
 
---- man.main(usage, tools [, version]) -> sockhost(1): the usage text the executable prints
--- for --help ("usage: ...", "Available options are:", one "  -x arg  text" line per
--- option, then free text) and tools, a list of { name =, description = }.
-function man.main(usage, tools, version)
+--- man.environment(markdown) -> { {name =, text =}, ... }: the rows of the table under the
+-- "## Environment" heading of a Markdown text (the README's), code marks dropped: the first
+-- column names the variables, the last says what they do.
+function man.environment(markdown)
+   local rows = {}
+   local section = markdown:match("\n## Environment\n(.-)\n## ") or ""
+   for line in section:gmatch("[^\n]+") do
+      local cells = {}
+      for cell in line:gmatch("|([^|]*)") do cells[#cells + 1] = cell:match("^%s*(.-)%s*$") end
+      if #cells >= 3 and cells[1] ~= "variable" and not cells[1]:match("^%-") then
+         local function plain(t) return (t:gsub("`", "")) end
+         rows[#rows + 1] = { name = plain(cells[1]), text = plain(cells[#cells - 1]) }
+      end
+   end
+   return rows
+end
+
+--- man.main(usage, tools [, version [, env]]) -> sockhost(1): the usage text the executable
+-- prints for --help ("usage: ...", "Available options are:", one "  -x arg  text" line per
+-- option, then free text), tools, a list of { name =, description = }, and env, the
+-- ENVIRONMENT entries (man.environment).
+function man.main(usage, tools, version, env)
    local synopsis = usage:match("^usage: ([^\n]*)")
    local out = { header("sockhost", "sockhost \\- an eBPF probe host scriptable in Lua 5.4",
       version), ".SH SYNOPSIS", esc(synopsis or "sockhost"), ".SH DESCRIPTION",
@@ -88,6 +106,12 @@ function man.main(usage, tools, version)
    for _, t in ipairs(tools) do
       out[#out + 1] = ".TP\n\\fB" .. esc(t.name) .. "\\fR\n" .. esc(t.description)
       see[#see + 1] = "\\fBsockhost\\-" .. esc(t.name) .. "\\fR(1)"
+   end
+   if env and #env > 0 then
+      out[#out + 1] = ".SH ENVIRONMENT"
+      for _, e in ipairs(env) do
+         out[#out + 1] = ".TP\n\\fB" .. esc(e.name) .. "\\fR\n" .. esc(e.text)
+      end
    end
    out[#out + 1] = ".SH SEE ALSO\n" .. table.concat(see, ", ")
    return table.concat(out, "\n") .. "\n"

@@ -159,6 +159,9 @@ describe("sockhost installed #tools", function()
          assert.matches("^SOCKHOST%(1%)", out)
          assert.truthy(out:find("\n       --list list the installed tools (run one as: sockhost "
             .. "TOOL [args])\n", 1, true), out)
+         -- ENVIRONMENT: the README's table
+         assert.truthy(out:find("\nENVIRONMENT\n       SOCKHOST_PATH\n              :-separated "
+            .. "directories searched for <name>.bpf.o", 1, true), out)
          for _, tool in ipairs(TOOLS) do
             assert.truthy(out:find("\n       " .. tool .. "\n", 1, true), tool)
             assert.truthy(out:find("sockhost-" .. tool .. "(1)", 1, true), tool)
