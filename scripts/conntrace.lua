@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- conntrace: TCP connections (IPv4 and IPv6) as they open and close, with their owner (pid,

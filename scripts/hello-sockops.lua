@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- hello-sockops: print every sock_ops callback (TCP connect, established, listen, state

@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- redirect: the ebpf-sockops socket redirect. Established local TCP connections of a cgroup

@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- sockex1: bytes and packets per IP protocol seen on one interface, like the kernel's

@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- sockex3: packets and bytes per flow (addresses, ports, protocol) seen on one interface,

@@ -71,6 +71,17 @@ describe("sockhost installed #tools", function()
             { run(elsewhere, sockhost .. " nosuch.lua") })
       end)
 
+      it("installs the tools executable, running under the sockhost on PATH", function()
+         for _, tool in ipairs(TOOLS) do
+            local path = prefix .. "/share/sockhost/scripts/" .. tool .. ".lua"
+            assert.same({ 0, "755\n", "" }, { run(elsewhere, "stat -c %a " .. quote(path)) })
+         end
+         local code, out, err = run(elsewhere, ("PATH=%s:$PATH %s --help"):format(
+            quote(prefix .. "/bin"), quote(prefix .. "/share/sockhost/scripts/sockex2.lua")))
+         assert.same({ 0, "" }, { code, err })
+         assert.matches("^Usage: sockhost sockex2 %[%-h%] %-%-iface <name>", out)
+      end)
+
       it("runs a file of that name in the working directory rather than the tool", function()
          local f = assert(io.open(elsewhere .. "/conntrace", "w"))
          f:write('print("the file, not the tool", ...)\n')
