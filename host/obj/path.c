@@ -106,9 +106,12 @@ bool sh_object_resolve(lua_State *L, const char *name, char *path, size_t len)
 	if ((size_t)snprintf(path, len, "%s/%s" OBJ_SUFFIX, dir, name) >= len)
 		luaL_error(L, "built-in object name '%s' is too long", name);
 	if (access(path, R_OK) != 0) {
+		const char *env = getenv("SOCKHOST_PATH");
+
 		push_builtin_names(L, dir);
-		luaL_error(L, "no built-in BPF object '%s' in %s (built-in: %s)", name, dir,
-			   lua_tostring(L, -1));
+		luaL_error(L, "no built-in BPF object '%s' in %s (built-in: %s)%s%s%s", name, dir,
+			   lua_tostring(L, -1), env && *env ? ", nor in SOCKHOST_PATH '" : "",
+			   env && *env ? env : "", env && *env ? "'" : "");
 	}
 	return true;
 }

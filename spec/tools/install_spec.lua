@@ -228,6 +228,11 @@ describe("sockhost installed #tools", function()
             assert.same({ 1, "", ("sockhost: (command line):1: no built-in BPF object 'mine' in "
                .. "%s/share/sockhost/bpf (built-in: conntrace, hello-sockops, redirect, sockex1, "
                .. "sockex2, sockex3)\n"):format(prefix) }, { code, out, err:match("^[^\n]*\n") })
+            code, out, err = open_path(env, "nosuch")
+            assert.same({ 1, "", ("sockhost: (command line):1: no built-in BPF object 'nosuch' "
+               .. "in %s/share/sockhost/bpf (built-in: conntrace, hello-sockops, redirect, "
+               .. "sockex1, sockex2, sockex3), nor in SOCKHOST_PATH ':/nonexistent/sockhost::%s:'"
+               .. "\n"):format(prefix, dir) }, { code, out, err:match("^[^\n]*\n") })
          end)
 
       it("finds an object next to the calling script first", function()
