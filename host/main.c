@@ -3,7 +3,9 @@
  * main.c: the sockhost executable: command line, signals and running chunks; the REPL
  * is repl.c. It sees sockhost.h only (and cli.h, which the two share). Modelled on
  * lua.c of Lua 5.4: `arg` is built the same way, -e chunks run in order before the script,
- * errors are reported as "sockhost: <message>" with a traceback.
+ * errors are reported as "sockhost: <message>" with a traceback. A script argument that is
+ * no file (no '/', no ".lua") names an installed tool, found and listed (--list) by the Lua
+ * module sockhost.tools.
  *
  * Lifetime: one struct sockhost (embed.c) owns the Lua state; every way out of main() goes
  * through sockhost_free(), so every link detaches and every fd closes before exit.
