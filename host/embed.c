@@ -8,7 +8,9 @@
  *
  * sockhost_openlibs() is also what the sockhost executable relies on to find lua/sockhost:
  * the build tree (<dir of the binary>/lua) wins over the install dir, so a freshly built
- * build/sockhost never picks up an older installed library.
+ * build/sockhost never picks up an older installed library; an installed binary (or
+ * libsockhost.so) uses the share/lua/5.4 of the prefix it was installed into, found by the
+ * relative path between the install dirs, so any --prefix works.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -118,14 +120,21 @@ static int docall(struct sockhost *sh, int narg, int nres)
 
 /* ---- search paths ------------------------------------------------------------------------ */
 
-static bool has_lua_tree(const char *dir)
+/* Does dir/rel hold sockhost/init.lua? If so, leave the Lua root dir/rel in buf (canonical:
+ * package.path then names no "bin/.."). */
+static bool has_lua_tree(char *buf, size_t len, const char *dir, const char *rel)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], real[PATH_MAX];
 	struct stat st;
 
-	if (snprintf(path, sizeof(path), "%s/lua/sockhost/init.lua", dir) >= (int)sizeof(path))
+	if (snprintf(buf, len, "%s/%s", dir, rel) >= (int)len ||
+	    snprintf(path, sizeof(path), "%s/sockhost/init.lua", buf) >= (int)sizeof(path))
 		return false;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	if (realpath(buf, real) && strlen(real) < len)
+		strcpy(buf, real);
+	return true;
 }
 
 /* Directory part of an absolute file name, in place. */
@@ -139,33 +148,38 @@ static void strip_file(char *path)
 		*slash = '\0';
 }
 
+/* The Lua root beside the directory dir: the build tree's lua/, or the installed share/lua/5.4
+ * by the relative path rel the install used. */
+static bool lua_tree_beside(char *buf, size_t len, const char *dir, const char *rel)
+{
+	return has_lua_tree(buf, len, dir, "lua") || has_lua_tree(buf, len, dir, rel);
+}
+
 /*
- * The directory of the running binary when it holds lua/sockhost/init.lua (the build tree),
+ * The Lua root that belongs to the running binary: the build tree's lua/ (the binary's dir
+ * holds lua/sockhost/init.lua), or the share/lua/5.4 of the prefix it was installed into;
  * else NULL. dladdr names the file this code was linked into (the executable, or a shared
  * library embedding libsockhost); /proc/self/exe covers a dladdr name found through PATH.
  */
-static const char *build_tree_dir(char *buf, size_t len)
+static const char *lua_tree_dir(char *buf, size_t len)
 {
 	char tmp[PATH_MAX];
 	Dl_info info;
 	ssize_t n;
 
-	if (dladdr((void *)build_tree_dir, &info) && info.dli_fname &&
-	    strchr(info.dli_fname, '/') && realpath(info.dli_fname, tmp)) {
+	if (dladdr((void *)lua_tree_dir, &info) && info.dli_fname && strchr(info.dli_fname, '/') &&
+	    realpath(info.dli_fname, tmp)) {
 		strip_file(tmp);
-		if (has_lua_tree(tmp) && strlen(tmp) < len) {
-			strcpy(buf, tmp);
+		if (lua_tree_beside(buf, len, tmp, SOCKHOST_EXE_TO_LUA) ||
+		    has_lua_tree(buf, len, tmp, SOCKHOST_LIB_TO_LUA))
 			return buf;
-		}
 	}
 	n = readlink("/proc/self/exe", tmp, sizeof(tmp) - 1);
 	if (n > 0) {
 		tmp[n] = '\0';
 		strip_file(tmp);
-		if (has_lua_tree(tmp) && strlen(tmp) < len) {
-			strcpy(buf, tmp);
+		if (lua_tree_beside(buf, len, tmp, SOCKHOST_EXE_TO_LUA))
 			return buf;
-		}
 	}
 	return NULL;
 }
@@ -182,8 +196,8 @@ static int openlibs(lua_State *L)
 	lua_getglobal(L, "package");
 	if (!lua_istable(L, -1))
 		return luaL_error(L, "sockhost: the package library is not open");
-	if (build_tree_dir(dir, sizeof(dir)))
-		lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", dir, dir);
+	if (lua_tree_dir(dir, sizeof(dir)))
+		lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
 	else
 		lua_pushliteral(L, SOCKHOST_LUA_INSTALL_DIR "/?.lua;" SOCKHOST_LUA_INSTALL_DIR
 							    "/?/init.lua;");

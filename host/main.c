@@ -3,7 +3,9 @@
  * main.c: the sockhost executable: command line, signals and running chunks; the REPL
  * is repl.c. It sees sockhost.h only (and cli.h, which the two share). Modelled on
  * lua.c of Lua 5.4: `arg` is built the same way, -e chunks run in order before the script,
- * errors are reported as "sockhost: <message>" with a traceback.
+ * errors are reported as "sockhost: <message>" with a traceback. A script argument that is
+ * no file (no '/', no ".lua") names an installed tool, found and listed (--list) by the Lua
+ * module sockhost.tools.
  *
  * Lifetime: one struct sockhost (embed.c) owns the Lua state; every way out of main() goes
  * through sockhost_free(), so every link detaches and every fd closes before exit.
@@ -35,17 +37,19 @@ volatile sig_atomic_t raised_signal;
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: " PROGNAME " [options] [script [args]]\n"
-		     "Available options are:\n"
-		     "  -e stat        execute string 'stat' (may be repeated)\n"
-		     "  -i             enter interactive mode after executing 'script'\n"
-		     "  -h, --help     show this help\n"
-		     "  -v, --version  show version information\n"
-		     "  --features     show which kernel facilities sockhost can use\n"
-		     "  --             stop handling options\n"
-		     "  -              stop handling options and execute stdin\n"
-		     "With no script and no -e, " PROGNAME " reads statements at an interactive "
-		     "prompt.\n");
+	fprintf(out,
+		"usage: " PROGNAME " [options] [script [args]]\n"
+		"Available options are:\n"
+		"  -e stat        execute string 'stat' (may be repeated)\n"
+		"  -i             enter interactive mode after executing 'script'\n"
+		"  -h, --help     show this help\n"
+		"  -v, --version  show version information\n"
+		"  --features     show which kernel facilities sockhost can use\n"
+		"  --list         list the installed tools (run one as: " PROGNAME " TOOL [args])\n"
+		"  --             stop handling options\n"
+		"  -              stop handling options and execute stdin\n"
+		"A script that is not a file names an installed tool. With no script and no -e, " PROGNAME
+		" reads statements at an interactive prompt.\n");
 }
 
 static void print_version(void)
@@ -175,6 +179,35 @@ static int push_args(lua_State *L)
 	return n;
 }
 
+/* A script argument that is no file, has no '/' and does not end in ".lua" names a tool. */
+static bool names_tool(const char *fname)
+{
+	size_t len = strlen(fname);
+
+	return !strchr(fname, '/') && !(len >= 4 && strcmp(fname + len - 4, ".lua") == 0) &&
+	       access(fname, F_OK) != 0;
+}
+
+/* Replace the tool name on top of the stack by its path (sockhost.tools.find), which also
+ * becomes arg[0]. */
+static int find_tool(lua_State *L)
+{
+	int status = luaL_loadstring(L, "return require('sockhost.tools').find(...)");
+
+	if (status != LUA_OK)
+		return status;
+	lua_insert(L, -2);
+	/* no traceback: an unknown name is a usage error, not a bug */
+	status = lua_pcall(L, 1, 1, 0);
+	if (status == LUA_OK && lua_getglobal(L, "arg") == LUA_TTABLE) {
+		lua_pushvalue(L, -2);
+		lua_rawseti(L, -2, 0);
+	}
+	if (status == LUA_OK)
+		lua_pop(L, 1);
+	return status;
+}
+
 static int handle_script(lua_State *L, char **argv)
 {
 	const char *fname = argv[0];
@@ -182,7 +215,17 @@ static int handle_script(lua_State *L, char **argv)
 
 	if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0)
 		fname = NULL; /* stdin */
-	status = luaL_loadfile(L, fname);
+	if (fname && names_tool(fname)) {
+		lua_pushstring(L, fname);
+		status = find_tool(L);
+		if (status != LUA_OK)
+			return report(L, status);
+		fname = lua_tostring(L, -1); /* on the stack until it is loaded */
+		status = luaL_loadfile(L, fname);
+		lua_remove(L, -2); /* the path, under the chunk or the error */
+	} else {
+		status = luaL_loadfile(L, fname);
+	}
 	if (status == LUA_OK) {
 		int n = push_args(L);
 
@@ -196,7 +239,7 @@ static int handle_script(lua_State *L, char **argv)
 enum { ARG_BAD = -1 };
 struct opts {
 	int script; /* index of the script in argv, argc when none */
-	bool has_e, has_i, help, version, features;
+	bool has_e, has_i, help, version, features, list;
 };
 
 /* lua.c's collectargs: options up to the first non-option (the script). */
@@ -228,6 +271,8 @@ static int collect_args(int argc, char **argv, struct opts *o)
 				o->version = true;
 			else if (strcmp(a, "--features") == 0)
 				o->features = true;
+			else if (strcmp(a, "--list") == 0)
+				o->list = true;
 			else
 				return i;
 			break;
@@ -303,6 +348,11 @@ static int pmain(lua_State *L)
 	luaL_checkversion(L);
 	if (run->o.features) {
 		if (dostring(L, "require('sockhost').print_features()", "=--features") != LUA_OK)
+			run->status = failure_status();
+		return 0;
+	}
+	if (run->o.list) {
+		if (dostring(L, "io.write(require('sockhost.tools').list())", "=--list") != LUA_OK)
 			run->status = failure_status();
 		return 0;
 	}

@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- conntrace: TCP connections (IPv4 and IPv6) as they open and close, with their owner (pid,
@@ -52,7 +53,7 @@ local function cgroup_arg(path)
 end
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/conntrace.lua",
+   local parser = argparse("sockhost conntrace",
       "Trace TCP connections (IPv4 and IPv6): owner, role, addresses, bytes each way, state "
       .. "transitions, duration.",
       "Every --interval seconds a table shows the connections open now and those closed since "

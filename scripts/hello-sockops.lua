@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- hello-sockops: print every sock_ops callback (TCP connect, established, listen, state
@@ -15,7 +16,7 @@ local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/hello-sockops.lua",
+   local parser = argparse("sockhost hello-sockops",
       "Print one line per TCP sock_ops callback of the sockets in a cgroup v2.",
       "Lines read 'PID <pid> | from <local ip>:<port> | op <callback> | to <peer> ...'.\n"
       .. "PID is the task current when the callback ran: exact for connect/listen, but for "

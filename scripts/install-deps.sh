@@ -12,6 +12,7 @@ pkgs=(
 	iproute2 procps
 	iputils-ping
 	libbpf-tools tshark jq python3
+	man-db groff-base bsdextrautils
 )
 
 missing=()

@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- redirect: the ebpf-sockops socket redirect. Established local TCP connections of a cgroup
@@ -29,7 +30,7 @@ local argparse = require "argparse"
 local MODES = { ingress = 0, egress = 1, pass = 2 }
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/redirect.lua",
+   local parser = argparse("sockhost redirect",
       "Redirect local TCP traffic of a cgroup v2 socket to socket with sock_ops + sk_msg.",
       "Every second one line of counters: messages and bytes redirected, messages passed "
       .. "to TCP (peer not in the map), sockets added. Stop with Ctrl-C; the totals go to "

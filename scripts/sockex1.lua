@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- sockex1: bytes and packets per IP protocol seen on one interface, like the kernel's
@@ -39,7 +40,7 @@ local RECORD = {
 }
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/sockex1.lua",
+   local parser = argparse("sockhost sockex1",
       "Count bytes and packets per IP protocol (TCP, UDP, ICMP ...) on one interface.",
       "Every second prints a table of the protocols seen so far: packets and bytes since "
       .. "start, and the rates over the last second; a summary with exact totals goes to "

@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- sockex2: packets and bytes per destination address seen on one interface, like the
@@ -35,7 +36,7 @@ local RECORD = {
 }
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/sockex2.lua",
+   local parser = argparse("sockhost sockex2",
       "Count packets and bytes per destination IP address on one interface.",
       "Every second prints a table of the destinations seen so far, most bytes first: "
       .. "packets and bytes since start and the rates over the last second; a summary with "

@@ -1,3 +1,4 @@
+#!/usr/bin/env sockhost
 -- SPDX-License-Identifier: GPL-2.0
 --
 -- sockex3: packets and bytes per flow (addresses, ports, protocol) seen on one interface,
@@ -41,7 +42,7 @@ local RECORD = {
 }
 
 local function parse_args()
-   local parser = argparse("sockhost scripts/sockex3.lua",
+   local parser = argparse("sockhost sockex3",
       "Count packets and bytes per flow on one interface, parsing through tail calls.",
       "Every second prints a table of the flows seen so far, most bytes first: protocol, "
       .. "source and destination (address:port, [IPv6]:port; the address alone for ICMP), "

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * base/facts.c: sockhost.cgroup2_root(), bpf_dir(), pid(), now(), wallclock(), cgroup_id(path)
- * (base/facts.h). Stateless.
+ * base/facts.c: sockhost.cgroup2_root(), bpf_dir(), scripts_dir(), tool_names(), pid(), now(),
+ * wallclock(), cgroup_id(path), term_columns() (base/facts.h). Stateless.
  */
 #include <errno.h>
 #include <limits.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,11 +76,52 @@ static int l_bpf_dir(lua_State *L)
 	return 1;
 }
 
+static int l_scripts_dir(lua_State *L)
+{
+	lua_pushstring(L, sh_scripts_dir());
+	return 1;
+}
+
+/* sockhost.tool_names([dir]) -> the names of the *.lua files in dir (default: scripts_dir()),
+ * sorted, without the suffix. */
+static int l_tool_names(lua_State *L)
+{
+	const char *dir = luaL_optstring(L, 1, sh_scripts_dir());
+	size_t n, i;
+	char **names;
+
+	lua_settop(L, 1);
+	lua_createtable(L, 8, 0);
+	names = sh_dir_names(dir, ".lua", &n);
+	for (i = 0; i < n; i++) {
+		lua_pushstring(L, names[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	sh_dir_names_free(names, n);
+	return 1;
+}
+
+/* sockhost.term_columns() -> the width of the terminal on stdout, or nil when stdout is not
+ * a terminal. */
+static int l_term_columns(lua_State *L)
+{
+	struct winsize ws;
+
+	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_col)
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, ws.ws_col);
+	return 1;
+}
+
 int sh_facts_open(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "cgroup2_root", l_cgroup2_root },
 		{ "bpf_dir", l_bpf_dir },
+		{ "scripts_dir", l_scripts_dir },
+		{ "tool_names", l_tool_names },
+		{ "term_columns", l_term_columns },
 		{ "pid", l_pid },
 		{ "now", l_now },
 		{ "wallclock", l_wallclock },

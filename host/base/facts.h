@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * base/facts.h: the machine facts scripts read directly: sockhost.cgroup2_root, bpf_dir,
- * pid, now, cgroup_id.
+ * scripts_dir, tool_names, pid, now, cgroup_id, term_columns.
  */
 #ifndef SOCKHOST_BASE_FACTS_H
 #define SOCKHOST_BASE_FACTS_H

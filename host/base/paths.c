@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * base/paths.c: the directory of the built-in BPF objects (base/paths.h). The build tree
- * keeps bpf/ next to the sockhost binary (build/sockhost, build/bpf) and two levels above the
- * Lua module (build/lua/sockhost/core.so); an installed copy uses the compiled-in data dir.
- * The answer cannot change while the process runs, so it is cached once found.
+ * base/paths.c: where sockhost's data lives (base/paths.h): the built-in BPF objects and the
+ * installed tools. The build tree keeps bpf/ and scripts/ next to the sockhost binary
+ * (build/sockhost, build/bpf, build/scripts) and two levels above the Lua module
+ * (build/lua/sockhost/core.so). An installed copy finds share/sockhost/{bpf,scripts} by the
+ * same relative paths the install used (bin/ -> share/sockhost/bpf, and from the Lua C module
+ * and the shared library), so `cmake --install --prefix P` works from P with no environment;
+ * the compiled-in data dir is the last resort. The answers cannot change while the process
+ * runs, so they are cached once found. Directories are listed with opendir/readdir, never
+ * through a shell.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -13,10 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "base/paths.h"
 
 #ifndef __clang__ /* gcc only: snprintf into PATH_MAX buffers truncates on purpose */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+#ifndef SOCKHOST_EXE_TO_BPF
+#error "SOCKHOST_EXE_TO_BPF and friends come from host/CMakeLists.txt"
 #endif
 
 /* Does dir hold the built-in objects? If so, make it canonical in place (messages and
@@ -48,22 +59,98 @@ static bool try_beside(char *dir, const char *file, const char *rel)
 	return has_objects(dir);
 }
 
-const char *sh_bpf_dir(void)
+/* The objects beside the file this code is linked into (executable, libsockhost.so or the
+ * Lua C module), in the build tree or an installed prefix; then beside the executable. */
+static bool find_beside(char *dir)
+{
+	static const char *const rels[] = { "bpf", "../../bpf", SOCKHOST_EXE_TO_BPF,
+					    SOCKHOST_LIB_TO_BPF, SOCKHOST_CMOD_TO_BPF };
+	Dl_info info;
+	size_t i;
+
+	if (dladdr((void *)find_beside, &info) && info.dli_fname)
+		for (i = 0; i < sizeof(rels) / sizeof(rels[0]); i++)
+			if (try_beside(dir, info.dli_fname, rels[i]))
+				return true;
+	return try_beside(dir, "/proc/self/exe", "bpf") ||
+	       try_beside(dir, "/proc/self/exe", SOCKHOST_EXE_TO_BPF);
+}
+
+const char *sh_builtin_dir(void)
 {
 	static char dir[PATH_MAX];
-	const char *env = getenv("SOCKHOST_BPF_PATH");
-	Dl_info info;
 
-	if (env && *env)
-		return env;
+	if (!dir[0] && !find_beside(dir))
+		snprintf(dir, sizeof(dir), "%s", SOCKHOST_BPF_INSTALL_DIR);
+	return dir;
+}
+
+const char *sh_bpf_dir(void)
+{
+	const char *env = getenv("SOCKHOST_BPF_PATH");
+
+	return env && *env ? env : sh_builtin_dir();
+}
+
+const char *sh_scripts_dir(void)
+{
+	static char dir[PATH_MAX];
+	char *slash;
+	struct stat st;
+
 	if (dir[0])
 		return dir;
-	if (dladdr((void *)sh_bpf_dir, &info) && info.dli_fname &&
-	    (try_beside(dir, info.dli_fname, "bpf") ||
-	     try_beside(dir, info.dli_fname, "../../bpf")))
-		return dir;
-	if (try_beside(dir, "/proc/self/exe", "bpf"))
-		return dir;
-	snprintf(dir, sizeof(dir), "%s", SOCKHOST_BPF_INSTALL_DIR);
+	/* scripts/ is the sibling of bpf/ wherever the objects were found */
+	snprintf(dir, sizeof(dir), "%s", sh_builtin_dir());
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		snprintf(slash, sizeof(dir) - (size_t)(slash - dir), "/scripts");
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return dir;
+	}
+	snprintf(dir, sizeof(dir), "%s", SOCKHOST_SCRIPT_INSTALL_DIR);
 	return dir;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **sh_dir_names(const char *dir, const char *suffix, size_t *count)
+{
+	size_t n = 0, cap = 0, slen = strlen(suffix);
+	char **names = NULL;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char **grown;
+
+		if (len <= slen || strcmp(de->d_name + len - slen, suffix))
+			continue;
+		if (n == cap) {
+			grown = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*names));
+			if (!grown)
+				break;
+			names = grown;
+		}
+		names[n] = strndup(de->d_name, len - slen);
+		if (names[n])
+			n++;
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	*count = n;
+	return names;
+}
+
+void sh_dir_names_free(char **names, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
 }

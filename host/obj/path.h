@@ -10,8 +10,9 @@
 #include <lua.h>
 
 /* name -> the file to open, into path (len bytes). A name with a '/' or ".o" is a path;
- * anything else a built-in in sh_bpf_dir(). Returns true for a built-in. Raises when a path
- * does not fit or no built-in has that name (listing the built-ins). */
+ * anything else is name.bpf.o next to the calling script, in a SOCKHOST_PATH entry, or a
+ * built-in in sh_bpf_dir(). Returns true for a built-in. Raises when a path does not fit or
+ * no built-in has that name (listing the built-ins, and naming SOCKHOST_PATH when set). */
 bool sh_object_resolve(lua_State *L, const char *name, char *path, size_t len);
 /* Raise, naming the file, unless path is a readable ELF file of machine EM_BPF. */
 void sh_object_check_elf(lua_State *L, const char *path);

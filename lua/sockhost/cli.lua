@@ -77,14 +77,26 @@ local COMMON = {
    end },
 }
 
+--- cli.columns() -> the width --help wraps to: COLUMNS when it holds a number of at least
+-- 20, else the width of the terminal on stdout, else (not a terminal) 80.
+function cli.columns()
+   local n = tonumber(os.getenv("COLUMNS") or "")
+   if n and n >= 20 then return math.floor(n) end
+   local ok, core = pcall(require, "sockhost.core")
+   return ok and core.term_columns() or 80
+end
+
 --- cli.common(parser, spec) -> parser, with the standard options spec names added in the
 -- order --iface, --cgroup, --duration, --json (true: the standard form; a table: its knobs):
 --   iface     --iface <name>, required ("Interface to watch (raw AF_PACKET socket bound to it).")
 --   cgroup    --cgroup <path> to attach to, default the cgroup2 root; { demo = "what" }
 --   duration  --duration <sec> (cli.seconds); { demo = seconds, strict = true }
 --   json      --json flag, "NDJSON output (fields above)."; { help = "other text" }
--- A script whose own options go between them calls cli.common once per group.
+-- A script whose own options go between them calls cli.common once per group. The help and
+-- usage wrap to cli.columns().
 function cli.common(parser, spec)
+   local width = cli.columns()
+   parser:help_max_width(width):usage_max_width(width)
    for _, entry in ipairs(COMMON) do
       local o = spec[entry[1]]
       if o then entry[2](parser, o == true and {} or o) end

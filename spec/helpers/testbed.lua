@@ -96,14 +96,15 @@ end
 
 --- Run scripts/<name>.lua --iface <bed.host_if> --json <extra> under $SOCKHOST_BIN, call
 -- traffic() once it has attached, wait for it to end (extra should hold --duration).
--- Returns the NDJSON records it printed, decoded, and its stderr.
-function testbed.run_script(name, bed, extra, traffic)
-   local bin = proc.env("SOCKHOST_BIN")
-   local src = proc.env("SOCKHOST_SOURCE_DIR")
+-- Returns the NDJSON records it printed, decoded, and its stderr. command, when given, is
+-- the shell text that starts the tool instead (an installed `sockhost <name>`, say).
+function testbed.run_script(name, bed, extra, traffic, command)
+   command = command or ("%s %s"):format(quote(proc.env("SOCKHOST_BIN")),
+      quote(proc.env("SOCKHOST_SOURCE_DIR") .. "/scripts/" .. name .. ".lua"))
    local out = os.tmpname()
    local err = out .. ".err"
-   local pid = proc.spawn(("exec %s %s --iface %s --json %s >%s 2>%s"):format(quote(bin),
-      quote(src .. "/scripts/" .. name .. ".lua"), bed.host_if, extra or "", out, err))
+   local pid = proc.spawn(("exec %s --iface %s --json %s >%s 2>%s"):format(command,
+      bed.host_if, extra or "", out, err))
    local ok, res = pcall(function()
       local deadline = socket.gettime() + 10
       while not (read_file(err) or ""):find("counting", 1, true) do

@@ -144,7 +144,7 @@ end
 -- Lua: pure helpers never reach the C core; scripts reach the project only through sockhost;
 -- benchmarks never reach into spec/.
 local pure = { net = true, fmt = true, tab = true, hist = true, interval = true, ndjson = true,
-   inspect = true }
+   inspect = true, man = true }
 
 -- the modules a Lua file requires, comments left out (a comment may mention a require)
 local function requires(path)

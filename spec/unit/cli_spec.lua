@@ -24,23 +24,39 @@ describe("sockhost.cli #unit", function()
    end)
 
    it("adds the standard options in their order, with the standard help", function()
+      local columns = cli.columns
+      cli.columns = function() return 80 end
       local parser = argparse("x", "X.")
       cli.common(parser, { json = true, iface = true, duration = { demo = 2 },
          cgroup = { demo = "its own" } })
-      assert.equal("Usage: x [-h] --iface <name> [--cgroup <path>] [--duration <sec>]\n"
-         .. "       [--json]\n\nX.\n\nOptions:\n"
+      cli.columns = columns
+      assert.equal("Usage: x [-h] --iface <name> [--cgroup <path>] [--duration <sec>] [--json]"
+         .. "\n\nX.\n\nOptions:\n"
          .. "   -h, --help            Show this help message and exit.\n"
          .. "   --iface <name>        Interface to watch (raw AF_PACKET socket bound to it).\n"
-         .. "   --cgroup <path>       cgroup v2 directory to attach to (default: the cgroup2 "
-         .. "root, i.e. the whole machine; with --demo: its own).\n"
-         .. "   --duration <sec>      Stop after this many seconds (default: until Ctrl-C; "
-         .. "with --demo: 2).\n"
+         .. "   --cgroup <path>       cgroup v2 directory to attach to (default: the cgroup2\n"
+         .. "                         root, i.e. the whole machine; with --demo: its own).\n"
+         .. "   --duration <sec>      Stop after this many seconds (default: until Ctrl-C;\n"
+         .. "                         with --demo: 2).\n"
          .. "   --json                NDJSON output (fields above).", parser:get_help())
       local args = parser:parse({ "--iface", "lo", "--duration", "3" })
       assert.same({ iface = "lo", duration = 3 }, args)
       local ok, err = parser:pparse({ "--iface", "lo", "--duration", "0" })
       assert.is_false(ok)
       assert.equal("--duration wants a positive number of seconds", err)
+   end)
+
+   it("wraps --help to COLUMNS, else 80 when stdout is no terminal", function()
+      local function columns(env)
+         local p = io.popen(env .. " lua5.4 -e 'print(require(\"sockhost.cli\").columns())'")
+         local out = p:read("a")
+         p:close()
+         return out
+      end
+      assert.equal("100\n", columns("COLUMNS=100"))
+      assert.equal("80\n", columns("COLUMNS=wide"))
+      assert.equal("80\n", columns("COLUMNS=5"))
+      assert.equal("80\n", columns("env -u COLUMNS"))
    end)
 
    it("names the missing module and its package", function()
