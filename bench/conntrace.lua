@@ -35,8 +35,7 @@ parser:option("--source", "Source directory (scripts/conntrace.lua).",
 parser:flag("--json", "One JSON object with every figure instead of the table.")
 local args = parser:parse(arg)
 
-local quote, sh, must, sleep, read_file = util.quote, util.sh, util.must, util.sleep,
-   util.read_file
+local quote, must, sleep, read_file = util.quote, util.must, util.sleep, util.read_file
 
 local function log(fmt, ...)
    io.stderr:write(("bench/conntrace: " .. fmt .. "\n"):format(...))

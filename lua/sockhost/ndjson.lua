@@ -178,8 +178,8 @@ end
 -- Wall-clock seconds for "ts": sockhost.wallclock() (microseconds) where the core loads,
 -- else os.time().
 local function default_clock()
-   local ok, core = pcall(require, "sockhost.core")
-   if ok and type(core) == "table" and core.wallclock then return core.wallclock end
+   local loaded, core = pcall(require, "sockhost.core")
+   if loaded and type(core) == "table" and core.wallclock then return core.wallclock end
    return function() return os.time() + 0.0 end
 end
 

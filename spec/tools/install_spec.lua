@@ -116,7 +116,7 @@ describe("sockhost installed #tools", function()
          local code, out, err = run(elsewhere, sockhost .. " conntrace --demo --duration 1 --json")
          assert.same({ 0, 6 }, { code, #proc.records(out) }, err)
          assert.matches("\nconntrace: 6 connections seen, 6 closed, 0 still open, 0 events "
-            .. "dropped %(duration%)\n$", err)
+            .. "dropped, 0 discarded %(duration%)\n$", err)
          code, out, err = run(elsewhere, sockhost .. " hello-sockops --demo --duration 1")
          assert.equal(0, code, err)
          local lines = select(2, out:gsub("\n", ""))

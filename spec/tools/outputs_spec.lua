@@ -7,8 +7,10 @@ local proc = require "helpers.proc"
 local bin = proc.env("SOCKHOST_BIN")
 local src = proc.env("SOCKHOST_SOURCE_DIR")
 
+-- COLUMNS: --help unwrapped, one documented field a line
 local function tool(name)
-   return ("%s %s"):format(proc.quote(bin), proc.quote(src .. "/scripts/" .. name .. ".lua"))
+   return ("COLUMNS=1000 %s %s"):format(proc.quote(bin),
+      proc.quote(src .. "/scripts/" .. name .. ".lua"))
 end
 
 local python_shapes = proc.json_shapes
