@@ -3,7 +3,9 @@
  * base/paths.c: the directory of the built-in BPF objects (base/paths.h). The build tree
  * keeps bpf/ next to the sockhost binary (build/sockhost, build/bpf) and two levels above the
  * Lua module (build/lua/sockhost/core.so); an installed copy uses the compiled-in data dir.
- * The answer cannot change while the process runs, so it is cached once found.
+ * The answer cannot change while the process runs, so it is cached once found. The BPF SDK
+ * headers (include/sockhost) follow the objects: the source tree's include/ for a build
+ * tree, the installed include dir otherwise.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -65,5 +67,23 @@ const char *sh_bpf_dir(void)
 	if (try_beside(dir, "/proc/self/exe", "bpf"))
 		return dir;
 	snprintf(dir, sizeof(dir), "%s", SOCKHOST_BPF_INSTALL_DIR);
+	return dir;
+}
+
+const char *sh_sdk_include_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("SOCKHOST_INCLUDE_PATH");
+	char probe[PATH_MAX];
+
+	if (env && *env)
+		return env;
+	if (dir[0])
+		return dir;
+	snprintf(probe, sizeof(probe), "%s/sockhost/sockhost.bpf.h", SOCKHOST_SOURCE_INCLUDE_DIR);
+	if (strcmp(sh_bpf_dir(), SOCKHOST_BPF_INSTALL_DIR) && access(probe, R_OK) == 0)
+		snprintf(dir, sizeof(dir), "%s", SOCKHOST_SOURCE_INCLUDE_DIR);
+	else
+		snprintf(dir, sizeof(dir), "%s", SOCKHOST_INCLUDE_INSTALL_DIR);
 	return dir;
 }

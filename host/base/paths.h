@@ -9,5 +9,8 @@
  * next to the binary or the Lua module, else the install dir. Canonical (realpath) when found
  * in the build tree. Valid until the next call; not thread-safe on the first call. */
 const char *sh_bpf_dir(void);
+/* The dir holding sockhost/sockhost.bpf.h for compiling BPF C: SOCKHOST_INCLUDE_PATH, the
+ * source tree's include/ when the objects come from a build tree, else the installed one. */
+const char *sh_sdk_include_dir(void);
 
 #endif
