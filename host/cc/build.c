@@ -18,12 +18,15 @@
  * on PATH at all means the cached object is what there is. A changed header gives another
  * key2, a truncated or altered object another hash: both compile again and replace the
  * manifest. Everything happens under the cache lock (cc/cache.c), and entries are renamed
- * into place, so a reader never sees half an object.
+ * into place, so a reader never sees half an object. A source that starts with
+ * an include of vmlinux.h compiles against a precompiled vmlinux.h (cc/pch.c); the object is
+ * equivalent (same code, same BTF), so the PCH is in no key.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@
 #include "base/paths.h"
 #include "cc/cache.h"
 #include "cc/cc.h"
+#include "cc/pch.h"
 #include "cc/sha256.h"
 #include "cc/spawn.h"
 #include "cc/vmlinux.h"
@@ -55,6 +59,8 @@ struct job {
 	const char *src; /* as given: clang and its diagnostics see this name */
 	const char *shown; /* the name messages use (inline source: <name>.bpf.c) */
 	const char *objname; /* <objname>.bpf.o */
+	const char *text; /* the source's bytes */
+	size_t n;
 	struct sh_cache cache;
 	char key1[SH_SHA256_HEX];
 	char btf[SH_SHA256_HEX];
@@ -73,8 +79,9 @@ static void free_headers(struct job *j)
 	j->nhdr = 0;
 }
 
-/* the flags that decide what the object is, in clang's order; NULL-terminated */
-static void flags(struct job *j, const char *argv[], int *n)
+/* the flags that decide what the object is, in clang's order; NULL-terminated. Without
+ * the source's own dir: the flags a PCH of vmlinux.h is built with. */
+static void flags(struct job *j, const char *argv[], int *n, bool with_src)
 {
 	static const char *const fixed[] = { "-g",	 "-O2",
 					     "-target",	 "bpf",
@@ -86,7 +93,8 @@ static void flags(struct job *j, const char *argv[], int *n)
 		argv[(*n)++] = fixed[i];
 	argv[(*n)++] = j->inc_vmlinux;
 	argv[(*n)++] = j->inc_sdk;
-	argv[(*n)++] = j->inc_src;
+	if (with_src)
+		argv[(*n)++] = j->inc_src;
 	argv[*n] = NULL;
 }
 
@@ -280,11 +288,31 @@ static int parse_deps(struct job *j, char *d, char **msg)
 	}
 }
 
+/* The first line of `clang --version`, remembered per clang stamp in <cache>/clang-<hash>. */
 static int clang_version(struct job *j, char *out, size_t len, char **msg)
 {
 	char *argv[] = { j->clang, "--version", NULL }, *text = NULL;
+	char hex[SH_SHA256_HEX], rel[32], memo[PATH_MAX];
+	struct sh_sha256 s;
 	int err, status;
 
+	sh_sha256_init(&s);
+	sh_sha256_str(&s, j->stamp);
+	sh_sha256_hex(&s, hex);
+	snprintf(rel, sizeof(rel), "clang-%.16s", hex);
+	err = sh_cache_path(&j->cache, rel, memo, sizeof(memo), msg);
+	if (err)
+		return err;
+	err = sh_cache_read(memo, &text, NULL, msg);
+	if (!err && *text && !strchr(text, '\n')) {
+		snprintf(out, len, "%s", text);
+		free(text);
+		return 0;
+	}
+	free(text);
+	text = NULL;
+	if (err && err != -ENOENT)
+		return err;
 	err = sh_spawn(argv, NULL, &text, &status);
 	if (err)
 		return sh_cc_fail(msg, err, "compile '%s': cannot run '%s': %s", j->shown, j->clang,
@@ -296,6 +324,7 @@ static int clang_version(struct job *j, char *out, size_t len, char **msg)
 	}
 	text[strcspn(text, "\n")] = '\0';
 	snprintf(out, len, "%s", text);
+	err = sh_cache_write(memo, out, strlen(out), msg);
 out:
 	free(text);
 	return err;
@@ -350,7 +379,9 @@ static int compile(struct job *j, const char *manifest, char *obj, size_t len, c
 	char version[256], odir[PATH_MAX], tmp_o[PATH_MAX], tmp_d[PATH_MAX + 4],
 		key2[SH_SHA256_HEX];
 	char sha[SH_SHA256_HEX], rel[SH_SHA256_HEX + 4], *diag = NULL, *deps = NULL;
-	const char *argv[32];
+	char pch[PATH_MAX];
+	bool use_pch = false;
+	const char *argv[40];
 	struct stat st;
 	int n, err, status;
 
@@ -372,9 +403,22 @@ static int compile(struct job *j, const char *manifest, char *obj, size_t len, c
 		return err;
 	snprintf(tmp_d, sizeof(tmp_d), "%s.d", tmp_o);
 
+	if (sh_cc_pch_fits(j->text, j->n)) {
+		char ident[sizeof(j->stamp) + sizeof(version) + 2];
+		const char *pflags[32];
+
+		snprintf(ident, sizeof(ident), "%s\n%s", j->stamp, version);
+		flags(j, pflags, &n, false);
+		use_pch = !sh_cc_pch(j->vmlinux, j->clang, ident, pflags, pch, sizeof(pch));
+	}
+again:
 	argv[0] = j->clang;
-	flags(j, argv + 1, &n);
+	flags(j, argv + 1, &n, true);
 	n++;
+	if (use_pch) {
+		argv[n++] = "-include-pch";
+		argv[n++] = pch;
+	}
 	argv[n++] = "-MD";
 	argv[n++] = "-MF";
 	argv[n++] = tmp_d;
@@ -388,6 +432,13 @@ static int compile(struct job *j, const char *manifest, char *obj, size_t len, c
 		err = sh_cc_fail(msg, err, "compile '%s': cannot run '%s': %s", j->shown, j->clang,
 				 strerror(-err));
 		goto out;
+	}
+	/* a PCH clang will not take (it says why) is only a slower compile */
+	if (status && use_pch && strstr(diag, "precompiled")) {
+		use_pch = false;
+		free(diag);
+		diag = NULL;
+		goto again;
 	}
 	if (status) {
 		size_t dl = strlen(diag);
@@ -451,7 +502,7 @@ static int run(struct job *j, const char *text, size_t n, char *obj, size_t len,
 
 	sh_sha256_init(&s);
 	sh_sha256_str(&s, "sockhost-cc 1");
-	flags(j, argv, &nflags);
+	flags(j, argv, &nflags, true);
 	for (int i = 0; i < nflags; i++)
 		sh_sha256_str(&s, argv[i]);
 	sh_sha256_str(&s, j->btf);
@@ -459,6 +510,8 @@ static int run(struct job *j, const char *text, size_t n, char *obj, size_t len,
 	sh_sha256_str(&s, j->objname);
 	sh_sha256_update(&s, text, n);
 	sh_sha256_hex(&s, j->key1);
+	j->text = text;
+	j->n = n;
 
 	snprintf(rel, sizeof(rel), "m/%s", j->key1);
 	err = sh_cache_path(&j->cache, "m", manifest, sizeof(manifest), msg);

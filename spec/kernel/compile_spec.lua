@@ -126,14 +126,17 @@ describe("sockhost.open(\"x.bpf.c\") #kernel", function()
       assert.equal(1, compiles())
    end)
 
-   it("generates vmlinux.h into the cache, named after the kernel BTF's hash", function()
+   it("generates vmlinux.h and its PCH into the cache, under the kernel BTF's hash", function()
       local sum = proc.must("sha256sum /sys/kernel/btf/vmlinux"):match("^(%x+)")
-      local st = proc.must("stat -c '%U %a %s' " .. quote(cache .. "/vmlinux/" .. sum
-         .. "/vmlinux.h"))
+      local vdir = cache .. "/vmlinux/" .. sum
+      local st = proc.must("stat -c '%U %a %s' " .. quote(vdir .. "/vmlinux.h"))
       local owner, mode, size = st:match("^(%S+) (%d+) (%d+)")
       assert.equal("root", owner)
       assert.equal("644", mode)
       assert.is_true(tonumber(size) > 100000, st)
+      -- one precompiled vmlinux.h: this clang, these flags
+      local pchs = proc.must("cd " .. quote(vdir) .. " && ls")
+      assert.matches("^vmlinux%-%x+%.pch\nvmlinux%.h\n$", pchs)
    end)
 
    it("opens warm with no compiler at all (a PATH without clang)", function()
