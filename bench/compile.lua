@@ -5,6 +5,7 @@
 --   first   a cache with nothing in it: vmlinux.h generated (bpftool), then clang
 --   cold    vmlinux.h cached, the probe itself new: one clang run
 --   warm    everything cached: no compiler runs (PATH holds no clang)
+--   .bpf.o  the cached object opened by its path: what the cache lookup itself costs
 --   bpftrace compiles its one-liner with the LLVM inside it on every start
 -- Each run has its own SOCKHOST_CACHE_DIR under a temporary directory, removed at the end.
 --
@@ -65,6 +66,8 @@ local function sockhost_cmd(cache, src, path)
       path and (" PATH=" .. quote(path)) or "", quote(exe), quote(OPEN:format(src)))
 end
 
+local prebuilt -- the warm row's object, found before anything is timed
+
 -- rows: name, what, and a function(i) giving run i's command (nil: skip the row)
 local rows = {
    {
@@ -93,6 +96,13 @@ local rows = {
       end,
    },
    {
+      name = "sockhost .bpf.o",
+      what = "the warm row's cached object by path: open+load+attach, exit",
+      cmd = function()
+         return ("%s -e %s"):format(quote(exe), quote(OPEN:format(prebuilt)))
+      end,
+   },
+   {
       name = "bpftrace",
       what = "compile+load+attach the same tracepoint one-liner, exit",
       cmd = function()
@@ -106,6 +116,8 @@ local rows = {
 -- the warm row's entry, and vmlinux.h for the cold rows, made before anything is timed
 write(tmp .. "/warm.bpf.c", PROBE)
 util.must(sockhost_cmd(tmp .. "/cache", "warm.bpf.c"))
+prebuilt = util.must(("cd %s && env SOCKHOST_CACHE_DIR=%s %s -e %s"):format(quote(tmp),
+   quote(tmp .. "/cache"), quote(exe), quote("io.write(sockhost.cc('warm.bpf.c'))")))
 
 io.write(("compile and open, median of %d runs each (lower is better)\n\n"):format(args.runs))
 io.write(("%-15s %10s %10s  %s\n"):format("tool", "ms", "vs warm", "what"))
