@@ -7,7 +7,8 @@
  *
  * Keys, after ccache's "direct mode": clang -MD only tells which headers a file includes
  * after compiling it, so an entry has two levels.
- *   key1 = H(source bytes, its name, the flags (arch, include dirs), the kernel BTF hash)
+ *   key1 = H(source bytes, its name and real path, the flags (arch, include dirs), the
+ *            kernel BTF hash)
  *          -> manifest m/<key1>: the clang that compiled it (path, size, mtime: its "stamp"),
  *             the first line of `clang --version`, each header with its hash, the object
  *   key2 = H(key1, clang version, every header path and hash)
@@ -480,7 +481,7 @@ out:
 /* Hash what decides the object (key1), then find it or compile it; the cache is locked. */
 static int run(struct job *j, const char *text, size_t n, char *obj, size_t len, char **msg)
 {
-	char manifest[PATH_MAX], rel[128], srcdir[PATH_MAX];
+	char manifest[PATH_MAX], rel[128], srcdir[PATH_MAX], real[PATH_MAX];
 	const char *argv[32];
 	struct sh_sha256 s;
 	const char *slash;
@@ -507,6 +508,10 @@ static int run(struct job *j, const char *text, size_t n, char *obj, size_t len,
 		sh_sha256_str(&s, argv[i]);
 	sh_sha256_str(&s, j->btf);
 	sh_sha256_str(&s, j->src);
+	/* where it is too: "probe.bpf.c" in another directory includes another "probe.h" */
+	if (!realpath(j->src, real))
+		return sh_cc_fail(msg, errno, "compile '%s': %s", j->shown, strerror(errno));
+	sh_sha256_str(&s, real);
 	sh_sha256_str(&s, j->objname);
 	sh_sha256_update(&s, text, n);
 	sh_sha256_hex(&s, j->key1);

@@ -82,18 +82,18 @@ end
 -- sockhost -e code in dir with SOCKHOST_CACHE_DIR=cache (env: more VAR=value words, later
 -- ones win); path is "wrapper" (a clang that logs its compiles first on PATH), "none"
 -- (nothing on PATH but an empty dir) or a PATH. Returns success and stdout + stderr.
-local function run(code, path, env)
+local function run(code, path, env, cwd)
    path = path == "wrapper" and (wrapper .. ":/usr/bin:/bin") or path == "none" and noclang
       or path
    local cmd = ("cd %s && env SOCKHOST_CACHE_DIR=%s PATH=%s %s %s -e %s 2>&1"):format(
-      quote(dir), quote(cache), quote(path), env or "", quote(BIN), quote(code))
+      quote(cwd or dir), quote(cache), quote(path), env or "", quote(BIN), quote(code))
    local ok, out = proc.sh(cmd)
    return ok, out
 end
 
 -- RUN_PROBE on src (sockhost -e passes no arguments: the chunk is loaded and called with it)
-local function run_probe(path, src)
-   return run(("local f = load(%q); f(%q)"):format(RUN_PROBE, src), path)
+local function run_probe(path, src, cwd)
+   return run(("local f = load(%q); f(%q)"):format(RUN_PROBE, src), path, nil, cwd)
 end
 
 setup(function()
@@ -161,6 +161,21 @@ describe("sockhost.open(\"x.bpf.c\") #kernel", function()
       assert.equal("9\t1\t9\n", out)
    end)
 
+   it("keeps a same-named source in another directory apart (its own probe.h)", function()
+      local other = dir .. "/elsewhere"
+      proc.must("mkdir -p " .. quote(other))
+      write(other .. "/probe.bpf.c", PROBE)
+      write(other .. "/probe.h", header(5))
+      local before = compiles()
+      local ok, out = run_probe("wrapper", "probe.bpf.c", other)
+      assert.is_true(ok, out)
+      assert.equal("5\t1\t5\n", out)
+      assert.equal(before + 1, compiles())
+      ok, out = run_probe("none", "probe.bpf.c")
+      assert.is_true(ok, out)
+      assert.equal("9\t1\t9\n", out)
+   end)
+
    it("compiles again when the cached object was truncated", function()
       local ok, out = run("io.write(sockhost.cc('probe.bpf.c'))", "none")
       assert.is_true(ok, out)
@@ -174,7 +189,7 @@ describe("sockhost.open(\"x.bpf.c\") #kernel", function()
       ok, out = run_probe("wrapper", "probe.bpf.c")
       assert.is_true(ok, out)
       assert.equal("9\t1\t9\n", out)
-      assert.equal(3, compiles())
+      assert.equal(4, compiles())
    end)
 
    it("gives two processes opening one cold source the result of one compile", function()
