@@ -96,6 +96,13 @@ local function run_probe(path, src, cwd)
    return run(("local f = load(%q); f(%q)"):format(RUN_PROBE, src), path, nil, cwd)
 end
 
+-- run_probe succeeds and prints expected
+local function probe_gives(expected, ...)
+   local ok, out = run_probe(...)
+   assert.is_true(ok, out)
+   assert.equal(expected, out)
+end
+
 setup(function()
    dir = proc.tmpdir()
    proc.must("chmod 755 " .. quote(dir))
@@ -120,9 +127,7 @@ end)
 
 describe("sockhost.open(\"x.bpf.c\") #kernel", function()
    it("compiles on a cold open, once", function()
-      local ok, out = run_probe("wrapper", "probe.bpf.c")
-      assert.is_true(ok, out)
-      assert.equal("7\t1\t7\n", out)
+      probe_gives("7\t1\t7\n", "wrapper", "probe.bpf.c")
       assert.equal(1, compiles())
    end)
 
@@ -140,25 +145,17 @@ describe("sockhost.open(\"x.bpf.c\") #kernel", function()
    end)
 
    it("opens warm with no compiler at all (a PATH without clang)", function()
-      local ok, out = run_probe("none", "probe.bpf.c")
-      assert.is_true(ok, out)
-      assert.equal("7\t1\t7\n", out)
+      probe_gives("7\t1\t7\n", "none", "probe.bpf.c")
       -- the wrapper is the only way to compile from this PATH: no line added
-      ok, out = run_probe("wrapper", "probe.bpf.c")
-      assert.is_true(ok, out)
-      assert.equal("7\t1\t7\n", out)
+      probe_gives("7\t1\t7\n", "wrapper", "probe.bpf.c")
       assert.equal(1, compiles())
    end)
 
    it("compiles again when a header it includes changes", function()
       write(dir .. "/probe.h", header(9))
-      local ok, out = run_probe("wrapper", "probe.bpf.c")
-      assert.is_true(ok, out)
-      assert.equal("9\t1\t9\n", out)
+      probe_gives("9\t1\t9\n", "wrapper", "probe.bpf.c")
       assert.equal(2, compiles())
-      ok, out = run_probe("none", "probe.bpf.c")
-      assert.is_true(ok, out)
-      assert.equal("9\t1\t9\n", out)
+      probe_gives("9\t1\t9\n", "none", "probe.bpf.c")
    end)
 
    it("keeps a same-named source in another directory apart (its own probe.h)", function()
@@ -167,13 +164,9 @@ describe("sockhost.open(\"x.bpf.c\") #kernel", function()
       write(other .. "/probe.bpf.c", PROBE)
       write(other .. "/probe.h", header(5))
       local before = compiles()
-      local ok, out = run_probe("wrapper", "probe.bpf.c", other)
-      assert.is_true(ok, out)
-      assert.equal("5\t1\t5\n", out)
+      probe_gives("5\t1\t5\n", "wrapper", "probe.bpf.c", other)
       assert.equal(before + 1, compiles())
-      ok, out = run_probe("none", "probe.bpf.c")
-      assert.is_true(ok, out)
-      assert.equal("9\t1\t9\n", out)
+      probe_gives("9\t1\t9\n", "none", "probe.bpf.c")
    end)
 
    it("compiles again when the cached object was truncated", function()
@@ -186,9 +179,7 @@ describe("sockhost.open(\"x.bpf.c\") #kernel", function()
       ok, out = run_probe("none", "probe.bpf.c")
       assert.is_false(ok)
       assert.matches("compile 'probe.bpf.c': clang not found on PATH", out, 1, true)
-      ok, out = run_probe("wrapper", "probe.bpf.c")
-      assert.is_true(ok, out)
-      assert.equal("9\t1\t9\n", out)
+      probe_gives("9\t1\t9\n", "wrapper", "probe.bpf.c")
       assert.equal(4, compiles())
    end)
 
@@ -261,9 +252,7 @@ describe("sockhost cc #kernel", function()
       assert.is_true(ok, out)
       local size = math.tointeger(tonumber(proc.must("stat -c %s " .. quote(dir .. "/aot.bpf.o"))))
       assert.equal(("sockhost cc: probe.bpf.c -> aot.bpf.o (%d bytes)\n"):format(size), out)
-      ok, out = run_probe("none", "./aot.bpf.o")
-      assert.is_true(ok, out)
-      assert.equal("9\t1\t9\n", out)
+      probe_gives("9\t1\t9\n", "none", "./aot.bpf.o")
    end)
 
    it("names the output after the source by default, in the current directory", function()
@@ -288,55 +277,56 @@ describe("sockhost cc #kernel", function()
 end)
 
 describe("compile errors #kernel", function()
-   it("raises clang's diagnostics with file:line", function()
-      write(dir .. "/bad.bpf.c", "#include \"vmlinux.h\"\n\nint f(void)\n{\n\treturn nope;\n}\n")
-      local ok, out = run(pcall_code("sockhost.open('bad.bpf.c')"), "wrapper")
+   -- the message sockhost.open(name) raises once name holds text (PATH: see run)
+   local function open_error(name, text, path, env)
+      if text then write(dir .. "/" .. name, text) end
+      local ok, out = run(pcall_code(("sockhost.open(%q)"):format(name)), path, env)
       assert.is_true(ok, out)
+      return message(out)
+   end
+
+   it("raises clang's diagnostics with file:line", function()
       assert.equal("compile 'bad.bpf.c' failed (clang exit 1):\n"
          .. "bad.bpf.c:5:9: error: use of undeclared identifier 'nope'\n"
          .. "        return nope;\n"
          .. "               ^\n"
-         .. "1 error generated.", message(out))
+         .. "1 error generated.", open_error("bad.bpf.c",
+         "#include \"vmlinux.h\"\n\nint f(void)\n{\n\treturn nope;\n}\n", "wrapper"))
    end)
 
    it("gives clang's message for a header that does not exist", function()
-      write(dir .. "/nohdr.bpf.c", "#include \"vmlinux.h\"\n#include \"missing.h\"\n")
-      local ok, out = run(pcall_code("sockhost.open('nohdr.bpf.c')"), "wrapper")
-      assert.is_true(ok, out)
       assert.equal("compile 'nohdr.bpf.c' failed (clang exit 1):\n"
          .. "nohdr.bpf.c:2:10: fatal error: 'missing.h' file not found\n"
          .. "#include \"missing.h\"\n"
          .. "         ^~~~~~~~~~~\n"
-         .. "1 error generated.", message(out))
+         .. "1 error generated.", open_error("nohdr.bpf.c",
+         "#include \"vmlinux.h\"\n#include \"missing.h\"\n", "wrapper"))
    end)
 
    it("says when there is no clang, and how to do without", function()
-      write(dir .. "/cold.bpf.c", PROBE .. "/* cold */\n")
-      local ok, out = run(pcall_code("sockhost.open('cold.bpf.c')"), "none")
-      assert.is_true(ok, out)
+      local got = open_error("cold.bpf.c", PROBE .. "/* cold */\n", "none")
       assert.equal("compile 'cold.bpf.c': clang not found on PATH (or SOCKHOST_CLANG); run "
          .. "`sockhost cc cold.bpf.c` on a machine that has clang and open the .bpf.o it "
-         .. "writes (Debian: apt install clang)", message(out))
+         .. "writes (Debian: apt install clang)", got)
    end)
 
+   -- opening probe.bpf.c with SOCKHOST_CACHE_DIR=<dir>/<name>, made by the shell command
+   -- prepare (%s: the dir), raises exactly the expected message (%s: the dir)
+   local function refused(name, prepare, expected)
+      local cdir = dir .. "/" .. name
+      proc.must(("mkdir -p %s && " .. prepare):format(quote(cdir), quote(cdir)))
+      assert.equal(expected:format(cdir), open_error("probe.bpf.c", nil, "wrapper",
+         "SOCKHOST_CACHE_DIR=" .. quote(cdir)))
+   end
+
    it("refuses a cache dir another user owns", function()
-      local other = dir .. "/other"
-      proc.must(("mkdir -p %s && chown 65534 %s"):format(quote(other), quote(other)))
-      local ok, out = run(pcall_code("sockhost.open('probe.bpf.c')"), "wrapper",
-         "SOCKHOST_CACHE_DIR=" .. quote(other))
-      assert.is_true(ok, out)
-      assert.equal(("cache dir '%s' is owned by uid 65534, not by this user (uid 0): refusing "
-         .. "to use it (set SOCKHOST_CACHE_DIR to a directory you own)"):format(other), message(out))
+      refused("other", "chown 65534 %s", "cache dir '%s' is owned by uid 65534, not by this "
+         .. "user (uid 0): refusing to use it (set SOCKHOST_CACHE_DIR to a directory you own)")
    end)
 
    it("refuses a cache dir others can write to", function()
-      local open = dir .. "/open"
-      proc.must(("mkdir -p %s && chmod 777 %s"):format(quote(open), quote(open)))
-      local ok, out = run(pcall_code("sockhost.open('probe.bpf.c')"), "wrapper",
-         "SOCKHOST_CACHE_DIR=" .. quote(open))
-      assert.is_true(ok, out)
-      assert.equal(("cache dir '%s' is writable by other users (mode 0777): refusing to use "
-         .. "it (set SOCKHOST_CACHE_DIR to a directory you own)"):format(open), message(out))
+      refused("open", "chmod 777 %s", "cache dir '%s' is writable by other users (mode 0777): "
+         .. "refusing to use it (set SOCKHOST_CACHE_DIR to a directory you own)")
    end)
 
    it("says when the cache dir is not writable", function()
@@ -355,10 +345,8 @@ describe("compile errors #kernel", function()
    it("refuses a cache entry another user wrote", function()
       local all = quote(cache) .. "/m/*"
       proc.must("chown 65534 " .. all)
-      local ok, out = run(pcall_code("sockhost.open('probe.bpf.c')"), "wrapper")
+      local out = open_error("probe.bpf.c", nil, "wrapper")
       proc.must("chown 0 " .. all)
-      assert.is_true(ok, out)
-      out = message(out)
       local manifest = out:match("^cache entry '([^']+)'") or "(none)"
       assert.equal(cache .. "/m/", manifest:sub(1, #cache + 3))
       assert.equal(("cache entry '%s' is owned by uid 65534, not by this user (uid 0): "
