@@ -389,8 +389,9 @@ static int compile(struct job *j, const char *manifest, char *obj, size_t len, c
 	if (!j->stamp[0])
 		return sh_cc_fail(
 			msg, ENOENT,
-			"compile '%s': clang not found on PATH (or SOCKHOST_CLANG); " NO_CLANG_HINT,
-			j->shown, j->shown);
+			"compile '%s': clang not found on PATH (or SOCKHOST_CLANG); %s" NO_CLANG_HINT,
+			j->shown, j->src == j->shown ? "" : "save the source as a file, ",
+			j->shown);
 	err = sh_cc_vmlinux_dir(&j->cache, j->btf, j->vmlinux, sizeof(j->vmlinux), msg);
 	if (!err)
 		err = clang_version(j, version, sizeof(version), msg);

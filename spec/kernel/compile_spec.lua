@@ -237,6 +237,14 @@ char LICENSE[] SEC("license") = "GPL";
          .. "1 error generated.", message(out))
    end)
 
+   it("says what to do without clang", function()
+      local ok, out = run(pcall_code("sockhost.compile('int z;\\n', 'noclang')"), "none")
+      assert.is_true(ok, out)
+      assert.equal("compile 'noclang.bpf.c': clang not found on PATH (or SOCKHOST_CLANG); save "
+         .. "the source as a file, run `sockhost cc noclang.bpf.c` on a machine that has clang "
+         .. "and open the .bpf.o it writes (Debian: apt install clang)", message(out))
+   end)
+
    it("refuses a name that is not a plain word", function()
       local ok, out = run(pcall_code("sockhost.compile('int a;', '../x')"), "wrapper")
       assert.is_true(ok, out)
