@@ -249,7 +249,7 @@ out:
 /* One make-style dependency list (clang -MD): "target: dep dep \<newline> dep ...". */
 static int parse_deps(struct job *j, char *d, char **msg)
 {
-	char *p = strchr(d, ':'), tok[PATH_MAX];
+	char *p = strstr(d, ": "), tok[PATH_MAX]; /* a cache path may hold a ':', not ": " */
 	size_t n;
 
 	if (!p)

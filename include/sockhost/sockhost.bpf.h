@@ -143,8 +143,8 @@ static __always_inline long sh_output_or_count(void *rb, void *drops, void *data
  *	struct conn_event { __u64 ts; __u32 pid; };
  *	SH_EVENT_TYPE(struct conn_event);
  */
-#define SH_EVENT_TYPE(type)	       ___sh_event_type(type, __COUNTER__)
-#define ___sh_event_type(type, n)      ___sh_event_type_(type, n)
-#define ___sh_event_type_(type, n)     type ___sh_event_type_##n __attribute__((unused))
+#define SH_EVENT_TYPE(type)	   ___sh_event_type(type, __COUNTER__)
+#define ___sh_event_type(type, n)  ___sh_event_type_(type, n)
+#define ___sh_event_type_(type, n) type ___sh_event_type_##n __attribute__((unused))
 
 #endif /* SOCKHOST_BPF_H */
