@@ -39,6 +39,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: " PROGNAME " [options] [script [args]]\n"
+		"       " PROGNAME " cc probe.bpf.c [-o probe.bpf.o]  (compile BPF C)\n"
 		"Available options are:\n"
 		"  -e stat        execute string 'stat' (may be repeated)\n"
 		"  -i             enter interactive mode after executing 'script'\n"
@@ -239,7 +240,7 @@ static int handle_script(lua_State *L, char **argv)
 enum { ARG_BAD = -1 };
 struct opts {
 	int script; /* index of the script in argv, argc when none */
-	bool has_e, has_i, help, version, features, list;
+	bool has_e, has_i, help, version, features, list, cc;
 };
 
 /* lua.c's collectargs: options up to the first non-option (the script). */
@@ -249,6 +250,12 @@ static int collect_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->script = argc;
+	/* `sockhost cc ...`: a subcommand, its words are its own (lua/sockhost/cctool.lua) */
+	if (argc > 1 && strcmp(argv[1], "cc") == 0) {
+		o->cc = true;
+		o->script = 1;
+		return 0;
+	}
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -357,6 +364,18 @@ static int pmain(lua_State *L)
 		return 0;
 	}
 	create_arg_table(L, argv, run->argc, run->o.script);
+	if (run->o.cc) {
+		static const char cc[] = "return require('sockhost.cctool').main(arg)";
+		int status = luaL_loadbuffer(L, cc, sizeof(cc) - 1, "=cc");
+
+		if (status == LUA_OK)
+			status = docall(L, 0, 1);
+		if (report(L, status) != LUA_OK)
+			run->status = failure_status();
+		else
+			run->status = (int)lua_tointeger(L, -1);
+		return 0;
+	}
 	/* -e one-liners and the REPL get the module at hand, as bpftrace users expect; scripts
 	 * require it themselves. */
 	if ((run->o.has_e || run->o.has_i || run->o.script == run->argc) &&

@@ -16,6 +16,7 @@
 #include "features/features.h"
 #include "loop/loop.h"
 #include "net/socket.h"
+#include "obj/compile.h"
 #include "obj/map.h"
 #include "obj/object.h"
 #include "obj/pin.h"
@@ -34,7 +35,7 @@ static const struct {
 	{ "loop", sh_watch_open },     { "loop", sh_tracepipe_open },
 	{ "events", sh_ringbuf_open }, { "events", sh_perfbuf_open },
 	{ "events", sh_events_open },  { "events", sh_log_open },
-	{ "net", sh_socket_open },
+	{ "net", sh_socket_open },     { "obj", sh_compile_open }, /* after sh_object_open */
 };
 
 int luaopen_sockhost_core(lua_State *L)

@@ -24,6 +24,15 @@ const char *sh_errno_hint(int err)
 	}
 }
 
+const char *sh_libbpf_hint(const char *log)
+{
+	/* libbpf 1.x, for BTF-defined maps (SEC(".maps")) in an object built without -g */
+	if (log && strstr(log, "BTF is required, but is missing or corrupted"))
+		return "the object has no BTF: compile it with clang -g, as sockhost.open(\"x.bpf.c\") "
+		       "and `sockhost cc` do";
+	return NULL;
+}
+
 int sh_raise_errno(lua_State *L, int err, const char *hint, const char *fmt, ...)
 {
 	char msg[512];

@@ -11,6 +11,9 @@
 
 /* The hint for an errno that usually means one thing here (EPERM: not root), or NULL. */
 const char *sh_errno_hint(int err);
+/* The hint for a libbpf log line that usually means one thing (no BTF: build with -g), or
+ * NULL. */
+const char *sh_libbpf_hint(const char *log);
 /* Raise "<fmt ...>: <strerror(err)>[ (hint)]". err is an errno (either sign). The hint is
  * sh_errno_hint(err) when hint is NULL. Never returns. */
 int sh_raise_errno(lua_State *L, int err, const char *hint, const char *fmt, ...)

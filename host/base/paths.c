@@ -9,6 +9,8 @@
  * the compiled-in data dir is the last resort. The answers cannot change while the process
  * runs, so they are cached once found. Directories are listed with opendir/readdir, never
  * through a shell.
+ * The BPF SDK headers (include/sockhost) follow the objects: the source tree's include/ for
+ * a build tree, <prefix>/include for an installed copy.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -153,4 +155,30 @@ void sh_dir_names_free(char **names, size_t count)
 	for (size_t i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
+}
+
+const char *sh_sdk_include_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("SOCKHOST_INCLUDE_PATH");
+	const char *bpf = sh_builtin_dir();
+	const char *tail = "/share/sockhost/bpf";
+	size_t blen = strlen(bpf), tlen = strlen(tail);
+	char probe[PATH_MAX];
+
+	if (env && *env)
+		return env;
+	if (dir[0])
+		return dir;
+	if (blen > tlen && !strcmp(bpf + blen - tlen, tail)) {
+		/* installed: <prefix>/share/sockhost/bpf -> <prefix>/include */
+		snprintf(dir, sizeof(dir), "%.*s/include", (int)(blen - tlen), bpf);
+		return dir;
+	}
+	snprintf(probe, sizeof(probe), "%s/sockhost/sockhost.bpf.h", SOCKHOST_SOURCE_INCLUDE_DIR);
+	if (access(probe, R_OK) == 0)
+		snprintf(dir, sizeof(dir), "%s", SOCKHOST_SOURCE_INCLUDE_DIR);
+	else
+		snprintf(dir, sizeof(dir), "%s", SOCKHOST_INCLUDE_INSTALL_DIR);
+	return dir;
 }

@@ -22,5 +22,9 @@ const char *sh_scripts_dir(void);
  * NULL when there are none (or dir cannot be read). Free with sh_dir_names_free. */
 char **sh_dir_names(const char *dir, const char *suffix, size_t *count);
 void sh_dir_names_free(char **names, size_t count);
+/* The dir holding sockhost/sockhost.bpf.h for compiling BPF C: SOCKHOST_INCLUDE_PATH, the
+ * source tree's include/ when the objects come from a build tree, else <prefix>/include of
+ * the install the objects were found in. */
+const char *sh_sdk_include_dir(void);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * obj/object.c: sockhost.object (obj/object.h): sockhost.open, the options applied between
  * open and load, the child handles (programs, maps) it hands out and caches, fields and
- * close. Path resolution is obj/path.c, globals obj/globals.c, loading obj/load.c.
+ * close. Path resolution is obj/path.c, BPF C (a name ending in ".c") obj/compile.c, globals
+ * obj/globals.c, loading obj/load.c.
  *
  * Closing an object first closes what it owns (links, subscriptions: sh_owner_track) while
  * their fds are still valid, then the bpf_object; cached children then read as closed
@@ -21,6 +22,7 @@
 #include "btf/validate.h"
 #include "lua/class.h"
 #include "lua/opts.h"
+#include "obj/compile.h"
 #include "obj/globals.h"
 #include "obj/guard.h"
 #include "obj/load.h"
@@ -283,7 +285,13 @@ static int l_open(lua_State *L)
 
 	sh_opts_check(L, 2, "sockhost.open", open_opts);
 	lua_settop(L, 2);
-	builtin = sh_object_resolve(L, name, path, sizeof(path));
+	/* BPF C: the object compiled from it, or found in the compile cache */
+	if (sh_object_is_source(name)) {
+		sh_object_compile(L, name, path, sizeof(path));
+		builtin = false;
+	} else {
+		builtin = sh_object_resolve(L, name, path, sizeof(path));
+	}
 	/* closed handle first, then the libbpf call (liolib's newprefile); it takes the path's
 	 * bytes only, not PATH_MAX of them */
 	o = sh_handle_new(L, &sh_object_class, sizeof(*o) + strlen(path) + 1, 1);
@@ -299,7 +307,8 @@ static int l_open(lua_State *L)
 		if (rc < 0)
 			return luaL_error(L, "object '%s': malformed object: %s", o->path, why);
 		if (rc > 0)
-			return sh_raise_errno(L, err, NULL, "object '%s': cannot open%s%s", o->path,
+			return sh_raise_errno(L, err, sh_libbpf_hint(why),
+					      "object '%s': cannot open%s%s", o->path,
 					      *why ? ": " : "", why);
 	}
 
@@ -309,8 +318,8 @@ static int l_open(lua_State *L)
 	if (!obj) {
 		const char *last = sh_libbpf_last_log();
 
-		return sh_raise_errno(L, err, NULL, "object '%s': cannot open%s%s", o->path,
-				      *last ? ": " : "", last);
+		return sh_raise_errno(L, err, sh_libbpf_hint(last), "object '%s': cannot open%s%s",
+				      o->path, *last ? ": " : "", last);
 	}
 	o->h.live = obj;
 	o->btf = bpf_object__btf(obj);

@@ -155,4 +155,21 @@ static __always_inline long sh_output_or_count(void *rb, void *drops, void *data
 #define sh_log_debug(ctx, fmt, args...) sh_log(ctx, SH_LOG_DEBUG, fmt, ##args)
 #define sh_log_trace(ctx, fmt, args...) sh_log(ctx, SH_LOG_TRACE, fmt, ##args)
 
+/* ---- record types ------------------------------------------------------------------------- */
+
+/*
+ * SH_EVENT_TYPE(struct x): keep struct x in the object's BTF so the host can decode ring
+ * buffer records by name (obj:subscribe("events", "struct x", fn)). clang emits BTF only for
+ * types reachable from globals, maps and function signatures, and a ring buffer map has no
+ * value type, so a record type used only through a reserved pointer would be missing. The
+ * macro defines one unused global of the type (a struct, not a pointer: the host sees it as
+ * a global too, reading as all zeroes). Use it once per type, at file scope:
+ *
+ *	struct conn_event { __u64 ts; __u32 pid; };
+ *	SH_EVENT_TYPE(struct conn_event);
+ */
+#define SH_EVENT_TYPE(type)	   ___sh_event_type(type, __COUNTER__)
+#define ___sh_event_type(type, n)  ___sh_event_type_(type, n)
+#define ___sh_event_type_(type, n) type ___sh_event_type_##n __attribute__((unused))
+
 #endif /* SOCKHOST_BPF_H */

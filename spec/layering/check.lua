@@ -16,7 +16,8 @@ local allowed = {
    btf = { btf = true },
    lua = { lua = true },
    features = { features = true, base = true },
-   obj = { obj = true, base = true, btf = true, lua = true },
+   cc = { cc = true, base = true },
+   obj = { obj = true, base = true, btf = true, lua = true, cc = true },
    attach = { attach = true, base = true, lua = true, obj = true, features = true },
    events = { events = true, base = true, btf = true, lua = true, obj = true, loop = true,
       sdk = true },
@@ -24,7 +25,7 @@ local allowed = {
    net = { net = true, base = true, lua = true },
    include = {},
 }
-local layers = { "base", "btf", "lua", "features", "obj", "attach", "events", "loop", "net" }
+local layers = { "base", "btf", "lua", "features", "cc", "obj", "attach", "events", "loop", "net" }
 -- top-level files: what each may name
 local top = {
    ["module.c"] = "all",
@@ -44,6 +45,7 @@ local banned_angle = {
    features = {},
    loop = { ["bpf/"] = true },
    net = { ["bpf/"] = true },
+   cc = { ["bpf/"] = true, ["lua"] = true, ["lauxlib"] = true },
 }
 
 local violations, checked = {}, 0
