@@ -51,6 +51,18 @@ struct {
 	__type(value, struct redirect_stats);
 } stats SEC(".maps");
 
+/*
+ * Marks the sockets this object put into `socks`. Every sock_ops program on the cgroup sees
+ * the state callbacks a socket asked for, so a second redirect run on the same cgroup (whose
+ * insert was refused) must not count or touch sockets the first one owns.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} owned SEC(".maps");
+
 /* trace records that do not fit are counted in `events_drops` (the loss ledger) */
 SH_RINGBUF(events, 64 * 1024);
 
@@ -190,9 +202,11 @@ static __always_inline void trace_event(struct bpf_sock_ops *skops, const struct
  * comes: the ACK of the socket's own FIN moves it from FIN_WAIT1 to FIN_WAIT2, and
  * tcp_rcv_state_process() calls sk->sk_state_change() (sock_def_wakeup(), every waiter). So a
  * blocking recv() after shutdown(SHUT_WR) fails with EAGAIN as soon as that ACK arrives
- * (1-45 ms on loopback: the peer's delayed ACK), before the reply comes: in every mode,
- * since the psock is there whatever the verdict. A thread blocked in recv() while another
- * thread calls shutdown(SHUT_WR) is woken at once by inet_shutdown()'s own sk_state_change().
+ * (the peer's delayed ACK: 3.6 ms in ingress mode, 43.6 ms in pass mode on loopback, measured
+ * with spec/bin/halfclose), before the reply comes: in every mode, since the psock is there
+ * whatever the verdict. A thread blocked in recv() while another thread calls
+ * shutdown(SHUT_WR) is woken at once by inet_shutdown()'s own sk_state_change(): nothing here
+ * helps it (it is inside tcp_bpf_recvmsg() already, and holds a psock reference).
  *
  * The remedy: on the FIN_WAIT1 transition (shutdown(SHUT_WR), sock_ops STATE_CB, which runs
  * under the socket lock in the caller of shutdown()), delete the socket from `socks`. Its
@@ -207,8 +221,10 @@ static __always_inline void trace_event(struct bpf_sock_ops *skops, const struct
  * inside recvmsg, holds one more). Otherwise the socket stays, counted in `kept`, and keeps
  * the EAGAIN. What the checks cannot see: a peer whose verdict chose this socket just before
  * and which takes its psock reference between the check and the delete (a few instructions)
- * would queue into the dropped psock; one that takes it after the delete gets EPIPE from its
- * send(). Both need the peer to be sending to this socket at the very moment it half-closes.
+ * would queue into the psock being dropped, and those bytes are lost; one that takes it after
+ * the delete gets EPIPE from its send() (seen 6 times in 24 soak runs of halfclose --early,
+ * the loss never). Both need the peer to be sending to this socket at the very moment it
+ * half-closes, which a request / reply protocol does not do; BPF cannot wait for the peer.
  */
 static __always_inline void release_half_closed(struct bpf_sock_ops *skops)
 {
@@ -220,7 +236,7 @@ static __always_inline void release_half_closed(struct bpf_sock_ops *skops)
 	unsigned long ud;
 	bool busy;
 
-	if (!bsk)
+	if (!bsk || !bpf_sk_storage_get(&owned, bsk, 0, 0))
 		return;
 	tp = bpf_skc_to_tcp_sock(bsk);
 	if (!tp)
@@ -246,6 +262,7 @@ static __always_inline void release_half_closed(struct bpf_sock_ops *skops)
 SEC("sockops")
 int sock_ops(struct bpf_sock_ops *skops)
 {
+	struct bpf_sock *bsk = skops->sk;
 	struct redirect_stats *st;
 	struct redirect_key k = {};
 	__u32 op = skops->op;
@@ -271,7 +288,8 @@ int sock_ops(struct bpf_sock_ops *skops)
 		 * gone; the kernel drops it on close, so an existing key means a bug upstream. */
 		ret = bpf_sock_hash_update(skops, &socks, &k, BPF_NOEXIST);
 		/* state callbacks for this socket from now on: release_half_closed() */
-		if (!ret && release_on_shutdown)
+		if (!ret && release_on_shutdown && bsk &&
+		    bpf_sk_storage_get(&owned, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE))
 			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 								 BPF_SOCK_OPS_STATE_CB_FLAG);
 		if (st) {
