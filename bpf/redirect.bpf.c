@@ -202,9 +202,9 @@ static __always_inline void trace_event(struct bpf_sock_ops *skops, const struct
  * comes: the ACK of the socket's own FIN moves it from FIN_WAIT1 to FIN_WAIT2, and
  * tcp_rcv_state_process() calls sk->sk_state_change() (sock_def_wakeup(), every waiter). So a
  * blocking recv() after shutdown(SHUT_WR) fails with EAGAIN as soon as that ACK arrives
- * (the peer's delayed ACK: 3.6 ms in ingress mode, 43.6 ms in pass mode on loopback, measured
- * with spec/bin/halfclose), before the reply comes: in every mode, since the psock is there
- * whatever the verdict. A thread blocked in recv() while another thread calls
+ * (the peer's delayed ACK: 3.6-7.7 ms in ingress mode, 43.6 ms in egress and pass mode on
+ * loopback, measured with spec/bin/halfclose), before the reply comes: in every mode, since
+ * the psock is there whatever the verdict. A thread blocked in recv() while another thread calls
  * shutdown(SHUT_WR) is woken at once by inet_shutdown()'s own sk_state_change(): nothing here
  * helps it (it is inside tcp_bpf_recvmsg() already, and holds a psock reference).
  *

@@ -443,6 +443,39 @@ for line in open(sys.argv[1]):
       end)
    end)
 
+   describe("text output", function()
+      it("prints per-second rates in human units, then a totals table", function()
+         local run = { out = dir .. "/text", err = dir .. "/text.err" }
+         run.pid = proc.spawn(("exec %s %s --cgroup %s >%s 2>%s"):format(q(bin), q(script),
+            q(cg), run.out, run.err))
+         runs[#runs + 1] = run
+         assert(wait_for(function() return #bpftool.prog_ids_attached_to_cgroup(cg) == 1 end),
+            "never attached: " .. tostring(read_file(run.err)))
+         -- 1500 messages, 96000 bytes redirected; the client half-closes and is released
+         assert_intact(in_cg("pair --bytes 64000 --reply 32000 --msg 64"), 64000, 32000)
+         assert(wait_for(function()
+            return (read_file(run.out) or ""):find("redirected [1-9]")
+         end, 5), "no per-second line with the traffic: " .. tostring(read_file(run.out)))
+         assert(proc.kill(run.pid, "INT"))
+         assert(proc.wait_gone(run.pid, 10))
+         local lines = {}
+         for line in read_file(run.out):gmatch("[^\n]+") do lines[#lines + 1] = line end
+         local rate = "[%d.]+[kMGTPE]?/s [%d.]+ [KMGTPE]?i?B/s"
+         for i = 1, #lines - 4 do
+            assert.matches("^%d%d:%d%d:%d%d redirected " .. rate .. " | passed " .. rate
+               .. " | sockets %+%d+ added, %+%d+ refused, %+%d+ not local, %+%d+ released, "
+               .. "%+%d+ kept$", lines[i])
+         end
+         local n = #lines
+         assert.matches("^TOTAL [%d.]+ s +MSGS +BYTES +MSGS/S +BYTES/S$", lines[n - 3])
+         assert.matches("^redirected +1%.5k +93%.8 KiB +[%d.]+[kM]?/s +[%d.]+ [KM]?i?B/s$",
+            lines[n - 2])
+         assert.matches("^passed +0 +0 B +0/s +0 B/s$", lines[n - 1])
+         assert.matches("^sockets 2 added, 0 refused, 0 not local, [12] released at half%-close, "
+            .. "0 kept$", lines[n])
+      end)
+   end)
+
    describe("--trace", function()
       it("shows the establishment of both ends of one connection", function()
          local run = { out = dir .. "/trace", err = dir .. "/trace.err" }
