@@ -249,6 +249,26 @@ describe("scripts/redirect.lua #tools", function()
             end)
       end
 
+      it("keeps a socket whose redirected bytes wait unread at its half-close: none is lost",
+         function()
+            local run = start()
+            -- the server sends its 1000 bytes at once (redirected into the client's psock);
+            -- the client half-closes 20 ms later, with them still queued: the release would
+            -- free them, so the socket stays in the map and reads them from its psock
+            local r = half("--early --pause 20000 --rounds 20 --reply 1000")
+            local tried = r.ok + (r.error and 1 or 0)
+            assert.equal(1000 * tried, r.reply_bytes)
+            assert.equal(100 * tried, r.request_bytes)
+            -- a kept socket may still get EAGAIN where it waits for EOF, never a short reply
+            if r.error then
+               assert.matches("recv: Resource temporarily unavailable after 1000 of 1000 bytes$",
+                  r.error)
+            end
+            assert.is_nil(r.server_error)
+            local t = total(stop(run))
+            assert.same({ tried, 0, 1000 * tried }, { t.kept, t.released, t.bytes - 100 * tried })
+         end)
+
       it("cannot help a thread blocked in recv() while another one calls shutdown(SHUT_WR)",
          function()
             -- tcpcheck --shut-while-reading: the sender thread half-closes while the main
