@@ -8,11 +8,13 @@
  * map. Keys, counters, modes and trace records are described in redirect.h.
  *
  * Sockets leave `socks` by themselves when they close; when the map goes (the host process
- * exits), every socket in it returns to plain TCP.
+ * exits), every socket in it returns to plain TCP. With `release_on_shutdown`, a socket also
+ * leaves it when it shuts down its write side, if that loses nothing (release_half_closed()).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "sockhost/sockhost.bpf.h"
 #include "redirect.h"
 
@@ -25,6 +27,8 @@ const volatile __u32 mode = REDIRECT_INGRESS;
 const volatile bool trace = false;
 /* Only connections whose peer is on this host (loopback, or the same address). */
 const volatile bool local_only = true;
+/* Take a socket out of `socks` when it shuts down its write side (release_half_closed()). */
+const volatile bool release_on_shutdown = true;
 
 /*
  * Values are __u64 so that a lookup from userspace answers with the socket cookie (see
@@ -46,6 +50,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct redirect_stats);
 } stats SEC(".maps");
+
+/*
+ * Marks the sockets this object put into `socks`. Every sock_ops program on the cgroup sees
+ * the state callbacks a socket asked for, so a second redirect run on the same cgroup (whose
+ * insert was refused) must not count or touch sockets the first one owns.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} owned SEC(".maps");
 
 /* trace records that do not fit are counted in `events_drops` (the loss ledger) */
 SH_RINGBUF(events, 64 * 1024);
@@ -168,14 +184,96 @@ static __always_inline void trace_event(struct bpf_sock_ops *skops, const struct
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* include/net/sock.h: the flag bits in the low bits of sk->sk_user_data (not in BTF). */
+#define SK_USER_DATA_PSOCK   4UL
+#define SK_USER_DATA_PTRMASK (~7UL)
+
+/*
+ * Why a socket that shuts down its write side leaves the map. Once a socket is in a sockhash
+ * it has a psock, and its recvmsg is tcp_bpf_recvmsg() (net/ipv4/tcp_bpf.c). When no
+ * message is queued, that function waits once, in tcp_msg_wait_data(): sk_wait_event() on
+ * sk_sleep(sk) until psock->ingress_msg or sk_receive_queue is non-empty, or until anything
+ * wakes the socket's wait queue. If the condition is still false when it wakes, and the
+ * socket is not RCV_SHUTDOWN (tcp_msg_wait_data()'s only shutdown check, which returns 1:
+ * data, then tcp_recvmsg() gives EOF), tcp_bpf_recvmsg() returns -EAGAIN, whatever is left
+ * of the timeout (MAX_SCHEDULE_TIMEOUT for a plain blocking socket). tcp_recvmsg() instead
+ * loops: after each wake-up it checks data, sk_err, RCV_SHUTDOWN, SOCK_DONE, TCP_CLOSE and the
+ * remaining timeout, and waits again. After shutdown(SHUT_WR) a wake-up without data always
+ * comes: the ACK of the socket's own FIN moves it from FIN_WAIT1 to FIN_WAIT2, and
+ * tcp_rcv_state_process() calls sk->sk_state_change() (sock_def_wakeup(), every waiter). So a
+ * blocking recv() after shutdown(SHUT_WR) fails with EAGAIN as soon as that ACK arrives
+ * (the peer's delayed ACK: 3.6-7.7 ms in ingress mode, 43.6 ms in egress and pass mode on
+ * loopback, measured with spec/bin/halfclose), before the reply comes: in every mode, since
+ * the psock is there whatever the verdict. A thread blocked in recv() while another thread calls
+ * shutdown(SHUT_WR) is woken at once by inet_shutdown()'s own sk_state_change(): nothing here
+ * helps it (it is inside tcp_bpf_recvmsg() already, and holds a psock reference).
+ *
+ * The remedy: on the FIN_WAIT1 transition (shutdown(SHUT_WR), sock_ops STATE_CB, which runs
+ * under the socket lock in the caller of shutdown()), delete the socket from `socks`. Its
+ * only reference goes, sk_psock_put() drops the psock (sk_psock_drop(): the original proto
+ * is restored, so the next recv() is tcp_recvmsg()), and the peer's messages find no entry
+ * and take the TCP path (msg_redirect passes them). That is safe only when nothing is in the
+ * psock: sk_psock_destroy() frees whatever is still queued in ingress_msg / ingress_skb (the
+ * peer's redirected bytes not read yet: they would be lost) and a corked message. So the
+ * delete happens only when, read under the socket lock, ingress_msg is empty, msg_tot_len and
+ * ingress_skb are zero, nothing is corked, and the psock's reference count is 1 (the map
+ * entry alone: a peer half way through a redirect to this socket, or a thread of this socket
+ * inside recvmsg, holds one more). Otherwise the socket stays, counted in `kept`, and keeps
+ * the EAGAIN. What the checks cannot see: a peer whose verdict chose this socket just before
+ * and which takes its psock reference between the check and the delete (a few instructions)
+ * would queue into the psock being dropped, and those bytes are lost; one that takes it after
+ * the delete gets EPIPE from its send() (seen 6 times in 24 soak runs of halfclose --early,
+ * the loss never). Both need the peer to be sending to this socket at the very moment it
+ * half-closes, which a request / reply protocol does not do; BPF cannot wait for the peer.
+ */
+static __always_inline void release_half_closed(struct bpf_sock_ops *skops)
+{
+	struct redirect_stats *st = my_stats();
+	struct redirect_key k = {};
+	struct bpf_sock *bsk = skops->sk;
+	struct sk_psock *psock;
+	struct tcp_sock *tp;
+	unsigned long ud;
+	bool busy;
+
+	if (!bsk || !bpf_sk_storage_get(&owned, bsk, 0, 0))
+		return;
+	tp = bpf_skc_to_tcp_sock(bsk);
+	if (!tp)
+		return;
+	ud = (unsigned long)tp->inet_conn.icsk_inet.sk.sk_user_data;
+	if (!(ud & SK_USER_DATA_PSOCK))
+		return; /* not in a map (any more) */
+	psock = (struct sk_psock *)(ud & SK_USER_DATA_PTRMASK);
+	busy = BPF_CORE_READ(psock, refcnt.refs.counter) != 1 ||
+	       BPF_CORE_READ(psock, ingress_msg.next) != &psock->ingress_msg ||
+	       BPF_CORE_READ(psock, msg_tot_len) || BPF_CORE_READ(psock, ingress_skb.qlen) ||
+	       BPF_CORE_READ(psock, cork);
+	if (busy) {
+		if (st)
+			st->kept++;
+		return;
+	}
+	key_from_sockops(&k, skops);
+	if (bpf_map_delete_elem(&socks, &k) == 0 && st)
+		st->released++;
+}
+
 SEC("sockops")
 int sock_ops(struct bpf_sock_ops *skops)
 {
+	struct bpf_sock *bsk = skops->sk;
 	struct redirect_stats *st;
 	struct redirect_key k = {};
 	__u32 op = skops->op;
 	int ret = 1;
 
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		/* args[0] the old state, args[1] the new one */
+		if (skops->args[1] == BPF_TCP_FIN_WAIT1)
+			release_half_closed(skops);
+		return 1;
+	}
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
 	if (skops->family != AF_INET && skops->family != AF_INET6)
@@ -189,6 +287,11 @@ int sock_ops(struct bpf_sock_ops *skops)
 		/* BPF_NOEXIST: a stale entry under the same tuple would be a socket that is
 		 * gone; the kernel drops it on close, so an existing key means a bug upstream. */
 		ret = bpf_sock_hash_update(skops, &socks, &k, BPF_NOEXIST);
+		/* state callbacks for this socket from now on: release_half_closed() */
+		if (!ret && release_on_shutdown && bsk &&
+		    bpf_sk_storage_get(&owned, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE))
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+								 BPF_SOCK_OPS_STATE_CB_FLAG);
 		if (st) {
 			if (ret)
 				st->add_failed++;

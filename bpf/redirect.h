@@ -60,6 +60,12 @@ enum redirect_mode {
  *   add_failed             sock_ops inserts the kernel refused; EBUSY means another sk_msg
  *                          program (another redirect instance) already owns the socket.
  *   skipped                established sockets left out because the peer is not local.
+ *   released               sockets taken out of the map when they shut down their write
+ *                          side (release_on_shutdown; see release_half_closed() in
+ *                          redirect.bpf.c): they continue as plain TCP.
+ *   kept                   sockets that shut down their write side and stayed in the map,
+ *                          because their psock still held data or a reference (a blocking
+ *                          recv() on them can fail with EAGAIN, see redirect.bpf.c).
  */
 struct redirect_stats {
 	__u64 msgs;
@@ -69,6 +75,8 @@ struct redirect_stats {
 	__u64 added;
 	__u64 add_failed;
 	__u64 skipped;
+	__u64 released;
+	__u64 kept;
 };
 
 /*

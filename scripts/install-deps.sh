@@ -9,6 +9,7 @@ pkgs=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	lua5.4 liblua5.4-dev libreadline-dev
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
+	python3 jq
 	iproute2 procps
 	iputils-ping
 	libbpf-tools tshark jq python3

@@ -19,6 +19,13 @@
  * The hashes (64-bit FNV-1a over 8-byte words, order dependent) are computed from the bytes
  * actually written and read, independent of the pattern check. Exit status 0 when ok.
  *
+ * Each side reads the other's whole stream, waits for its own sender, calls shutdown(SHUT_WR)
+ * and then reads once more, which must be EOF. Blocking sockets are not retried on EAGAIN: a
+ * blocking recv() or send() that fails with EAGAIN before the deadline is reported as an
+ * error ("EAGAIN on a blocking socket"), since an application would see exactly that (under
+ * the sk_msg redirect, tcp_bpf_recvmsg() returns EAGAIN on a wake-up without data; see
+ * bpf/redirect.bpf.c). Only --nonblock sockets wait in poll() and try again.
+ *
  * Exchange options:
  *   --host H         127.0.0.1 (default) or ::1, or any local address
  *   --bytes N        client -> server bytes (default 0)
@@ -30,6 +37,9 @@
  *   --read-delay MS  the receiver starts reading this late
  *   --shut           the client closes its socket right after its last send, reading
  *                    nothing (close while in flight; use with --reply 0)
+ *   --shut-while-reading  the sender thread calls shutdown(SHUT_WR) after its last send while
+ *                    the main thread may still be blocked in recv() (the default is to read
+ *                    the whole expected stream first, then shutdown(SHUT_WR), then read EOF)
  *   --abort-after K  the server closes after reading K bytes while the client still sends;
  *                    the client's send error is then expected and not a failure
  *   --timeout S      give up after S seconds (default 60)
@@ -65,7 +75,7 @@ struct opts {
 	int port;
 	uint64_t bytes, reply;
 	size_t msg;
-	bool more, nonblock, shut;
+	bool more, nonblock, shut, shut_while_reading;
 	int sndbuf, rcvbuf;
 	int read_delay_ms;
 	int64_t abort_after;
@@ -181,6 +191,16 @@ static bool wait_fd(struct side *s, short events)
 	return poll(&p, 1, ms) > 0;
 }
 
+/* strerror(e), or for EAGAIN on a blocking socket before the deadline, what it is. */
+static const char *eagain_text(struct side *s, int e)
+{
+	if (e != EAGAIN || s->o->nonblock)
+		return strerror(e);
+	if (now() >= s->deadline - 0.1)
+		return "timed out (EAGAIN after SO_RCVTIMEO/SO_SNDTIMEO)";
+	return "EAGAIN on a blocking socket";
+}
+
 static void *sender(void *arg)
 {
 	struct side *s = arg;
@@ -210,7 +230,7 @@ static void *sender(void *arg)
 			flags |= MSG_MORE;
 		r = send(s->fd, buf, n, flags);
 		calls++;
-		if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		if (r < 0 && (errno == EINTR || (errno == EAGAIN && s->o->nonblock))) {
 			/*
 			 * Data corked by MSG_MORE waits for a send without it, and a non-blocking
 			 * send that fails pushes nothing: with a small buffer that is a dead-lock
@@ -230,7 +250,8 @@ static void *sender(void *arg)
 		}
 		if (r < 0) {
 			snprintf(s->send_err, sizeof(s->send_err),
-				 "send: %s after %" PRIu64 " bytes", strerror(errno), s->sent);
+				 "send: %s after %" PRIu64 " bytes", eagain_text(s, errno),
+				 s->sent);
 			break;
 		}
 		s->sends++;
@@ -240,26 +261,27 @@ static void *sender(void *arg)
 		s->sent += r;
 		/* a short write leaves the rest for the next call, from the same offset */
 	}
-	/* the peer reads until EOF */
-	shutdown(s->fd, SHUT_WR);
+	/* the peer reads until EOF: by default run_side() shuts down after reading */
+	if (s->o->shut_while_reading)
+		shutdown(s->fd, SHUT_WR);
 	free(buf);
 	return NULL;
 }
 
-static void receive(struct side *s)
+/* Read the peer's stream; until_eof: then one more read, which must be EOF. */
+static void receive(struct side *s, bool until_eof)
 {
 	uint8_t *buf = malloc(CHUNK), *want = malloc(CHUNK);
 	uint64_t limit = s->to_recv;
 	bool abort_early = s->o->abort_after >= 0 && !strcmp(s->role, "server");
 
-	hash_init(&s->recv_hash);
 	if (!buf || !want) {
 		snprintf(s->recv_err, sizeof(s->recv_err), "out of memory");
 		goto out;
 	}
 	if (abort_early && (uint64_t)s->o->abort_after < limit)
 		limit = s->o->abort_after;
-	if (s->o->read_delay_ms)
+	if (s->o->read_delay_ms && !until_eof)
 		usleep(s->o->read_delay_ms * 1000);
 	for (;;) {
 		size_t n = CHUNK;
@@ -270,6 +292,8 @@ static void receive(struct side *s)
 			n = limit - s->received;
 		if (abort_early && s->received >= limit)
 			break;
+		if (!until_eof && s->received >= s->to_recv)
+			break;
 		if (now() > s->deadline) {
 			snprintf(s->recv_err, sizeof(s->recv_err),
 				 "receive timed out after %" PRIu64 " of %" PRIu64 " bytes",
@@ -277,7 +301,7 @@ static void receive(struct side *s)
 			break;
 		}
 		r = recv(s->fd, buf, n, 0);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		if (r < 0 && (errno == EINTR || (errno == EAGAIN && s->o->nonblock))) {
 			if (!wait_fd(s, POLLIN)) {
 				snprintf(s->recv_err, sizeof(s->recv_err),
 					 "receive timed out after %" PRIu64 " of %" PRIu64 " bytes",
@@ -290,7 +314,8 @@ static void receive(struct side *s)
 			break; /* the client of an aborted exchange: the server's reset */
 		if (r < 0) {
 			snprintf(s->recv_err, sizeof(s->recv_err),
-				 "recv: %s after %" PRIu64 " bytes", strerror(errno), s->received);
+				 "recv: %s after %" PRIu64 " bytes", eagain_text(s, errno),
+				 s->received);
 			break;
 		}
 		if (r == 0) {
@@ -376,14 +401,22 @@ static int run_side(struct side *s)
 		/* the close races the data still on its way to (or queued at) the peer */
 		pthread_join(t, NULL);
 		close(s->fd);
-		hash_init(&s->recv_hash);
-	} else {
-		receive(s);
+	} else if (o->shut_while_reading || o->abort_after >= 0) {
+		receive(s, true);
 		if (o->abort_after >= 0 && !client)
 			close(s->fd);
 		pthread_join(t, NULL);
 		if (o->abort_after < 0 || client)
 			close(s->fd);
+	} else {
+		/* the whole stream, then our own half-close, then the peer's EOF */
+		receive(s, false);
+		pthread_join(t, NULL);
+		if (!s->recv_err[0]) {
+			shutdown(s->fd, SHUT_WR);
+			receive(s, true);
+		}
+		close(s->fd);
 	}
 	ok = !s->recv_err[0] && !s->send_err[0];
 	/* after an early abort by the server, the client's send is expected to fail */
@@ -413,6 +446,7 @@ static void init_side(struct side *s, const struct opts *o, int fd, bool client)
 	s->recv_seed = client ? 2 : 1;
 	s->to_send = client ? o->bytes : o->reply;
 	s->to_recv = client ? o->reply : o->bytes;
+	hash_init(&s->recv_hash);
 }
 
 static int run_client(const struct opts *o, int port)
@@ -508,6 +542,8 @@ int main(int argc, char **argv)
 			o.nonblock = true, used = false;
 		else if (!strcmp(a, "--shut"))
 			o.shut = true, used = false;
+		else if (!strcmp(a, "--shut-while-reading"))
+			o.shut_while_reading = true, used = false;
 		else if (a[0] != '-') {
 			if (cmd)
 				usage();
