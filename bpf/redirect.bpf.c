@@ -181,7 +181,7 @@ static __always_inline void trace_event(struct bpf_sock_ops *skops, const struct
 	e->pad = 0;
 	__builtin_memcpy(e->laddr, k->laddr, 16);
 	__builtin_memcpy(e->raddr, k->raddr, 16);
-	bpf_ringbuf_submit(e, 0);
+	sh_ringbuf_submit(events, e);
 }
 
 /* include/net/sock.h: the flag bits in the low bits of sk->sk_user_data (not in BTF). */

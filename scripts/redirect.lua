@@ -62,7 +62,7 @@ Non-blocking and poll()/epoll() readers that retry on EAGAIN are not affected.]]
 
 local JSON_RECORDS = [[
 --json writes one JSON object per line (NDJSON, sockhost.ndjson); every record has
-"type" (string) and "ts" (integer: Unix time in seconds) first. The records and their keys:
+"type" (string) and "ts" (number: wall-clock seconds, 6 decimals) first. The records and their keys:
   start  cgroup (string), mode (string: ingress|egress|pass), release (boolean: sockets leave
          the map at half-close), prog_ids (object: sock_ops, msg_redirect, integers)
   stats  every second: interval (number, seconds since the previous record), the counters
@@ -217,8 +217,7 @@ local function main()
    -- one line of text, or the record (stamped with type and ts) with --json
    local function emit(text, kind, record)
       if out then
-         record.type, record.ts = kind, os.time()
-         out:write(record)
+         out:emit(kind, record)
       elseif text then
          io.stdout:write(text, "\n")
       end

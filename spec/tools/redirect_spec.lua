@@ -366,16 +366,16 @@ describe("scripts/redirect.lua #tools", function()
          return t
       end
       local SCHEMA = {
-         start = { type = "string", ts = "integer", cgroup = "string", mode = "string",
+         start = { type = "string", ts = "number", cgroup = "string", mode = "string",
             release = "boolean",
             prog_ids = { sock_ops = "integer", msg_redirect = "integer" } },
-         stats = with_counters({ type = "string", ts = "integer", interval = "number",
+         stats = with_counters({ type = "string", ts = "number", interval = "number",
             rates = { msgs = "number", bytes = "number", passed = "number",
                passed_bytes = "number" } }),
-         trace = { type = "string", ts = "integer", op = "string", family = "string",
+         trace = { type = "string", ts = "number", op = "string", family = "string",
             laddr = "string", lport = "integer", raddr = "string", rport = "integer",
             result = "string" },
-         total = with_counters({ type = "string", ts = "integer", duration = "number",
+         total = with_counters({ type = "string", ts = "number", duration = "number",
             reason = "string" }),
       }
       -- python3's json: the first two keys, and each value's type (int vs float told apart)
