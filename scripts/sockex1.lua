@@ -16,7 +16,6 @@
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local tab = require "sockhost.tab"
-local interval = require "sockhost.interval"
 local argparse = require "argparse"
 
 local DIRECTIONS = { out = "SOCKEX1_OUTGOING", ["in"] = "SOCKEX1_INCOMING", both = "SOCKEX1_BOTH" }
@@ -107,19 +106,15 @@ local function record(ctx, rows, final)
       final = final, protocols = protocols, unparsed = { packets = u.packets, bytes = u.bytes } }
 end
 
-local rates
 local function text(ctx, rows)
-   if not rates then
-      rates = interval.new {}
-      rates:update({}, ctx.start)
-   end
    local by = {}
    for _, r in ipairs(rows) do by[r.number] = r end
+   local rate = ctx.rates(by)
    local cells = {}
-   for _, d in ipairs(rates:update(by, ctx.now)) do
-      local r = by[d.key]
+   for _, r in ipairs(rows) do
+      local d = rate[r.number]
       cells[#cells + 1] = { proto = proto_label(r.number), packets = r.packets,
-         bytes = r.bytes, pps = d.rate and d.rate.packets, bps = d.rate and d.rate.bytes }
+         bytes = r.bytes, pps = d and d.packets, bps = d and d.bytes }
    end
    io.stdout:write(tab.render(cells, { columns = COLUMNS, sort = "bytes", desc = true }), "\n")
 end

@@ -16,7 +16,6 @@
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local tab = require "sockhost.tab"
-local interval = require "sockhost.interval"
 local argparse = require "argparse"
 
 -- --json record: every key, in this order, and its JSON type (the spec checks exactly these)
@@ -80,16 +79,10 @@ local function record(ctx, rows, final)
       unparsed = { packets = u.packets, bytes = u.bytes } }
 end
 
-local rates
 local function text(ctx, rows)
-   if not rates then
-      rates = interval.new {}
-      rates:update({}, ctx.start)
-   end
    local by = {}
    for _, r in ipairs(rows) do by[r.addr] = r end
-   local rate = {}
-   for _, d in ipairs(rates:update(by, ctx.now)) do rate[d.key] = d.rate end
+   local rate = ctx.rates(by)
    local cells = {}
    for i, r in ipairs(rows) do
       local d = rate[r.addr]

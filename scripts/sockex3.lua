@@ -17,7 +17,6 @@
 local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local tab = require "sockhost.tab"
-local interval = require "sockhost.interval"
 local argparse = require "argparse"
 
 -- enum sockex3_slot in bpf/sockex3.h: which program answers which bpf_tail_call index
@@ -106,16 +105,10 @@ local function record(ctx, rows, final)
       unparsed = { packets = u.packets, bytes = u.bytes } }
 end
 
-local rates
 local function text(ctx, rows)
-   if not rates then
-      rates = interval.new {}
-      rates:update({}, ctx.start)
-   end
    local by = {}
    for _, r in ipairs(rows) do by[r.key] = { packets = r.packets, bytes = r.bytes } end
-   local rate = {}
-   for _, d in ipairs(rates:update(by, ctx.now)) do rate[d.key] = d.rate end
+   local rate = ctx.rates(by)
    for _, r in ipairs(rows) do
       local d = rate[r.key]
       r.pps, r.bps = d and d.packets, d and d.bytes

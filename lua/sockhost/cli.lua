@@ -185,7 +185,9 @@ end
 -- sockhost.ndjson in the order of spec.keys (cli.json_help's list), else spec.text(ctx, rows)
 -- writes the table. At exit the summary "<name>: <spec.where or iface> after <s> s (<why it
 -- stopped>): <spec.summary(ctx, rows)>". ctx is { obj =, args =, start =, now =, elapsed = }
--- (sockhost.now() seconds). spec.name, .args, .object, .program, .map, .counting, .keys,
+-- (sockhost.now() seconds) and ctx.rates(by) -> {key = {field = per-second rate}}: the rates
+-- of the counters in by ({key = {field = n}}) since the previous call (sockhost.interval; the
+-- first call measures from the start). spec.name, .args, .object, .program, .map, .counting, .keys,
 -- .read, .record, .text and .summary are required.
 function cli.count(spec)
    return cli.main(spec.name, cli.count_run, spec)
@@ -207,9 +209,16 @@ function cli.count_run(spec)
    local map = obj:map(spec.map)
    local start = sockhost.now()
    io.stderr:write(("%s: %s\n"):format(spec.name, spec.counting))
+   local tracker = require("sockhost.interval").new {}
+   tracker:update({}, start)
    local function ctx()
       local now = sockhost.now()
-      return { obj = obj, args = args, start = start, now = now, elapsed = now - start }
+      return { obj = obj, args = args, start = start, now = now, elapsed = now - start,
+         rates = function(by)
+            local rate = {}
+            for _, d in ipairs(tracker:update(by, now)) do rate[d.key] = d.rate end
+            return rate
+         end }
    end
 
    local function report(final)
