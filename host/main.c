@@ -40,6 +40,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: " PROGNAME " [options] [script [args]]\n"
 		"       " PROGNAME " cc probe.bpf.c [-o probe.bpf.o]  (compile BPF C)\n"
+		"       " PROGNAME " test [busted options] [DIR|FILE...]  (run specs, default spec/)\n"
 		"Available options are:\n"
 		"  -e stat        execute string 'stat' (may be repeated)\n"
 		"  -i             enter interactive mode after executing 'script'\n"
@@ -240,7 +241,16 @@ static int handle_script(lua_State *L, char **argv)
 enum { ARG_BAD = -1 };
 struct opts {
 	int script; /* index of the script in argv, argc when none */
-	bool has_e, has_i, help, version, features, list, cc;
+	bool has_e, has_i, help, version, features, list;
+	const char *subcommand; /* the Lua module of `sockhost cc|test ...`, else NULL */
+};
+
+/* Subcommands: their words are their own, the module's main(arg) parses them. */
+static const struct {
+	const char *word, *module;
+} subcommands[] = {
+	{ "cc", "sockhost.cctool" },	/* lua/sockhost/cctool.lua */
+	{ "test", "sockhost.testtool" }, /* lua/sockhost/testtool.lua: busted under this Lua */
 };
 
 /* lua.c's collectargs: options up to the first non-option (the script). */
@@ -250,11 +260,12 @@ static int collect_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->script = argc;
-	/* `sockhost cc ...`: a subcommand, its words are its own (lua/sockhost/cctool.lua) */
-	if (argc > 1 && strcmp(argv[1], "cc") == 0) {
-		o->cc = true;
-		o->script = 1;
-		return 0;
+	for (i = 0; argc > 1 && i < (int)(sizeof(subcommands) / sizeof(subcommands[0])); i++) {
+		if (strcmp(argv[1], subcommands[i].word) == 0) {
+			o->subcommand = subcommands[i].module;
+			o->script = 1;
+			return 0;
+		}
 	}
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -364,12 +375,14 @@ static int pmain(lua_State *L)
 		return 0;
 	}
 	create_arg_table(L, argv, run->argc, run->o.script);
-	if (run->o.cc) {
-		static const char cc[] = "return require('sockhost.cctool').main(arg)";
-		int status = luaL_loadbuffer(L, cc, sizeof(cc) - 1, "=cc");
+	if (run->o.subcommand) {
+		static const char sub[] = "return require((...)).main(arg)";
+		int status = luaL_loadbuffer(L, sub, sizeof(sub) - 1, "=subcommand");
 
-		if (status == LUA_OK)
-			status = docall(L, 0, 1);
+		if (status == LUA_OK) {
+			lua_pushstring(L, run->o.subcommand);
+			status = docall(L, 1, 1);
+		}
 		if (report(L, status) != LUA_OK)
 			run->status = failure_status();
 		else

@@ -3,9 +3,11 @@
 -- socket filters that watch an interface (the sockex specs), and the traffic they count:
 -- ping and UDP sent from inside the namespace to the host end, and the sockex scripts run as
 -- child processes. IPv6 is off on both ends, so the only IP packets on the pair are the
--- ones a spec sends (and what the kernel answers). Built on helpers.proc and helpers.netns.
+-- ones a spec sends (and what the kernel answers). Built on sockhost.testing (netns,
+-- traffic) and helpers.proc.
 local proc = require "helpers.proc"
-local netns = require "helpers.netns"
+local netns = require "sockhost.testing.netns"
+local gen = require "sockhost.testing.traffic"
 local socket = require "socket"
 
 local testbed = {}
@@ -57,41 +59,28 @@ function testbed.udp_frame(size)
 end
 
 --- n ICMP echo requests of size payload bytes from the namespace to the host end; returns
--- when the n replies are back (ping fails otherwise).
+-- when the n replies are back (raises otherwise). sockhost.testing.traffic.ping.
 function testbed.ping(bed, n, size)
-   proc.must(("ip netns exec %s ping -q -n -c %d -s %d -i 0.02 -W 2 %s")
-      :format(quote(bed.ns), n, size, bed.host_ip))
+   local got = gen.ping(bed.ns, bed.host_ip, n, { size = size })
+   if got ~= n then
+      error(("ping from %s to %s: %d of %d replies"):format(bed.ns, bed.host_ip, got, n), 2)
+   end
 end
 
 --- A UDP socket bound to the host end; returns it and its port.
 function testbed.udp_sink(bed)
-   local u = assert(socket.udp4())
-   assert(u:setsockname(bed.host_ip, 0))
-   local _, port = u:getsockname()
-   return u, math.tointeger(tonumber(port))
+   return gen.udp_sink(bed.host_ip)
 end
 
 --- Receive from u until n datagrams came or nothing came for a second; returns the count.
 function testbed.drain(u, n)
-   local got = 0
-   u:settimeout(1)
-   while got < n and u:receive() do got = got + 1 end
-   return got
+   return (gen.drain(u, n))
 end
 
 --- n UDP datagrams of size bytes from one socket inside the namespace to the host end's
 -- port; returns the source port they were sent from.
 function testbed.udp_from_ns(bed, port, n, size)
-   local code = ([[
-local socket = require "socket"
-local u = assert(socket.udp4())
-assert(u:setsockname(%q, 0))
-for _ = 1, %d do assert(u:sendto(string.rep("u", %d), %q, %d)) end
-local _, p = u:getsockname()
-io.write(p)
-]]):format(bed.ns_ip, n, size, bed.host_ip, port)
-   local out = proc.must(("ip netns exec %s lua5.4 -e %s"):format(quote(bed.ns), quote(code)))
-   return assert(math.tointeger(tonumber(out)), "UDP sender printed no port: " .. out)
+   return gen.udp_from_ns(bed.ns, bed.ns_ip, bed.host_ip, port, n, size)
 end
 
 --- Run scripts/<name>.lua --iface <bed.host_if> --json <extra> under $SOCKHOST_BIN, call
