@@ -252,4 +252,32 @@ describe("sockhost installed #tools", function()
             { run(elsewhere, sockhost .. " " .. quote(dir .. "/probe.lua")) })
       end)
    end)
+
+   describe("sockhost test", function()
+      it("runs a user's spec dir with the installed testing kit, no LUA_PATH", function()
+         for _, m in ipairs({ "testing", "testing/cgroup", "testing/leftovers", "testing/netns",
+            "testing/packets", "testing/proc", "testing/traffic", "testtool" }) do
+            assert.truthy(read_file(("%s/share/lua/5.4/sockhost/%s.lua"):format(prefix, m)), m)
+         end
+         local dir = elsewhere .. "/spec"
+         proc.must("mkdir -p " .. quote(dir))
+         local f = assert(io.open(dir .. "/kit_spec.lua", "w"))
+         f:write('local testing = require "sockhost.testing"\n',
+            'describe("kit", function()\n',
+            '   it("has a cgroup and cleans up", function()\n',
+            '      do local cg <close> = testing.cgroup("installed"); assert.truthy(cg.path) end\n',
+            '      testing.assert_clean()\n',
+            '   end)\n',
+            '   it("fails", function() assert.equal(20, #testing.packets.tcp { sport = 1, dport = 2 } + 1) end)\n',
+            'end)\n')
+         f:close()
+         local code, out, err = run(elsewhere, "env -u LUA_PATH -u LUA_CPATH " .. sockhost .. " test")
+         assert.same({ 1, "1 success / 1 failure / 0 errors / 0 pending", "" },
+            { code, out:match("\n(%d+ success.-) : "), err })
+         code, out, err = run(elsewhere, "env -u LUA_PATH -u LUA_CPATH " .. sockhost
+            .. " test --filter=cleans")
+         assert.same({ 0, "1 success / 0 failures / 0 errors / 0 pending", "" },
+            { code, out:match("\n(%d+ success.-) : "), err })
+      end)
+   end)
 end)
