@@ -6,22 +6,18 @@
 --   package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
 --   local util = require "benchutil"
 --
--- Pure Lua 5.4 (+ sockhost for build_dir's default); nothing from the specs.
+-- Pure Lua 5.4 (+ sockhost for build_dir's default, sockhost.testing.proc for sh and quote);
+-- nothing from the specs.
+local proc = require "sockhost.testing.proc"
+
 local util = {}
 
---- Quote s for /bin/sh.
-function util.quote(s)
-   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+--- Quote s for /bin/sh (sockhost.testing.proc.quote).
+util.quote = proc.quote
 
 --- Run a shell command: ok (exit status 0), its stdout, and the exit code. stderr is not
--- captured (append 2>&1 to get it).
-function util.sh(cmd)
-   local p = assert(io.popen(cmd, "r"))
-   local out = p:read("a")
-   local ok, _, code = p:close()
-   return ok == true, out, code
-end
+-- captured (append 2>&1 to get it). (sockhost.testing.proc.sh)
+util.sh = proc.sh
 
 --- The stdout of a shell command, whatever its exit status.
 function util.output(cmd)
