@@ -121,14 +121,18 @@ local function dead(name)
 end
 
 --- Remove the scratch things of pids that are no process any more (a SIGKILLed test run):
--- cgroups that hold no tasks, namespaces no process is in, pins. Returns the list of what
+-- cgroups that hold no tasks and have no BPF program attached, namespaces no process is in,
+-- pins. Returns the list of what
 -- went ("cgroup <path>", "netns <name>", "pin <path>"). Never touches a live pid's.
 function leftovers.sweep()
    local removed = {}
    local root = lib.root()
    for _, name in ipairs(root and entries(root) or {}) do
       local path = root .. "/" .. name
-      if dead(name) and proc.read_file(path .. "/cgroup.procs") == "" and lib.remove(path) then
+      -- a cgroup with a program on it is someone's still (a pin holds the link, or the pid
+      -- is alive in another pid namespace): kept
+      if dead(name) and proc.read_file(path .. "/cgroup.procs") == ""
+         and #bpftool("cgroup show " .. quote(path)) == 0 and lib.remove(path) then
          removed[#removed + 1] = "cgroup " .. path
       end
    end
