@@ -75,8 +75,8 @@ static void push_tail(lua_State *L, const char *log, int lines)
 	lua_pushlstring(L, p, end - p);
 }
 
-int sh_raise_verifier(lua_State *L, int err, const char *log, const char *full,
-		      const char *fmt, ...)
+int sh_raise_verifier(lua_State *L, int err, const char *log, const char *full, const char *fmt,
+		      ...)
 {
 	char msg[512];
 	va_list ap;
