@@ -353,6 +353,9 @@ static int pmain(lua_State *L)
 	int sig;
 
 	luaL_checkversion(L);
+	/* Lua's warning channel on, as lua5.4 -W: sockhost says there what a script did that is
+	 * almost always a mistake (a link left to the garbage collector) */
+	lua_warning(L, "@on", 0);
 	if (run->o.features) {
 		if (dostring(L, "require('sockhost').print_features()", "=--features") != LUA_OK)
 			run->status = failure_status();
