@@ -241,6 +241,7 @@ enum { ARG_BAD = -1 };
 struct opts {
 	int script; /* index of the script in argv, argc when none */
 	bool has_e, has_i, help, version, features, list, cc;
+	const char *complete; /* --complete WORD (hidden): the REPL's Tab completions of WORD */
 };
 
 /* lua.c's collectargs: options up to the first non-option (the script). */
@@ -280,7 +281,13 @@ static int collect_args(int argc, char **argv, struct opts *o)
 				o->features = true;
 			else if (strcmp(a, "--list") == 0)
 				o->list = true;
-			else
+			else if (strcmp(a, "--complete") == 0) {
+				if (++i >= argc) {
+					fprintf(stderr, PROGNAME ": '--complete' needs argument\n");
+					return ARG_BAD;
+				}
+				o->complete = argv[i];
+			} else
 				return i;
 			break;
 		case 'e':
@@ -388,6 +395,12 @@ static int pmain(lua_State *L)
 	}
 	if (run_e_chunks(L, argv, run->o.script) < 0) {
 		run->status = failure_status();
+		return 0;
+	}
+	if (run->o.complete) {
+		/* after the -e chunks, so they can make the globals to complete */
+		if (print_completions(L, run->o.complete) < 0 && report(L, LUA_ERRRUN) != LUA_OK)
+			run->status = failure_status();
 		return 0;
 	}
 	if (run->o.script < run->argc && handle_script(L, argv + run->o.script) != LUA_OK) {
