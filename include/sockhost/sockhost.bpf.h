@@ -223,29 +223,13 @@ static __always_inline __u32 sh_bit_length(__u64 v)
 {
 	__u32 n = 0;
 
-	if (v >> 32) {
-		v >>= 32;
-		n += 32;
-	}
-	if (v >> 16) {
-		v >>= 16;
-		n += 16;
-	}
-	if (v >> 8) {
-		v >>= 8;
-		n += 8;
-	}
-	if (v >> 4) {
-		v >>= 4;
-		n += 4;
-	}
-	if (v >> 2) {
-		v >>= 2;
-		n += 2;
-	}
-	if (v >> 1) {
-		v >>= 1;
-		n += 1;
+	/* a binary search in six fixed steps, unrolled: no loop for the verifier to bound */
+#pragma unroll
+	for (__u32 shift = 32; shift > 0; shift >>= 1) {
+		if (v >> shift) {
+			v >>= shift;
+			n += shift;
+		}
 	}
 	return n + (__u32)v;
 }
