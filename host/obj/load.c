@@ -25,7 +25,7 @@
 
 #define LOAD_LOG_SIZE (4u << 20)
 #define HOOKS_KEY     "sockhost.object.load_hooks"
-#define LOG_KEY "sockhost.object.verifier_log"
+#define LOG_KEY	      "sockhost.object.verifier_log"
 
 void sh_object_on_load(lua_State *L, lua_CFunction hook)
 {
