@@ -348,7 +348,8 @@ describe("tracing #kernel", function()
 end)
 
 describe("a link left to the garbage collector #kernel", function()
-   it("warns once with the line that attached it, unless detached or alive at exit", function()
+   it("warns once with the line that attached it, unless detached, a socket's or alive at exit",
+      function()
       local dir = proc.must("mktemp -d"):gsub("\n$", "")
       finally(function() proc.sh("rm -rf " .. proc.quote(dir)) end)
       local script = dir .. "/gc.lua"
@@ -367,10 +368,18 @@ local detached = prog:attach()
 detached:detach()
 detached = nil
 collectgarbage()
+io.stderr:write("socket filter:\n")
+local filters <close> = sockhost.open(%q)
+local u = require("socket").udp()
+assert(u:setsockname("127.0.0.1", 0))
+local filter = filters:program("count"):attach(u)
+filter = nil
+collectgarbage()
+u:close()
 io.stderr:write("at exit:\n")
 OBJ = sockhost.open(%q, { globals = { target_pid = sockhost.pid() } })
 LINK = OBJ:program("sys_enter_openat"):attach()
-]]):format(fixtures.path("evgen"), fixtures.path("evgen")))
+]]):format(fixtures.path("evgen"), fixtures.path("sockcount"), fixtures.path("evgen")))
       f:close()
       local ok, out = proc.sh(("%s %s 2>&1"):format(proc.quote(proc.env("SOCKHOST_BIN")),
          proc.quote(script)))
@@ -380,6 +389,6 @@ LINK = OBJ:program("sys_enter_openat"):attach()
          .. "Lua warning: sockhost: link " .. desc .. ", attached at " .. script
          .. ":4, was garbage-collected and detached (keep the link, e.g. local link <close> "
          .. "= prog:attach(...), or call link:detach())\n"
-         .. "detached:\nat exit:\n", out)
+         .. "detached:\nsocket filter:\nat exit:\n", out)
    end)
 end)
