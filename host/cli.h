@@ -24,5 +24,8 @@ int docall(lua_State *L, int narg, int nres);
 int report(lua_State *L, int status);
 /* The interactive prompt until EOF; the status of the last chunk. */
 int do_repl(lua_State *L);
+/* Print the REPL's Tab completions of word, one a line (sockhost --complete WORD): 0, or -1
+ * with the error message on the stack. */
+int print_completions(lua_State *L, const char *word);
 
 #endif

@@ -243,6 +243,7 @@ struct opts {
 	int script; /* index of the script in argv, argc when none */
 	bool has_e, has_i, help, version, features, list;
 	const char *subcommand; /* the Lua module of `sockhost cc|test ...`, else NULL */
+	const char *complete; /* --complete WORD (hidden): the REPL's Tab completions of WORD */
 };
 
 /* Subcommands: their words are their own, the module's main(arg) parses them. */
@@ -291,7 +292,13 @@ static int collect_args(int argc, char **argv, struct opts *o)
 				o->features = true;
 			else if (strcmp(a, "--list") == 0)
 				o->list = true;
-			else
+			else if (strcmp(a, "--complete") == 0) {
+				if (++i >= argc) {
+					fprintf(stderr, PROGNAME ": '--complete' needs argument\n");
+					return ARG_BAD;
+				}
+				o->complete = argv[i];
+			} else
 				return i;
 			break;
 		case 'e':
@@ -364,6 +371,9 @@ static int pmain(lua_State *L)
 	int sig;
 
 	luaL_checkversion(L);
+	/* Lua's warning channel on, as lua5.4 -W: sockhost says there what a script did that is
+	 * almost always a mistake (a link left to the garbage collector) */
+	lua_warning(L, "@on", 0);
 	if (run->o.features) {
 		if (dostring(L, "require('sockhost').print_features()", "=--features") != LUA_OK)
 			run->status = failure_status();
@@ -398,6 +408,12 @@ static int pmain(lua_State *L)
 	}
 	if (run_e_chunks(L, argv, run->o.script) < 0) {
 		run->status = failure_status();
+		return 0;
+	}
+	if (run->o.complete) {
+		/* after the -e chunks, so they can make the globals to complete */
+		if (print_completions(L, run->o.complete) < 0 && report(L, LUA_ERRRUN) != LUA_OK)
+			run->status = failure_status();
 		return 0;
 	}
 	if (run->o.script < run->argc && handle_script(L, argv + run->o.script) != LUA_OK) {

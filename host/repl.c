@@ -313,6 +313,84 @@ static const char *history_path(char *buf, size_t len)
 	return buf;
 }
 
+/* ---- completion ---------------------------------------------------------------------------- */
+
+/*
+ * Tab completes Lua names: the word before the cursor (a dotted path, maybe ending in
+ * ":method") goes to sockhost.complete.candidates (lua/sockhost/complete.lua), which walks
+ * globals, table fields, __index tables and the methods of handles. The candidates of the
+ * last word asked for are kept here for readline's generator, which hands out one at a time.
+ */
+static lua_State *complete_L;
+static char **cands;
+static size_t ncands, next_cand;
+
+static void free_cands(void)
+{
+	for (size_t i = 0; i < ncands; i++)
+		free(cands[i]);
+	free(cands);
+	cands = NULL;
+	ncands = next_cand = 0;
+}
+
+/* Fill cands for word: 0, or -1 with the error message on the stack. */
+static int fill_cands(lua_State *L, const char *word)
+{
+	static const char chunk[] = "return require('sockhost.complete').candidates(...)";
+	size_t n;
+
+	free_cands();
+	if (luaL_loadbuffer(L, chunk, sizeof(chunk) - 1, "=complete") != LUA_OK)
+		return -1;
+	lua_pushstring(L, word);
+	if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+		return -1;
+	n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+	cands = n ? calloc(n, sizeof(*cands)) : NULL;
+	for (size_t i = 0; cands && i < n; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			cands[ncands] = strdup(lua_tostring(L, -1));
+			if (cands[ncands])
+				ncands++;
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
+static char *complete_next(const char *text, int state)
+{
+	if (state == 0) {
+		int top = lua_gettop(complete_L);
+
+		fill_cands(complete_L, text); /* an error completes to nothing */
+		lua_settop(complete_L, top);
+	}
+	return next_cand < ncands ? strdup(cands[next_cand++]) : NULL;
+}
+
+static char **complete_word(const char *text, int start, int end)
+{
+	(void)start;
+	(void)end;
+	rl_attempted_completion_over = 1; /* Lua names, never file names */
+	rl_completion_append_character = '\0';
+	return rl_completion_matches(text, complete_next);
+}
+
+int print_completions(lua_State *L, const char *word)
+{
+	if (fill_cands(L, word) < 0)
+		return -1;
+	for (size_t i = 0; i < ncands; i++)
+		printf("%s\n", cands[i]);
+	free_cands();
+	return 0;
+}
+
 /* Returns 0 at end of input, or the signal that ended the REPL. */
 int do_repl(lua_State *L)
 {
@@ -326,6 +404,10 @@ int do_repl(lua_State *L)
 	if (use_readline) {
 		rl_readline_name = PROGNAME;
 		rl_getc_function = repl_getc;
+		/* '.' and ':' are inside a word: "sockhost.ope" completes as one */
+		rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]";
+		rl_attempted_completion_function = complete_word;
+		complete_L = L;
 		stifle_history(HISTORY_MAX);
 		hist = history_path(histbuf, sizeof(histbuf));
 		if (hist)
@@ -375,6 +457,7 @@ int do_repl(lua_State *L)
 		}
 	}
 	lua_settop(L, 0);
+	free_cands();
 	if (use_readline) {
 		if (hist)
 			write_history(hist); /* a read-only home is not worth a message */

@@ -46,6 +46,7 @@ struct sh_link {
 	__u64 sock_cookie; /* socket filters: which socket, if the fd is reused */
 	enum bpf_attach_type attach_type;
 	char desc[160]; /* "sock_ops 'hello' -> cgroup /sys/fs/cgroup/x" */
+	char where[128]; /* the script line of program:attach ("x.lua:12"), for the gc warning */
 };
 
 /* The kinds (one file each). */

@@ -43,14 +43,55 @@ static void link_detach(lua_State *L, int idx, struct sh_handle *h)
 	lua_setiuservalue(L, idx, 1);
 }
 
+/*
+ * A link the collector finds still attached was dropped by the script, almost always by
+ * mistake (prog:attach(cg) without keeping the result): the program stops running at some
+ * later collection, silently. Say so once, through Lua's warning channel (lua_warning): host/
+ * never prints, and the embedder decides where warnings go (the sockhost executable turns
+ * them on, stock lua5.4 shows them with -W). Not at lua_close: there every handle is
+ * collected on purpose, and the collector runs with no caller below the finalizer (the same
+ * holds for a collection the host triggers outside any call, which a script cannot cause).
+ */
+static void warn_collected(lua_State *L, const struct sh_link *l)
+{
+	lua_Debug ar;
+
+	if (!lua_getstack(L, 1, &ar))
+		return;
+	lua_pushfstring(L,
+			"sockhost: link %s, attached at %s, was garbage-collected and detached "
+			"(keep the link, e.g. local link <close> = prog:attach(...), or call "
+			"link:detach())",
+			l->desc, l->where[0] ? l->where : "?");
+	lua_warning(L, lua_tostring(L, -1), 0);
+	lua_pop(L, 1);
+}
+
 static void link_collect(lua_State *L, int idx, struct sh_handle *h)
 {
 	struct sh_link *l = (struct sh_link *)h;
 
 	if (l->ops->keep_on_gc)
 		return; /* the target owns the attachment: closing it detaches */
+	warn_collected(L, l);
 	link_detach(L, idx, h);
 	h->live = NULL;
+}
+
+/* "file:line" of the innermost Lua function on the stack (the script's call of attach, also
+ * through pcall or a C helper), or "" */
+static void script_where(lua_State *L, char *buf, size_t size)
+{
+	lua_Debug ar;
+
+	buf[0] = '\0';
+	for (int level = 1; lua_getstack(L, level, &ar); level++) {
+		lua_getinfo(L, "Sl", &ar);
+		if (ar.currentline > 0) {
+			snprintf(buf, size, "%s:%d", ar.short_src, ar.currentline);
+			return;
+		}
+	}
 }
 
 /* program:attach(target...) -> link */
@@ -71,6 +112,7 @@ static int l_attach(lua_State *L)
 	link_idx = lua_gettop(L);
 	l->target_fd = l->link_fd = l->prog_fd = -1;
 	l->ops = k;
+	script_where(L, l->where, sizeof(l->where));
 	k->attach(L, p, 2, l);
 	lua_settop(L, link_idx);
 	l->h.live = (void *)k;

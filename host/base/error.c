@@ -75,7 +75,8 @@ static void push_tail(lua_State *L, const char *log, int lines)
 	lua_pushlstring(L, p, end - p);
 }
 
-int sh_raise_verifier(lua_State *L, int err, const char *log, const char *fmt, ...)
+int sh_raise_verifier(lua_State *L, int err, const char *log, const char *full, const char *fmt,
+		      ...)
 {
 	char msg[512];
 	va_list ap;
@@ -87,17 +88,22 @@ int sh_raise_verifier(lua_State *L, int err, const char *log, const char *fmt, .
 	va_end(ap);
 
 	lua_createtable(L, 0, 4);
+	/* the script line that asked for the load first, as luaL_error does: an error table
+	 * gets no location from lua_error */
+	luaL_where(L, 1);
 	if (log && *log) {
 		push_tail(L, log, 6);
-		lua_pushfstring(L, "%s: %s; verifier log tail:\n%s\n(full log in err.log)", msg,
-				strerror(err), lua_tostring(L, -1));
+		lua_pushfstring(L, "%s%s: %s; verifier log tail:\n%s\n(%s)", lua_tostring(L, -2),
+				msg, strerror(err), lua_tostring(L, -1),
+				full ? full : "full log in err.log");
 		lua_remove(L, -2);
 	} else {
 		const char *hint = sh_errno_hint(err);
 
-		lua_pushfstring(L, "%s: %s%s%s%s", msg, strerror(err), hint ? " (" : "",
-				hint ? hint : "", hint ? ")" : "");
+		lua_pushfstring(L, "%s%s: %s%s%s%s", lua_tostring(L, -1), msg, strerror(err),
+				hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
 	}
+	lua_remove(L, -2);
 	lua_setfield(L, -2, "message");
 	lua_pushinteger(L, err);
 	lua_setfield(L, -2, "errno");

@@ -18,9 +18,10 @@ const char *sh_libbpf_hint(const char *log);
  * sh_errno_hint(err) when hint is NULL. Never returns. */
 int sh_raise_errno(lua_State *L, int err, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Raise an error table {message=, errno=, log=} whose __tostring gives message; message ends
- * with the tail of log. Never returns. */
-int sh_raise_verifier(lua_State *L, int err, const char *log, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* Raise an error table {message=, errno=, log=} whose __tostring gives message: the Lua
+ * caller's location ("script.lua:12: "), fmt, the errno text, the tail of log and, in
+ * parentheses, full (where the whole log is; NULL: "full log in err.log"). Never returns. */
+int sh_raise_verifier(lua_State *L, int err, const char *log, const char *full, const char *fmt,
+		      ...) __attribute__((format(printf, 5, 6)));
 
 #endif

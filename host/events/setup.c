@@ -318,9 +318,14 @@ void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map 
 				   "with clang -g)",
 				   s->kind, s->name, tname);
 		id = sh_btf_find_type(btf, tname);
+		/* clang keeps only types reachable from globals, maps and signatures; a record
+		 * type used only through a reserved pointer is the usual reason */
 		if (id < 0)
-			luaL_error(L, "%s '%s': type '%s' not found in the object's BTF", s->kind,
-				   s->name, tname);
+			luaL_error(L,
+				   "%s '%s': type '%s' not found in the object's BTF (a type used "
+				   "only through a pointer is dropped by clang: add "
+				   "SH_EVENT_TYPE(%s); at file scope in the BPF C)",
+				   s->kind, s->name, tname, tname);
 		s->codec = sh_codec_get(sh_map_codecs(m), (__u32)id, errbuf, sizeof(errbuf));
 		if (!s->codec)
 			luaL_error(L, "%s '%s': type '%s': %s", s->kind, s->name, tname, errbuf);

@@ -11,7 +11,10 @@
  * log ring that way), so obj/ never calls a layer above it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include <lauxlib.h>
 #include "base/error.h"
@@ -22,7 +25,7 @@
 
 #define LOAD_LOG_SIZE (4u << 20)
 #define HOOKS_KEY     "sockhost.object.load_hooks"
-#define LOG_KEY "sockhost.object.verifier_log"
+#define LOG_KEY	      "sockhost.object.verifier_log"
 
 void sh_object_on_load(lua_State *L, lua_CFunction hook)
 {
@@ -79,6 +82,41 @@ static const char *failed_program(struct bpf_object *obj)
 	return "?";
 }
 
+/*
+ * Where the whole verifier log is, for the error's last line. The log can run to megabytes,
+ * more than a terminal shows: SOCKHOST_VERIFIER_LOG=/path writes it to that file
+ * (truncated, mode 0600 when made), and err.log holds it for pcall users either way. The
+ * string is pushed on the stack (lua_error discards it with the rest).
+ */
+static const char *save_log(lua_State *L, const char *log)
+{
+	const char *path = getenv("SOCKHOST_VERIFIER_LOG");
+	size_t len = strlen(log);
+	int fd, err = 0;
+
+	if (!path || !*path)
+		return "full log in err.log; SOCKHOST_VERIFIER_LOG=/path writes it to a file";
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = errno;
+	} else {
+		for (size_t off = 0; off < len && !err;) {
+			ssize_t n = write(fd, log + off, len - off);
+
+			if (n < 0 && errno != EINTR)
+				err = errno;
+			else if (n > 0)
+				off += n;
+		}
+		if (close(fd) && !err)
+			err = errno;
+	}
+	if (err)
+		return lua_pushfstring(L, "full log in err.log; SOCKHOST_VERIFIER_LOG '%s': %s",
+				       path, strerror(err));
+	return lua_pushfstring(L, "full log in %s and err.log", path);
+}
+
 void sh_object_load(lua_State *L, int idx)
 {
 	struct sh_object *o = sh_object_check(L, idx);
@@ -99,7 +137,7 @@ void sh_object_load(lua_State *L, int idx)
 	set_log_bufs(obj, NULL, 0);
 	if (err) {
 		if (log[0])
-			sh_raise_verifier(L, err, log,
+			sh_raise_verifier(L, err, log, save_log(L, log),
 					  "object '%s': program '%s' was rejected by the verifier",
 					  o->path, failed_program(obj));
 		/* libbpf's last word, unless it only repeats that the load failed */

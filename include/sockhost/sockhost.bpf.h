@@ -172,4 +172,93 @@ static __always_inline long sh_output_or_count(void *rb, void *drops, void *data
 #define ___sh_event_type(type, n)  ___sh_event_type_(type, n)
 #define ___sh_event_type_(type, n) type ___sh_event_type_##n __attribute__((unused))
 
+/* ---- histograms ------------------------------------------------------------------------- */
+
+/*
+ * Histograms in the kernel, read by sockhost.hist (lua/sockhost/hist.lua) with no
+ * translation: the bucket numbers below are the keys hist.log2_buckets(map) and
+ * hist.linear_buckets(map, min, max, step) read, and both are bpftrace's own (hist() and
+ * lhist()), so the printout is bpftrace's line for line.
+ *
+ *   SH_HIST(lat, SH_LOG2_BUCKETS);           array map `lat`: __u32 bucket -> __u64 count
+ *   sh_hist_inc(lat, sh_log2_bucket(delta_ns));
+ *
+ *   SH_HIST(sizes, SH_LIN_BUCKETS(0, 1000, 100));
+ *   sh_hist_inc(sizes, sh_lin_bucket(len, 0, 1000, 100));
+ *
+ *   print(hist.log2_buckets(obj:map("lat"), { title = "@lat" }))
+ *   print(hist.linear_buckets(obj:map("sizes"), 0, 1000, 100))
+ *
+ * sh_log2_bucket(v), v taken as a signed 64-bit value (as bpftrace's int64 hist()):
+ *	bucket 0      v < 0 (so a __u64 at or above 2^63)     printed "(..., 0)"
+ *	bucket 1      v == 0                                  printed "[0]"
+ *	bucket k >= 2 2^(k-2) <= v < 2^(k-1)                  printed "[1]", "[2, 4)", "[4, 8)" ...
+ * that is, for v > 0, the bit length of v plus one; 65 buckets (0..64) hold every value.
+ * NOT libbpf-tools' numbering: its log2l() slot s holds [2^s, 2^(s+1)) (slot 0 also holds
+ * 0), two below this one, so a libbpf-tools slot map read by hist.log2_buckets prints every
+ * value 4x too small. Use these helpers, or give hist.log2_buckets opts.key.
+ *
+ * sh_lin_bucket(v, min, max, step), signed v/min/max, step > 0, n = (max - min) / step:
+ *	bucket 0              v < min                         printed "(..., min)"
+ *	bucket i, 1 <= i <= n min + (i-1)*step <= v < min + i*step
+ *	bucket n + 1          v >= max, and (as in bpftrace) a value past the last full step
+ * SH_LIN_BUCKETS(min, max, step) = n + 2 buckets.
+ *
+ * sh_hist_inc adds 1 to the bucket atomically (programs on several CPUs share the map). A
+ * bucket at or past nbuckets is not counted: size the map with the macros above.
+ */
+#define SH_LOG2_BUCKETS		       65
+#define SH_LIN_BUCKETS(min, max, step) (((max) - (min)) / (step) + 2)
+
+#define SH_HIST(name, nbuckets)                   \
+	struct {                                  \
+		__uint(type, BPF_MAP_TYPE_ARRAY); \
+		__uint(max_entries, nbuckets);    \
+		__type(key, __u32);               \
+		__type(value, __u64);             \
+	} name SEC(".maps")
+
+/* The number of significant bits of v (0 for 0): BPF has no count-leading-zeros. */
+static __always_inline __u32 sh_bit_length(__u64 v)
+{
+	__u32 n = 0;
+
+	/* a binary search in six fixed steps, unrolled: no loop for the verifier to bound */
+#pragma unroll
+	for (__u32 shift = 32; shift > 0; shift >>= 1) {
+		if (v >> shift) {
+			v >>= shift;
+			n += shift;
+		}
+	}
+	return n + (__u32)v;
+}
+
+static __always_inline __u32 sh_log2_bucket(__s64 v)
+{
+	if (v < 0)
+		return 0;
+	return sh_bit_length((__u64)v) + 1;
+}
+
+static __always_inline __u32 sh_lin_bucket(__s64 v, __s64 min, __s64 max, __u64 step)
+{
+	/* unsigned divisions: BPF before cpu v4 has no signed one, and both operands are >= 0 */
+	__u64 n = (__u64)(max - min) / step;
+
+	if (v < min)
+		return 0;
+	if (v >= max)
+		return n + 1;
+	return (__u64)(v - min) / step + 1;
+}
+
+#define sh_hist_inc(name, bucket)                              \
+	({                                                     \
+		__u32 __k = (bucket);                          \
+		__u64 *__c = bpf_map_lookup_elem(&name, &__k); \
+		if (__c)                                       \
+			__sync_fetch_and_add(__c, 1);          \
+	})
+
 #endif /* SOCKHOST_BPF_H */

@@ -13,8 +13,15 @@
 -- gets 30 '@', where double precision would give 29).
 --
 -- Bucket numbering (what a BPF program stores as the key when it histograms in the kernel):
+-- bpftrace's own, and the one the SDK's sh_log2_bucket() and sh_lin_bucket()
+-- (include/sockhost/sockhost.bpf.h, with SH_HIST and sh_hist_inc) produce, so a map they
+-- fill prints here with no translation:
 --   log2:   0 = negative, 1 = zero, k + 2 = [2^k, 2^(k+1)). For v > 0 that is the bit
---           length of v plus one. Labels use K/M/G/T for 2^10/2^20/2^30/2^40.
+--           length of v plus one; 65 buckets (0..64) hold every 64-bit value. Labels use
+--           K/M/G/T for 2^10/2^20/2^30/2^40. Not libbpf-tools' log2l() slots: slot s there
+--           is [2^s, 2^(s+1)), bucket s + 2 here, so a slot map read as buckets prints every
+--           value 4x too small; pass opts.key = function(s) return s + 2 end (its slot 0
+--           also holds the zeroes, which then print as [1]).
 --   linear: with n = (max - min) // step: 0 = (..., min), i = [min + (i-1)*step,
 --           min + i*step) for 1 <= i <= n, n + 1 = [max, ...). As in bpftrace, a value past
 --           the last full step goes to the last bucket. Labels use K/M for exact multiples

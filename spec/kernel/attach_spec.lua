@@ -346,3 +346,49 @@ describe("tracing #kernel", function()
       end
    end)
 end)
+
+describe("a link left to the garbage collector #kernel", function()
+   it("warns once with the line that attached it, unless detached, a socket's or alive at exit",
+      function()
+      local dir = proc.must("mktemp -d"):gsub("\n$", "")
+      finally(function() proc.sh("rm -rf " .. proc.quote(dir)) end)
+      local script = dir .. "/gc.lua"
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+local sockhost = require "sockhost"
+local obj <close> = sockhost.open(%q, { globals = { target_pid = sockhost.pid() } })
+local prog = obj:program("sys_enter_openat")
+local dropped = prog:attach()
+io.stderr:write(tostring(dropped), "\n")
+dropped = nil
+collectgarbage()
+collectgarbage()
+io.stderr:write("detached:\n")
+local detached = prog:attach()
+detached:detach()
+detached = nil
+collectgarbage()
+io.stderr:write("socket filter:\n")
+local filters <close> = sockhost.open(%q)
+local u = require("socket").udp()
+assert(u:setsockname("127.0.0.1", 0))
+local filter = filters:program("count"):attach(u)
+filter = nil
+collectgarbage()
+u:close()
+io.stderr:write("at exit:\n")
+OBJ = sockhost.open(%q, { globals = { target_pid = sockhost.pid() } })
+LINK = OBJ:program("sys_enter_openat"):attach()
+]]):format(fixtures.path("evgen"), fixtures.path("sockcount"), fixtures.path("evgen")))
+      f:close()
+      local ok, out = proc.sh(("%s %s 2>&1"):format(proc.quote(proc.env("SOCKHOST_BIN")),
+         proc.quote(script)))
+      assert.is_true(ok, out)
+      local desc = "tracepoint 'sys_enter_openat' -> tracepoint/syscalls/sys_enter_openat"
+      assert.equal("sockhost.link " .. desc .. "\n"
+         .. "Lua warning: sockhost: link " .. desc .. ", attached at " .. script
+         .. ":4, was garbage-collected and detached (keep the link, e.g. local link <close> "
+         .. "= prog:attach(...), or call link:detach())\n"
+         .. "detached:\nsocket filter:\nat exit:\n", out)
+   end)
+end)

@@ -263,7 +263,8 @@ describe("#kernel bad input to the Lua API", function()
          "map 'hash' is a hash map, not a ring buffer" },
       { "ringbuf unknown type",
          function() sockhost.ringbuf(ev:map("events"), "struct nope", print) end,
-         "ringbuf 'events': type 'struct nope' not found in the object's BTF" },
+         "ringbuf 'events': type 'struct nope' not found in the object's BTF (a type used only "
+            .. "through a pointer is dropped by clang: add SH_EVENT_TYPE(struct nope); at file scope in the BPF C)" },
       { "ringbuf callback number",
          function() sockhost.ringbuf(ev:map("events"), nil, 5) end,
          "ringbuf 'events': callback must be callable, got number" },

@@ -243,18 +243,56 @@ describe("globals #kernel", function()
 end)
 
 describe("verifier rejection #kernel", function()
-   it("raises with the log's tail and keeps the whole log", function()
-      local path = fixtures.path("bad_verifier")
-      local ok, err = pcall(sockhost.open, path)
+   local path = fixtures.path("bad_verifier")
+   local head = "object '" .. path .. "': program 'bad_lookup' was rejected by the verifier: "
+      .. "Permission denied; verifier log tail:\n"
+
+   it("raises at the script line with the log's tail and keeps the whole log", function()
+      local where = debug.getinfo(1, "S").short_src .. ":" .. debug.getinfo(1, "l").currentline + 1
+      local ok, err = pcall(function() return sockhost.open(path) end)
       assert.is_false(ok)
       assert.equal("table", type(err))
       assert.equal(13, err.errno) -- EACCES: the verifier said no
-      assert.matches("^object '" .. path:gsub("%p", "%%%0") .. "': program 'bad_lookup' was "
-         .. "rejected by the verifier: Permission denied; verifier log tail:\n", err.message)
+      assert.equal(where .. ": " .. head, err.message:sub(1, #where + 2 + #head))
       assert.matches("R0 invalid mem access 'map_value_or_null'", err.message)
-      assert.matches("%(full log in err.log%)$", err.message)
+      assert.equal("\n(full log in err.log; SOCKHOST_VERIFIER_LOG=/path writes it to a file)",
+         err.message:match("\n%([^\n]*$"))
       assert.is_true(#err.log > #err.message / 2)
       assert.equal(err.message, tostring(err))
+   end)
+
+   it("names the line of obj:load() too", function()
+      local obj <close> = sockhost.open(path, { load = false })
+      local where = debug.getinfo(1, "S").short_src .. ":" .. debug.getinfo(1, "l").currentline + 1
+      local ok, err = pcall(function() obj:load() end)
+      assert.is_false(ok)
+      assert.equal(where .. ": " .. head, err.message:sub(1, #where + 2 + #head))
+   end)
+
+   it("writes the whole log to SOCKHOST_VERIFIER_LOG", function()
+      local dir = proc.must("mktemp -d"):gsub("\n$", "")
+      finally(function() proc.sh("rm -rf " .. proc.quote(dir)) end)
+      local file = dir .. "/verifier.log"
+      local script = dir .. "/load.lua"
+      local f = assert(io.open(script, "w"))
+      f:write(("local sockhost = require 'sockhost'\n"
+         .. "local ok, err = pcall(sockhost.open, %q)\n"
+         .. "io.write(err.message, '\\n', #err.log, '\\n')\n"):format(path))
+      f:close()
+      local ok, out = proc.sh(("SOCKHOST_VERIFIER_LOG=%s %s %s"):format(proc.quote(file),
+         proc.quote(proc.env("SOCKHOST_BIN")), proc.quote(script)))
+      assert.is_true(ok, out)
+      local size = tonumber(out:match("(%d+)\n$"))
+      assert.equal("(full log in " .. file .. " and err.log)", out:match("\n(%([^\n]*)\n%d+\n$"))
+      local log = proc.read_file(file)
+      assert.equal(size, #log)
+      assert.matches("R0 invalid mem access 'map_value_or_null'", log)
+      -- a file that cannot be written is named, and the error is still the verifier's
+      ok, out = proc.sh(("SOCKHOST_VERIFIER_LOG=%s %s %s"):format(proc.quote(dir .. "/no/such"),
+         proc.quote(proc.env("SOCKHOST_BIN")), proc.quote(script)))
+      assert.is_true(ok, out)
+      assert.equal("(full log in err.log; SOCKHOST_VERIFIER_LOG '" .. dir
+         .. "/no/such': No such file or directory)", out:match("\n(%([^\n]*)\n%d+\n$"))
    end)
 end)
 

@@ -277,4 +277,73 @@ io.write("...=", table.concat({ ... }, ","), " #", select("#", ...), "\n")
          assert.equal("", err)
       end)
    end)
+   describe("Tab completion", function()
+      it("--complete WORD prints the REPL's completions of WORD, one a line", function()
+         local r = run("--complete sockhost.ope")
+         assert.same({ out = "sockhost.open\nsockhost.open_pinned\n", err = "", code = 0 },
+            { out = r.out, err = r.err, code = r.code })
+         r = run("--complete string.fo")
+         assert.same({ out = "string.format\n", err = "", code = 0 },
+            { out = r.out, err = r.err, code = r.code })
+         r = run("--complete nosuch.x")
+         assert.same({ out = "", err = "", code = 0 }, { out = r.out, err = r.err, code = r.code })
+         r = run("--complete")
+         assert.equal(2, r.code)
+         assert_prefix("sockhost: '--complete' needs argument\n", r.err)
+      end)
+
+      it("completes the methods of handles made by -e chunks", function()
+         local path = proc.env("SOCKHOST_BUILD_DIR") .. "/spec/fixtures/hist.bpf.o"
+         local setup = q(("obj = sockhost.open(%q, { load = false }); prog = obj:program('record')")
+            :format(path))
+         local r = run("-e " .. setup .. " --complete obj:")
+         assert.same({ out = "obj:close\nobj:load\nobj:map\nobj:maps\nobj:program\nobj:programs\n"
+            .. "obj:subscribe\n", err = "", code = 0 }, { out = r.out, err = r.err, code = r.code })
+         r = run("-e " .. setup .. " --complete prog:")
+         assert.same({ out = "prog:attach\nprog:close\nprog:info\nprog:pin\nprog:test_run\nprog:unpin\n",
+            err = "", code = 0 }, { out = r.out, err = r.err, code = r.code })
+      end)
+
+      it("completes on Tab at the terminal prompt (readline on a pty)", function()
+         local dir = proc.must("mktemp -d"):gsub("\n$", "")
+         finally(function() proc.sh("rm -rf " .. q(dir)) end)
+         local inputrc = write_tmp("set enable-bracketed-paste off\nset show-all-if-ambiguous on\n")
+         -- python3 runs sockhost on a pty, waits for each prompt, types, and prints what the
+         -- terminal showed
+         local driver = write_tmp([==[
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1]])
+seen = b""
+def until(marker, count):
+    global seen
+    end = time.time() + 10
+    while seen.count(marker) < count and time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+until(b"sockhost> ", 1)
+os.write(fd, b"string.fo\t")
+until(b"string.format", 1)
+os.write(fd, b"\n")
+until(b"sockhost> ", 2)
+os.write(fd, b"sockhost.ope\t")
+until(b"sockhost> sockhost.open", 1)
+os.write(fd, b"\x15\x04")
+os.waitpid(pid, 0)
+sys.stdout.write(seen.decode())
+]==])
+         local ok, out = proc.sh(("HOME=%s INPUTRC=%s TERM=dumb python3 %s %s"):format(q(dir),
+            q(inputrc), q(driver), q(BIN)))
+         assert.is_true(ok, out)
+         -- the line became string.format and ran (a function prints as one)
+         assert.matches("sockhost> string.format\r\nfunction: ", out, 1, true)
+         -- two candidates: listed, and the line keeps their common prefix
+         assert.matches("sockhost> sockhost.ope\r\nsockhost.open         sockhost.open_pinned  \r\n"
+            .. "sockhost> sockhost.open", out, 1, true)
+      end)
+   end)
 end)
