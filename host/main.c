@@ -240,7 +240,7 @@ static int handle_script(lua_State *L, char **argv)
 enum { ARG_BAD = -1 };
 struct opts {
 	int script; /* index of the script in argv, argc when none */
-	bool has_e, has_i, help, version, features, list, cc;
+	bool has_e, has_i, help, version, features, list, cc, new_;
 };
 
 /* lua.c's collectargs: options up to the first non-option (the script). */
@@ -253,6 +253,12 @@ static int collect_args(int argc, char **argv, struct opts *o)
 	/* `sockhost cc ...`: a subcommand, its words are its own (lua/sockhost/cctool.lua) */
 	if (argc > 1 && strcmp(argv[1], "cc") == 0) {
 		o->cc = true;
+		o->script = 1;
+		return 0;
+	}
+	/* `sockhost new NAME --type T`: the same, for lua/sockhost/newtool.lua */
+	if (argc > 1 && strcmp(argv[1], "new") == 0) {
+		o->new_ = true;
 		o->script = 1;
 		return 0;
 	}
@@ -364,9 +370,11 @@ static int pmain(lua_State *L)
 		return 0;
 	}
 	create_arg_table(L, argv, run->argc, run->o.script);
-	if (run->o.cc) {
+	if (run->o.cc || run->o.new_) {
 		static const char cc[] = "return require('sockhost.cctool').main(arg)";
-		int status = luaL_loadbuffer(L, cc, sizeof(cc) - 1, "=cc");
+		static const char nw[] = "return require('sockhost.newtool').main(arg)";
+		int status = run->o.cc ? luaL_loadbuffer(L, cc, sizeof(cc) - 1, "=cc")
+				       : luaL_loadbuffer(L, nw, sizeof(nw) - 1, "=new");
 
 		if (status == LUA_OK)
 			status = docall(L, 0, 1);
