@@ -40,6 +40,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: " PROGNAME " [options] [script [args]]\n"
 		"       " PROGNAME " cc probe.bpf.c [-o probe.bpf.o]  (compile BPF C)\n"
+		"       " PROGNAME " new NAME --type TYPE [--dir D]  (start a tool: new --help)\n"
 		"Available options are:\n"
 		"  -e stat        execute string 'stat' (may be repeated)\n"
 		"  -i             enter interactive mode after executing 'script'\n"
