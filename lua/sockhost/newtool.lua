@@ -143,6 +143,25 @@ end
 cli.main(NAME, main)
 ]==]
 
+-- The tool's flags, from the type's args: cli.common's (target, --duration, --json) and one
+-- filter option that sets one const volatile global.
+local TOOL_ARGS = [==[
+
+local JSON_FIELDS = { @FIELDS@ }
+
+local function parse_args()
+   local parser = argparse(NAME,
+      "@DESC@")
+   cli.common(parser, { @COMMON@duration = true,
+      json = { help = ("NDJSON: type (%q), ts, @KEYS@."):format(NAME) } })
+   parser:option("--@OPT@", "@OPTHELP@")
+      :convert(math.tointeger):default("0")
+   return parser:parse(arg)
+end
+
+local function globals(args) return { @GLOBAL@ = args.@OPT@ } end
+]==]
+
 -- all_of(...) -> a to-be-closed value that detaches each link (last first).
 local TOOL_LINKS = [==[
 
@@ -188,44 +207,59 @@ local function slurp(path)
 end
 
 -- Runs the tool with args; once it says it is attached (or has failed), calls traffic().
--- Returns its stdout, its stderr and its exit status.
+-- Returns { out = stdout, err = stderr, status = exit status, lines = stdout's lines }.
 local function run_tool(args, traffic)
    local errfile = os.tmpname()
    local p = assert(io.popen(("%s %s %s 2>%s"):format(SOCKHOST, quote(TOOL), args,
       quote(errfile)), "r"))
    local deadline = socket.gettime() + 30 -- a cold compile takes a second or two
-   repeat
+   local err = ""
+   while err == "" and socket.gettime() < deadline do
       socket.sleep(0.02)
-      local err = slurp(errfile)
-   until err ~= "" or socket.gettime() > deadline
-   if slurp(errfile):find(": attached to ", 1, true) and traffic then traffic() end
-   local out = p:read("a")
-   local _, _, status = p:close()
-   local err = slurp(errfile)
+      err = slurp(errfile)
+   end
+   if err:find(": attached to ", 1, true) and traffic then traffic() end
+   local r = { out = p:read("a"), lines = {} }
+   r.status = select(3, p:close())
+   r.err = slurp(errfile)
    os.remove(errfile)
-   return out, err, status
+   for l in r.out:gmatch("[^\n]+") do r.lines[#r.lines + 1] = l end
+   return r
 end
 
-local function lines(s)
-   local t = {}
-   for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
-   return t
+-- How many of lines contain needle (plain).
+local function matching(lines, needle)
+   local n = 0
+   for _, l in ipairs(lines) do
+      if l:find(needle, 1, true) then n = n + 1 end
+   end
+   return n
 end
 
--- The lines of text that contain needle (plain).
-local function matching(list, needle)
+-- A text run: exit status 0; n lines (nil: any number); each needle on as many lines as
+-- counts[needle] says; and the summary counting every line, none dropped.
+local function assert_text(r, n, counts)
+   assert.are.equal(0, r.status, r.err)
+   n = n or #r.lines
+   assert.are.equal(n, #r.lines, r.out)
+   for needle, k in pairs(counts) do
+      assert.are.equal(k, matching(r.lines, needle), needle)
+   end
+   local pattern = NAME .. ": (%d+) events, (%d+) dropped, (%d+) counted %(duration%)"
+   assert.are.same({ tostring(n), "0", tostring(n) }, { r.err:match(pattern) }, r.err)
+end
+
+-- A --json run: exit status 0, n lines (nil: any number), each a record of type NAME;
+-- returns the records.
+local function records(r, n)
+   assert.are.equal(0, r.status, r.err)
+   assert.are.equal(n or #r.lines, #r.lines, r.out)
    local t = {}
-   for _, l in ipairs(list) do
-      if l:find(needle, 1, true) then t[#t + 1] = l end
+   for i, l in ipairs(r.lines) do
+      t[i] = cjson.decode(l)
+      assert.are.equal(NAME, t[i].type)
    end
    return t
-end
-
--- The summary line's "<received> events, <dropped> dropped, <counted> counted".
-local function summary(err)
-   local pattern = NAME .. ": (%d+) events, (%d+) dropped, (%d+) counted %(duration%)"
-   local r, d, c = err:match(pattern)
-   return { received = tonumber(r), dropped = tonumber(d), counted = tonumber(c) }
 end
 
 describe(NAME, function()
@@ -243,6 +277,11 @@ T.sock_ops = {
    what = "one event per established TCP connection (both ends) of the sockets in a cgroup v2"
       .. " (sock_ops).",
    usage = "--cgroup /sys/fs/cgroup/unified/mygroup",
+   args = { desc = "One line per established TCP connection (each end) of the sockets in a "
+      .. "cgroup v2.", common = "cgroup = true, ", fields = '"pid", { "op", names = OPS }, '
+      .. '"lport", "rport"', keys = "pid, op, lport, rport", opt = "port", global = "port",
+      opthelp = "Only connections with this local or remote port; 0 is all.",
+      pre = '\nlocal OPS = { [4] = "active_established", [5] = "passive_established" }\n' },
    h = [==[
 struct @NAME@_event {
 	__u32 pid; /* task current at the callback (a passive open runs from softirq) */
@@ -287,21 +326,6 @@ int @NAME@(struct bpf_sock_ops *skops)
 ]==],
    tool = [==[
 
-local OPS = { [4] = "active_established", [5] = "passive_established" }
-local JSON_FIELDS = { "pid", { "op", names = OPS }, "lport", "rport" }
-
-local function parse_args()
-   local parser = argparse(NAME, "One line per established TCP connection (each end) of "
-      .. "the sockets in a cgroup v2.")
-   cli.common(parser, { cgroup = true, duration = true,
-      json = { help = ("NDJSON: type (%q), ts, pid, op, lport, rport."):format(NAME) } })
-   parser:option("--port", "Only connections with this local or remote port (0: all).")
-      :convert(math.tointeger):default("0")
-   return parser:parse(arg)
-end
-
-local function globals(args) return { port = args.port } end
-
 local function line(e)
    return ("PID %d | op %s | lport %d | rport %d"):format(e.pid, OPS[e.op] or e.op, e.lport,
       e.rport)
@@ -313,44 +337,30 @@ local function attach(obj, args)
 end
 ]==],
    spec = [==[
-   it("sees both ends of each connection made in its own cgroup", function()
-      local demo = require "sockhost.demo"
+   local demo = require "sockhost.demo"
+
+   -- n loopback connections made from inside a scratch cgroup, the tool attached to it
+   local function connections(extra, n)
       local cg <close> = demo.cgroup(NAME)
-      local out, err, status = run_tool("--duration 1 --cgroup " .. quote(cg.path), function()
+      return run_tool(("--duration 1 --cgroup %s %s"):format(quote(cg.path), extra), function()
          cg.within(function()
-            for _ = 1, 3 do
+            for _ = 1, n do
                local client, server = assert(demo.tcp_pair("127.0.0.1"))
                client:close()
                server:close()
             end
          end)
       end)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
-      assert.are.equal(3, #matching(all, "| op active_established |"))
-      assert.are.equal(3, #matching(all, "| op passive_established |"))
-      assert.are.equal(6, #all)
-      assert.are.same({ received = 6, dropped = 0, counted = 6 }, summary(err))
+   end
+
+   it("sees both ends of each connection made in its own cgroup", function()
+      assert_text(connections("", 3), 6,
+         { ["| op active_established |"] = 3, ["| op passive_established |"] = 3 })
    end)
 
    it("--json writes one record per callback", function()
-      local demo = require "sockhost.demo"
-      local cg <close> = demo.cgroup(NAME)
-      local out, err, status = run_tool("--json --duration 1 --cgroup " .. quote(cg.path),
-         function()
-            cg.within(function()
-               local client, server = assert(demo.tcp_pair("127.0.0.1"))
-               client:close()
-               server:close()
-            end)
-         end)
-      assert.are.equal(0, status, err)
       local ops = {}
-      for _, l in ipairs(lines(out)) do
-         local r = cjson.decode(l)
-         assert.are.equal(NAME, r.type)
-         ops[#ops + 1] = r.op
-      end
+      for i, r in ipairs(records(connections("--json", 1), 2)) do ops[i] = r.op end
       table.sort(ops)
       assert.are.same({ "active_established", "passive_established" }, ops)
    end)
@@ -361,6 +371,9 @@ T.socket_filter = {
    what = "one event per UDP/IPv4 datagram an interface receives for a port (socket filter on"
       .. " a raw AF_PACKET socket).",
    usage = "--iface lo --port 5353",
+   args = { desc = "One line per UDP/IPv4 datagram an interface receives.",
+      common = "iface = true, ", fields = '"len", "sport", "dport"', keys = "len, sport, dport",
+      opt = "port", global = "port", opthelp = "Only datagrams to this UDP port; 0 is all." },
    h = [==[
 struct @NAME@_event {
 	__u32 len; /* bytes of the frame, link-layer header included */
@@ -413,19 +426,6 @@ int @NAME@(struct __sk_buff *skb)
 ]==],
    tool = [==[
 
-local JSON_FIELDS = { "len", "sport", "dport" }
-
-local function parse_args()
-   local parser = argparse(NAME,
-      "One line per UDP/IPv4 datagram an interface receives.")
-   cli.common(parser, { iface = true, duration = true,
-      json = { help = ("NDJSON: type (%q), ts, len, sport, dport."):format(NAME) } })
-   parser:option("--port", "Only datagrams to this UDP port (0: all).")
-      :convert(math.tointeger):default("0")
-   return parser:parse(arg)
-end
-
-local function globals(args) return { port = args.port } end
 
 local function line(e)
    return ("len %d | sport %d | dport %d"):format(e.len, e.sport, e.dport)
@@ -439,39 +439,30 @@ local function attach(obj, args)
 end
 ]==],
    spec = [==[
-   local function udp_run(extra, n)
+   -- n datagrams of 5 bytes to a UDP port of its own on loopback, the tool watching lo for it
+   local function datagrams(extra, n)
       local rx = assert(socket.udp())
       assert(rx:setsockname("127.0.0.1", 0))
-      local _, port = rx:getsockname()
+      local port = math.tointeger(tonumber((select(2, rx:getsockname()))))
       local tx = assert(socket.udp())
-      local out, err, status = run_tool(("--iface lo --duration 1 --port %d %s"):format(port,
-         extra), function()
+      local r = run_tool(("--iface lo --duration 1 --port %d %s"):format(port, extra), function()
          for _ = 1, n do assert(tx:sendto("hello", "127.0.0.1", port)) end
       end)
       rx:close()
       tx:close()
-      return out, err, status, math.tointeger(tonumber(port))
+      return r, port
    end
 
    it("counts the datagrams sent to its own UDP port on loopback", function()
-      local out, err, status, port = udp_run("", 5)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
+      local r, port = datagrams("", 5)
       -- 14 (Ethernet) + 20 (IPv4) + 8 (UDP) + 5 bytes
-      assert.are.equal(5, #matching(all, "len 47 | sport "))
-      assert.are.equal(5, #matching(all, ("| dport %d"):format(port)))
-      assert.are.equal(5, #all)
-      assert.are.same({ received = 5, dropped = 0, counted = 5 }, summary(err))
+      assert_text(r, 5, { ["len 47 | sport "] = 5, [("| dport %d"):format(port)] = 5 })
    end)
 
    it("--json writes one record per datagram", function()
-      local out, err, status, port = udp_run("--json", 2)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
-      assert.are.equal(2, #all)
-      for _, l in ipairs(all) do
-         local r = cjson.decode(l)
-         assert.are.same({ NAME, 47, port }, { r.type, r.len, r.dport })
+      local r, port = datagrams("--json", 2)
+      for _, rec in ipairs(records(r, 2)) do
+         assert.are.same({ 47, port }, { rec.len, rec.dport })
       end
    end)
 ]==],
@@ -502,21 +493,12 @@ local OPEN_FILL = [==[
 }
 ]==]
 
+local OPEN_ARGS = { desc = "One line per file a process opens (openat).", common = "",
+   fields = '"pid", "comm", "filename"', keys = "pid, comm, filename", opt = "pid",
+   global = "target_pid", opthelp = "Only this process; 0 is all." }
+
 local OPEN_TOOL = [==[
 
-local JSON_FIELDS = { "pid", "comm", "filename" }
-
-local function parse_args()
-   local parser = argparse(NAME,
-      "One line per file a process opens (openat).")
-   cli.common(parser, { duration = true,
-      json = { help = ("NDJSON: type (%q), ts, pid, comm, filename."):format(NAME) } })
-   parser:option("--pid", "Only this process (0: all).")
-      :convert(math.tointeger):default("0")
-   return parser:parse(arg)
-end
-
-local function globals(args) return { target_pid = args.pid } end
 
 local function line(e)
    return ("PID %d | comm %s | open %s"):format(e.pid, e.comm, e.filename)
@@ -524,34 +506,30 @@ end
 ]==]
 
 local OPEN_SPEC = [==[
-   it("sees the opens of its own process", function()
+   -- n opens of a temporary file by this process, the tool watching this pid
+   local function opens(extra, n)
       local pid = require("sockhost.cgroup").pid()
       local path = os.tmpname()
-      local out, err, status = run_tool("--duration 1 --pid " .. pid, function()
-         for _ = 1, 4 do assert(io.open(path)):close() end
+      local r = run_tool(("--duration 1 --pid %d %s"):format(pid, extra), function()
+         for _ = 1, n do assert(io.open(path)):close() end
       end)
       os.remove(path)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
-      assert.are.equal(4, #matching(all, " | open " .. path))
-      -- every line is this process (the filter), and the summary counts them all
-      assert.are.equal(#all, #matching(all, ("PID %d | "):format(pid)))
-      assert.are.same({ received = #all, dropped = 0, counted = #all }, summary(err))
+      return r, pid, path
+   end
+
+   it("sees the opens of its own process", function()
+      local r, pid, path = opens("", 4)
+      -- this process may open other files meanwhile: those are its lines too
+      assert_text(r, nil, { [" | open " .. path] = 4 })
+      assert.are.equal(#r.lines, matching(r.lines, ("PID %d | "):format(pid)))
    end)
 
    it("--json writes one record per open", function()
-      local pid = require("sockhost.cgroup").pid()
-      local path = os.tmpname()
-      local out, err, status = run_tool("--json --duration 1 --pid " .. pid, function()
-         for _ = 1, 2 do assert(io.open(path)):close() end
-      end)
-      os.remove(path)
-      assert.are.equal(0, status, err)
+      local r, pid, path = opens("--json", 2)
       local n = 0
-      for _, l in ipairs(lines(out)) do
-         local r = cjson.decode(l)
-         assert.are.same({ NAME, pid }, { r.type, r.pid })
-         if r.filename == path then n = n + 1 end
+      for _, rec in ipairs(records(r)) do
+         assert.are.equal(pid, rec.pid)
+         if rec.filename == path then n = n + 1 end
       end
       assert.are.equal(2, n)
    end)
@@ -560,6 +538,7 @@ local OPEN_SPEC = [==[
 T.tracepoint = {
    what = "one event per openat(2) of a process (tracepoint syscalls/sys_enter_openat).",
    usage = "--pid 1234",
+   args = OPEN_ARGS,
    h = OPEN_H,
    bpf = [==[
 
@@ -589,6 +568,7 @@ end
 T.kprobe = {
    what = "one event per file a process opens (kprobe do_sys_openat2).",
    usage = "--pid 1234",
+   args = OPEN_ARGS,
    h = OPEN_H,
    bpf = [==[
 
@@ -624,10 +604,10 @@ end
 
    if not kprobe.ok then
       it("fails naming the missing facility", function()
-         local out, err, status = run_tool("--duration 1")
-         assert.are.same({ "", 1 }, { out, status })
+         local r = run_tool("--duration 1")
+         assert.are.same({ "", 1 }, { r.out, r.status })
          assert.are.equal(("%s: kprobe: %s%s\n"):format(NAME, kprobe.reason,
-            kprobe.instead and "; " .. kprobe.instead or ""), err)
+            kprobe.instead and "; " .. kprobe.instead or ""), r.err)
       end)
    end
 
@@ -646,6 +626,9 @@ end
 T.tp_btf = {
    what = "one event per fork of a process (tp_btf sched_process_fork).",
    usage = "--pid 1234",
+   args = { desc = "One line per fork of a process (sched_process_fork).", common = "",
+      fields = '"pid", "child", "comm"', keys = "pid, child, comm", opt = "pid",
+      global = "target_pid", opthelp = "Only forks of this process; 0 is all." },
    h = [==[
 struct @NAME@_event {
 	__u32 pid; /* tgid of the process that forked */
@@ -680,19 +663,6 @@ int BPF_PROG(@NAME@, struct task_struct *parent, struct task_struct *child)
 ]==],
    tool = [==[
 
-local JSON_FIELDS = { "pid", "child", "comm" }
-
-local function parse_args()
-   local parser = argparse(NAME,
-      "One line per fork of a process (sched_process_fork).")
-   cli.common(parser, { duration = true,
-      json = { help = ("NDJSON: type (%q), ts, pid, child, comm."):format(NAME) } })
-   parser:option("--pid", "Only forks of this process (0: all).")
-      :convert(math.tointeger):default("0")
-   return parser:parse(arg)
-end
-
-local function globals(args) return { target_pid = args.pid } end
 
 local function line(e)
    return ("PID %d | comm %s | child %d"):format(e.pid, e.comm, e.child)
@@ -704,33 +674,24 @@ local function attach(obj)
 end
 ]==],
    spec = [==[
+   -- n forks of this process (os.execute), the tool watching this pid
    local function forks(extra, n)
       local pid = require("sockhost.cgroup").pid()
-      local out, err, status = run_tool(("--duration 1 --pid %d %s"):format(pid, extra),
-         function()
-            for _ = 1, n do assert(os.execute("true")) end
-         end)
-      return out, err, status, pid
+      return run_tool(("--duration 1 --pid %d %s"):format(pid, extra), function()
+         for _ = 1, n do assert(os.execute("true")) end
+      end), pid
    end
 
    it("sees each fork of its own process", function()
-      local out, err, status, pid = forks("", 3)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
-      assert.are.equal(3, #matching(all, ("PID %d | comm "):format(pid)))
-      assert.are.equal(3, #all)
-      assert.are.same({ received = 3, dropped = 0, counted = 3 }, summary(err))
+      local r, pid = forks("", 3)
+      assert_text(r, 3, { [("PID %d | comm "):format(pid)] = 3 })
    end)
 
    it("--json writes one record per fork", function()
-      local out, err, status, pid = forks("--json", 2)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
-      assert.are.equal(2, #all)
-      for _, l in ipairs(all) do
-         local r = cjson.decode(l)
-         assert.are.same({ NAME, pid }, { r.type, r.pid })
-         assert.is_true(r.child > 0)
+      local r, pid = forks("--json", 2)
+      for _, rec in ipairs(records(r, 2)) do
+         assert.are.equal(pid, rec.pid)
+         assert.is_true(rec.child > 0)
       end
    end)
 ]==],
@@ -740,6 +701,10 @@ T.sk_msg = {
    what = "one event per message a TCP socket of a cgroup v2 sends (sk_msg on a sockhash that"
       .. " a sock_ops program fills).",
    usage = "--cgroup /sys/fs/cgroup/unified/mygroup",
+   args = { desc = "One line per message a TCP socket of a cgroup v2 sends.",
+      common = "cgroup = true, ", fields = '"pid", "size", "lport", "rport"',
+      keys = "pid, size, lport, rport", opt = "port", global = "port",
+      opthelp = "Only connections with this local or remote port; 0 is all." },
    h = [==[
 struct @NAME@_event {
 	__u32 pid; /* the sending task */
@@ -804,19 +769,6 @@ int @NAME@(struct sk_msg_md *msg)
 ]==],
    tool = [==[
 
-local JSON_FIELDS = { "pid", "size", "lport", "rport" }
-
-local function parse_args()
-   local parser = argparse(NAME,
-      "One line per message a TCP socket of a cgroup v2 sends.")
-   cli.common(parser, { cgroup = true, duration = true,
-      json = { help = ("NDJSON: type (%q), ts, pid, size, lport, rport."):format(NAME) } })
-   parser:option("--port", "Only connections with this local or remote port (0: all).")
-      :convert(math.tointeger):default("0")
-   return parser:parse(arg)
-end
-
-local function globals(args) return { port = args.port } end
 
 local function line(e)
    return ("PID %d | size %d | lport %d | rport %d"):format(e.pid, e.size, e.lport, e.rport)
@@ -831,42 +783,32 @@ local function attach(obj, args)
 end
 ]==],
    spec = [==[
+   local demo = require "sockhost.demo"
+
+   -- one connection made inside a scratch cgroup, the client sending n lines of 6 bytes
    local function talk(extra, n)
-      local demo = require "sockhost.demo"
       local cg <close> = demo.cgroup(NAME)
       local pid = require("sockhost.cgroup").pid()
-      local out, err, status = run_tool(("--duration 1 --cgroup %s %s"):format(quote(cg.path),
-         extra), function()
+      return run_tool(("--duration 1 --cgroup %s %s"):format(quote(cg.path), extra), function()
          local client, server = assert(cg.within(demo.tcp_pair, "127.0.0.1"))
-         client:settimeout(5)
-         server:settimeout(5)
          for _ = 1, n do
             assert(client:send("hello\n"))
             assert.are.equal("hello", server:receive("*l"))
          end
          client:close()
          server:close()
-      end)
-      return out, err, status, pid
+      end), pid
    end
 
    it("sees each message its own connection sends", function()
-      local out, err, status, pid = talk("", 3)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
-      assert.are.equal(3, #matching(all, ("PID %d | size 6 | "):format(pid)))
-      assert.are.equal(3, #all)
-      assert.are.same({ received = 3, dropped = 0, counted = 3 }, summary(err))
+      local r, pid = talk("", 3)
+      assert_text(r, 3, { [("PID %d | size 6 | "):format(pid)] = 3 })
    end)
 
    it("--json writes one record per message", function()
-      local out, err, status, pid = talk("--json", 2)
-      assert.are.equal(0, status, err)
-      local all = lines(out)
-      assert.are.equal(2, #all)
-      for _, l in ipairs(all) do
-         local r = cjson.decode(l)
-         assert.are.same({ NAME, pid, 6 }, { r.type, r.pid, r.size })
+      local r, pid = talk("--json", 2)
+      for _, rec in ipairs(records(r, 2)) do
+         assert.are.same({ pid, 6 }, { rec.pid, rec.size })
       end
    end)
 ]==],
@@ -919,7 +861,12 @@ function M.render(name, kind)
    local vars = { NAME = name, TYPE = kind, CWHAT = wrap(t.what, " *"),
       LWHAT = wrap(t.what, "--"), USAGE = t.usage,
       GUARD = name:upper() .. "_H" }
-   local tool = TOOL_HEAD .. t.tool .. (kind == "kprobe" and "" or TOOL_NO_CHECK) .. TOOL_TAIL
+   local a = t.args
+   for k in ("DESC FIELDS KEYS OPT OPTHELP GLOBAL COMMON"):gmatch("%u+") do
+      vars[k] = a[k:lower()]
+   end
+   local tool = TOOL_HEAD .. (a.pre or "") .. TOOL_ARGS .. t.tool
+      .. (kind == "kprobe" and "" or TOOL_NO_CHECK) .. TOOL_TAIL
    return {
       { name .. ".bpf.c", fill(BPF_HEAD .. t.bpf .. BPF_TAIL, vars) },
       { name .. ".h", fill(H_HEAD .. t.h .. H_TAIL, vars) },
@@ -1042,11 +989,7 @@ end
 --- Run the command with its words (arg[1..n]); returns the exit status, or exits 1 with
 -- "sockhost new: <message>" on stderr.
 function M.main(args)
-   local words = {}
-   for i = 1, #args do
-      words[i] = args[i]
-   end
-   return cli.main("sockhost new", run, words)
+   return cli.main("sockhost new", run, table.move(args, 1, #args, 1, {}))
 end
 
 return M

@@ -226,6 +226,15 @@ describe("sockhost new", function()
          end)
    end)
 
+   it("--help gives the usage and every type", function()
+      local r = run("new --help")
+      assert.are.same({ 0, "" }, { r.code, r.err })
+      assert.are.equal(USAGE .. "\n\n", r.out:sub(1, #USAGE + 2))
+      for kind in TYPES:gmatch("[%w_]+") do
+         assert.matches("\n  " .. kind .. " +%S", r.out)
+      end
+   end)
+
    describe("bad input", function()
       local function refused(args, msg, dir)
          local r = run("new " .. args)
