@@ -261,6 +261,15 @@ describe("sockhost new", function()
          refused("x --dir " .. q(dir), "missing --type (one of " .. TYPES .. ")", dir)
       end)
 
+      it("an unknown option, an option without its value, a second NAME", function()
+         local dir = tmpdir()
+         refused("x --type sock_ops --force --dir " .. q(dir),
+            "unknown option '--force' (usage: " .. USAGE .. ")", dir)
+         refused("x --dir " .. q(dir) .. " --type", "option '--type' needs a value (usage: "
+            .. USAGE .. ")", dir)
+         refused("x y --type sock_ops --dir " .. q(dir), "one NAME only, got 'x' and 'y'", dir)
+      end)
+
       it("existing files: every one named, nothing written", function()
          local dir = tmpdir()
          assert.are.equal(0, run(("new x --type sk_msg --dir %s"):format(q(dir))).code)
