@@ -40,7 +40,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: " PROGNAME " [options] [script [args]]\n"
 		"       " PROGNAME " cc probe.bpf.c [-o probe.bpf.o]  (compile BPF C)\n"
-		"       " PROGNAME " test [busted options] [DIR|FILE...]  (run specs, default spec/)\n"
+		"       " PROGNAME
+		" test [busted options] [DIR|FILE...]  (run specs, default spec/)\n"
+		"       " PROGNAME " new NAME --type TYPE [--dir D]  (start a tool: new --help)\n"
 		"Available options are:\n"
 		"  -e stat        execute string 'stat' (may be repeated)\n"
 		"  -i             enter interactive mode after executing 'script'\n"
@@ -250,8 +252,9 @@ struct opts {
 static const struct {
 	const char *word, *module;
 } subcommands[] = {
-	{ "cc", "sockhost.cctool" },	/* lua/sockhost/cctool.lua */
+	{ "cc", "sockhost.cctool" }, /* lua/sockhost/cctool.lua */
 	{ "test", "sockhost.testtool" }, /* lua/sockhost/testtool.lua: busted under this Lua */
+	{ "new", "sockhost.newtool" }, /* lua/sockhost/newtool.lua: a tool's starting point */
 };
 
 /* lua.c's collectargs: options up to the first non-option (the script). */

@@ -202,6 +202,25 @@ describe("sockhost installed #tools", function()
       end)
    end)
 
+   describe("sockhost new", function()
+      it("writes a tool the installed sockhost compiles and runs, and its spec passes", function()
+         local dir = proc.tmpdir()
+         finally(function() proc.sh("rm -rf " .. quote(dir)) end)
+         local code, out, err = run(elsewhere, ("%s new inst --type tp_btf --dir %s")
+            :format(sockhost, quote(dir)))
+         assert.same({ 0, "" }, { code, err })
+         assert.matches("\nwrote " .. dir:gsub("%p", "%%%0") .. "/spec/inst_spec%.lua\n", out)
+         -- busted under stock lua5.4 on the installed modules alone, running the installed
+         -- sockhost: the tool against forks the spec makes, counted exactly
+         local env = ("env LUA_PATH=%s LUA_CPATH=%s SOCKHOST_BIN=%s"):format(
+            quote(("%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;;"):format(prefix, prefix)),
+            quote(prefix .. "/lib/lua/5.4/?.so;;"), sockhost)
+         code, out = run(dir, env .. " lua5.4 /usr/bin/busted -o plainTerminal spec/inst_spec.lua")
+         assert.equal(0, code, out)
+         assert.matches("\n2 successes / 0 failures / 0 errors / 0 pending : ", out)
+      end)
+   end)
+
    describe("finding objects", function()
       local dir
 
