@@ -2,7 +2,7 @@
 --
 -- spec/tools/new_spec.lua: `sockhost new NAME --type T [--dir D]` (lua/sockhost/newtool.lua).
 -- Every type is generated into a fresh directory; the generated tool is run against traffic
--- this spec makes (exact counts), and the generated spec is run under busted and passes
+-- this spec makes (exact counts), and the generated spec is run by `sockhost test` and passes
 -- (kprobe, where the kernel has none: the tool fails naming the missing facility and the
 -- spec's kernel tests are pending with sockhost.features()' reason). Bad inputs: exact
 -- messages, exit status 1, nothing written.
@@ -91,17 +91,17 @@ local function generate(kind)
    assert.are.same({ "", 0 }, { r.err, r.code })
    local d = dir .. "/" .. name
    assert.are.equal(("wrote %s.bpf.c\nwrote %s.h\nwrote %s.lua\nwrote %s/spec/%s_spec.lua\n"
-      .. "run it: sockhost %s.lua --help; its spec: busted %s/spec/%s_spec.lua\n")
-      :format(d, d, d, dir, name, d, dir, name), r.out)
+      .. "run it: sockhost %s.lua --help; its spec: sockhost test %s/spec\n")
+      :format(d, d, d, dir, name, d, dir), r.out)
    assert.are.equal(("./%s.bpf.c\n./%s.h\n./%s.lua\n./spec/%s_spec.lua\n")
       :format(name, name, name, name), listing(dir))
    return dir, name, ("%s/%s.lua"):format(dir, name)
 end
 
--- The generated spec, under busted as the project runs it (stock lua5.4, the build's paths).
+-- The generated spec, as its user runs it: `sockhost test` (busted under sockhost's Lua 5.4).
 local function busted(dir, name)
-   local ok, out = proc.sh(("cd %s && %s /usr/bin/busted -o plainTerminal spec/%s_spec.lua 2>&1")
-      :format(q(dir), "lua5.4", name))
+   local ok, out = proc.sh(("cd %s && %s test -o plainTerminal spec/%s_spec.lua 2>&1")
+      :format(q(dir), q(proc.env("SOCKHOST_BIN")), name))
    return ok, out
 end
 
