@@ -161,6 +161,7 @@ describe("sockhost.metrics.builtin #kernel", function()
       proc.poll_until(sockhost, function() return n >= 6 end)
       link:detach()
       assert.equal(6, n)
+      assert.equal(6, rb.received)
 
       local reg = builtin.register(metrics.registry(), { programs = { prog } })
       assert.equal(0, prog:info().run_cnt)
@@ -200,7 +201,7 @@ describe("sockhost.metrics.builtin #kernel", function()
       local fds = value("process_open_fds")
       local function open_fds() return tonumber(reg:render("text"):match("\nprocess_open_fds (%d+)")) end
       assert.equal(fds - 1, open_fds()) -- the enable_stats fd closed above
-      local f <close> = assert(io.open("/dev/null"))
+      local devnull_guard <close> = assert(io.open("/dev/null"))
       assert.equal(fds, open_fds())
       assert.is_true(value("process_max_fds") >= fds)
       local code, out = promtool(text)
