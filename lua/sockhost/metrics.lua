@@ -272,7 +272,8 @@ end
 
 -- bucket_le(spec) -> function(index) -> inclusive upper bound (an integer) or nil for the
 -- open last bucket, and the lower bound used for the _sum estimate. sockhost.hist's
--- numbering; bucket values are integers, so "< 2^k" is "<= 2^k - 1":
+-- numbering; bucket values are integers, so "< 2^k" is "<= 2^k - 1". A bucket with a
+-- negative bound is exported once it is not empty (OpenMetrics then drops _sum and _count):
 --   log2:   0 negative (le -1, counted as -1 in the sum), 1 zero (le 0), k >= 2 holds
 --           [2^(k-2), 2^(k-1)) (le 2^(k-1) - 1, counted as 2^(k-2)); 64 ends at 2^63 - 1.
 --   linear {min=, max=, step=}: n = (max - min) // step; 0 (..., min) (le min - 1, counted
@@ -517,7 +518,11 @@ local function scrape_hist(fam)
       local le, low = fam.bound_hist(i)
       cum = cum + c
       s.sum = s.sum + c * low
-      if le then s.buckets[#s.buckets + 1] = { le = number(le), count = cum } end
+      -- a negative bucket only once it holds something: OpenMetrics allows no _sum beside
+      -- a negative threshold, and most histograms never see a negative value
+      if le and (le >= 0 or cum > 0) then
+         s.buckets[#s.buckets + 1] = { le = number(le), count = cum, negative = le < 0 }
+      end
    end
    s.count = cum
    if fam.sum then
@@ -547,7 +552,7 @@ local function scrape(fam)
       if fam.type == "histogram" then
          s.buckets = {}
          for j, b in ipairs(fam.buckets) do
-            s.buckets[j] = { le = number(b), count = s.counts[j] }
+            s.buckets[j] = { le = number(b), count = s.counts[j], negative = b < 0 }
          end
       end
    end
@@ -581,8 +586,12 @@ local function render_family(out, fam, rows, om)
          local ls = labelset(names, r.labels)
          out[#out + 1] = ("%s_bucket%s %s\n"):format(fam.name,
             labelset(names, r.labels, "le", "+Inf"), number(r.count))
-         out[#out + 1] = ("%s_sum%s %s\n"):format(fam.name, ls, number(r.sum))
-         out[#out + 1] = ("%s_count%s %s\n"):format(fam.name, ls, number(r.count))
+         -- OpenMetrics: no _sum (and then no _count: they come together) beside a bucket
+         -- with a negative threshold; the +Inf bucket is the count
+         if not (om and r.buckets[1] and r.buckets[1].negative) then
+            out[#out + 1] = ("%s_sum%s %s\n"):format(fam.name, ls, number(r.sum))
+            out[#out + 1] = ("%s_count%s %s\n"):format(fam.name, ls, number(r.count))
+         end
       else
          local name = fam.name
          out[#out + 1] = ("%s%s %s\n"):format(name, labelset(names, r.labels),

@@ -2,21 +2,11 @@
 -- sockhost.metrics (pure Lua): exact exposition text in both formats, name and label
 -- checks with their exact messages, the cardinality guard, histograms (direct and from SDK
 -- bucket maps, here plain tables numbered as sockhost.hist numbers them), errors in bound
--- functions, content negotiation, and promtool's verdict on the rendered text.
+-- functions, content negotiation, and the verdicts of promtool (text) and prometheus_client's
+-- OpenMetrics parser on the rendered text.
 local metrics = require "sockhost.metrics"
 local errors = require "helpers.errors"
-
-local function promtool(text)
-   local path = os.tmpname()
-   local f = assert(io.open(path, "w"))
-   f:write(text)
-   f:close()
-   local p = io.popen("promtool check metrics < " .. path .. " 2>&1")
-   local out = p:read("a")
-   local ok, _, code = p:close()
-   os.remove(path)
-   return ok and 0 or code, out
-end
+local check = require "helpers.promcheck"
 
 describe("sockhost.metrics #unit", function()
    local reg
@@ -293,8 +283,22 @@ lin_exact_bucket{le="29"} 7
 lin_exact_bucket{le="+Inf"} 15
 lin_exact_sum 1234
 lin_exact_count 15
-# EOF
-]], reg:render("openmetrics"):gsub('le="(%-?%d+)%.0"', 'le="%1"'))
+]], reg:render("text"))
+      end)
+
+      it("leaves out an empty negative bucket; OpenMetrics has no _sum, _count beside a negative one",
+         function()
+         local map = { [1] = 2, [2] = 0, [3] = 1 }
+         reg:bind(map, { name = "h", help = "H.", type = "histogram", buckets = "log2" })
+         local text = '# HELP h H.\n# TYPE h histogram\nh_bucket{le="0"} 2\nh_bucket{le="1"} 2\n'
+            .. 'h_bucket{le="3"} 3\nh_bucket{le="+Inf"} 3\nh_sum 2\nh_count 3\n'
+         assert.equal(text, reg:render("text"))
+         assert.equal(text:gsub('le="(%d)"', 'le="%1.0"') .. "# EOF\n", reg:render("openmetrics"))
+         map[0] = 4
+         assert.equal('# HELP h H.\n# TYPE h histogram\nh_bucket{le="-1.0"} 4\n'
+            .. 'h_bucket{le="0.0"} 6\nh_bucket{le="1.0"} 6\nh_bucket{le="3.0"} 7\n'
+            .. 'h_bucket{le="+Inf"} 7\n# EOF\n', reg:render("openmetrics"))
+         assert.truthy(reg:render("text"):find("\nh_sum -2\n", 1, true))
       end)
 
       it("puts the top log2 bucket at 2^63 - 1", function()
@@ -326,9 +330,32 @@ lin_exact_count 15
       end)
    end)
 
+   describe("the OpenMetrics parser of prometheus_client", function()
+      it("parses the rendered OpenMetrics", function()
+         if not check.have_openmetrics() then
+            pending("python3-prometheus-client not installed (scripts/install-deps.sh has it)")
+            return
+         end
+         reg:counter{ name = "req_total", help = "Requests.", labels = { "code" } }:inc(1, "200")
+         reg:gauge{ name = "temp_celsius", help = 'Temperature "now".' }:set(20.5)
+         reg:histogram{ name = "lat_seconds", help = "Latency.", buckets = { 0.1, 1 } }:observe(0.5)
+         reg:bind({ [0] = 1, [1] = 3, [2] = 4 }, { name = "neg", help = "N.",
+            type = "histogram", buckets = "log2" })
+         reg:bind({ [1] = 3, [2] = 4 }, { name = "pos", help = "P.", type = "histogram",
+            buckets = { min = 0, max = 10, step = 5 } })
+         reg:bind({ [1] = 1, [2] = 2 }, { name = "x_total", help = "X.", type = "counter",
+            labels = { "k" }, limit = 1 })
+         assert.equal("req:counter temp_celsius:gauge lat_seconds:histogram neg:histogram "
+            .. "pos:histogram x:counter sockhost_metrics_series_dropped:counter\n",
+            check.openmetrics(reg:render("openmetrics")))
+         -- and the parser refuses what it should: the text format is not OpenMetrics
+         assert.truthy(check.openmetrics(reg:render("text")):find("ValueError", 1, true))
+      end)
+   end)
+
    describe("promtool check metrics", function()
       it("passes the rendered text", function()
-         if os.execute("command -v promtool >/dev/null") ~= true then
+         if not check.have_promtool() then
             pending("promtool not installed (scripts/install-deps.sh installs prometheus)")
             return
          end
@@ -340,11 +367,11 @@ lin_exact_count 15
             type = "histogram", buckets = "log2" })
          reg:bind({ [1] = 1, [2] = 2 }, { name = "x_total", help = "X.", type = "counter",
             labels = { "k" }, limit = 1 })
-         local code, out = promtool(reg:render("text"))
+         local code, out = check.promtool(reg:render("text"))
          assert.equal("", out)
          assert.equal(0, code)
          -- and promtool does fail on what it should: a counter without _total
-         code, out = promtool("# HELP bad B.\n# TYPE bad counter\nbad 1\n")
+         code, out = check.promtool("# HELP bad B.\n# TYPE bad counter\nbad 1\n")
          assert.equal(3, code)
          assert.equal('bad counter metrics should have "_total" suffix\n', out)
       end)
