@@ -45,8 +45,20 @@ local ERRORS = "sockhost_metrics_errors_total"
 
 -- ---- checking ------------------------------------------------------------------------------
 
+-- raise msg at the first caller outside this file, as a library function does
+local SOURCE = debug.getinfo(1, "S").source
+local function raise(msg)
+   local level = 2
+   while true do
+      local info = debug.getinfo(level, "S")
+      if not info or info.source ~= SOURCE then break end
+      level = level + 1
+   end
+   error(msg, level)
+end
+
 local function fail(fname, msg, ...)
-   error(("metrics.%s: " .. msg):format(fname, ...), 4)
+   raise(("metrics.%s: " .. msg):format(fname, ...))
 end
 
 local OPTIONS = {
@@ -183,14 +195,14 @@ Family.__index = Family
 local function series(fam, fname, ...)
    local n = select("#", ...)
    if n ~= #fam.labels then
-      error(("metrics: %s '%s': %d label value%s expected (%s), got %d"):format(fname, fam.name,
-         #fam.labels, #fam.labels == 1 and "" or "s", table.concat(fam.labels, ", "), n), 3)
+      raise(("metrics: %s '%s': %d label value%s expected (%s), got %d"):format(fname, fam.name,
+         #fam.labels, #fam.labels == 1 and "" or "s", #fam.labels == 0 and "no labels" or table.concat(fam.labels, ", "), n))
    end
    local values = {}
    for i = 1, n do
       local ok, v = pcall(label_value, (select(i, ...)))
       if not ok then
-         error(("metrics: %s '%s': label '%s': %s"):format(fname, fam.name, fam.labels[i], v), 3)
+         raise(("metrics: %s '%s': label '%s': %s"):format(fname, fam.name, fam.labels[i], v))
       end
       values[i] = v
    end
@@ -214,7 +226,7 @@ end
 local function amount(fname, fam, v, default)
    if v == nil then return default end
    if type(v) ~= "number" then
-      error(("metrics: %s '%s': number expected, got %s"):format(fname, fam.name, type(v)), 3)
+      raise(("metrics: %s '%s': number expected, got %s"):format(fname, fam.name, type(v)))
    end
    return v
 end
@@ -223,10 +235,10 @@ end
 function Family:inc(n, ...)
    n = amount("inc", self, n, 1)
    if self.type == "counter" and n < 0 then
-      error(("metrics: inc '%s': counters only go up (got %s)"):format(self.name, number(n)), 2)
+      raise(("metrics: inc '%s': counters only go up (got %s)"):format(self.name, number(n)))
    end
    if self.type == "histogram" then
-      error(("metrics: inc '%s': a histogram takes :observe()"):format(self.name), 2)
+      raise(("metrics: inc '%s': a histogram takes :observe()"):format(self.name))
    end
    local s = series(self, "inc", ...)
    if s then s.value = s.value + n end
@@ -236,7 +248,7 @@ end
 function Family:dec(n, ...)
    n = amount("dec", self, n, 1)
    if self.type ~= "gauge" then
-      error(("metrics: dec '%s': only a gauge goes down"):format(self.name), 2)
+      raise(("metrics: dec '%s': only a gauge goes down"):format(self.name))
    end
    local s = series(self, "dec", ...)
    if s then s.value = s.value - n end
@@ -246,8 +258,8 @@ end
 function Family:set(v, ...)
    v = amount("set", self, v)
    if self.type ~= "gauge" or v == nil then
-      error(("metrics: set '%s': %s"):format(self.name,
-         v == nil and "number expected, got nil" or "only a gauge is set"), 2)
+      raise(("metrics: set '%s': %s"):format(self.name,
+         v == nil and "number expected, got nil" or "only a gauge is set"))
    end
    local s = series(self, "set", ...)
    if s then s.value = v end
@@ -257,8 +269,8 @@ end
 function Family:observe(v, ...)
    v = amount("observe", self, v)
    if self.type ~= "histogram" or v == nil then
-      error(("metrics: observe '%s': %s"):format(self.name,
-         v == nil and "number expected, got nil" or "only a histogram observes"), 2)
+      raise(("metrics: observe '%s': %s"):format(self.name,
+         v == nil and "number expected, got nil" or "only a histogram observes"))
    end
    local s = series(self, "observe", ...)
    if not s then return end
@@ -440,6 +452,10 @@ function Registry:bind(map, spec)
    if map == nil then fail("bind", "metric '%s': no map given", spec.name) end
    local fam = { type = spec.type, map = map }
    if spec.type == "histogram" then
+      if spec.labels ~= nil or spec.label_names ~= nil then
+         fail("bind", "metric '%s': a bound histogram has no labels (one map, one histogram)",
+            spec.name)
+      end
       fam.labels = {}
       fam.bound_hist, fam.nfinite = hist_bounds("bind", spec)
       if spec.sum ~= nil and type(spec.sum) ~= "function" then

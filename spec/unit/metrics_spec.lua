@@ -132,6 +132,43 @@ size_bytes_count 1
       end)
    end)
 
+   describe("errors", function()
+      it("are raised at the caller's line, also from nested checks and updates", function()
+         local here = debug.getinfo(1, "S").short_src
+         local function where(fn)
+            local ok, err = pcall(fn)
+            assert.is_false(ok)
+            return (err:match("^(.-:%d+): "))
+         end
+         local line = debug.getinfo(1, "l").currentline
+         assert.equal(here .. ":" .. (line + 1), where(function() reg:counter{ name = "x", help = "" } end))
+         assert.equal(here .. ":" .. (line + 3), where(function()
+            reg:bind({}, { name = "x", help = "", type = "gauge", labels = { "a-" } })
+         end))
+         local c = reg:counter{ name = "c_total", help = "" }
+         assert.equal(here .. ":" .. (line + 6), where(function() c:inc(1, "x") end))
+         errors.raises(function() c:inc(1, "x") end,
+            "metrics: inc 'c_total': 0 label values expected (no labels), got 1")
+         errors.raises(function()
+            reg:bind({}, { name = "h", help = "", type = "histogram", buckets = "log2",
+               labels = { "a" } })
+         end, "metrics.bind: metric 'h': a bound histogram has no labels (one map, one histogram)")
+      end)
+
+      it("metrics.counter and the others use metrics.default", function()
+         local saved = metrics.default
+         metrics.default = metrics.registry()
+         local ok, err = pcall(function()
+            metrics.counter{ name = "d_total", help = "D." }:inc(2)
+            metrics.bind({ 5 }, { name = "b", help = "B.", type = "gauge", labels = { "k" } })
+            assert.equal('# HELP d_total D.\n# TYPE d_total counter\nd_total 2\n'
+               .. '# HELP b B.\n# TYPE b gauge\nb{k="1"} 5\n', metrics.render("text"))
+         end)
+         metrics.default = saved
+         assert(ok, err)
+      end)
+   end)
+
    describe("cardinality guard", function()
       it("exports no series past the limit and counts each one it refused", function()
          local c = reg:counter{ name = "x_total", help = "X.", labels = { "k" }, limit = 2 }
