@@ -515,6 +515,19 @@ local function scrape_bound(fam)
    end)
 end
 
+-- sum + c * low, exact in integers until that would overflow, then in floats
+local function addmul(sum, c, low)
+   if math.type(sum) == "integer" and math.type(c) == "integer" and c > 0 then
+      local lim = math.maxinteger // c
+      if math.abs(low) <= lim and math.abs(sum) <= math.maxinteger - math.abs(low) * c then
+         return sum + c * low
+      end
+   elseif math.type(sum) == "integer" and c == 0 then
+      return sum
+   end
+   return sum + c * 1.0 * low
+end
+
 local function scrape_hist(fam)
    local counts, top = {}, -1
    for k, v in pairs(fam.map) do
@@ -533,7 +546,7 @@ local function scrape_hist(fam)
       local c = counts[i] or 0
       local le, low = fam.bound_hist(i)
       cum = cum + c
-      s.sum = s.sum + c * low
+      s.sum = addmul(s.sum, c, low)
       -- a negative bucket only once it holds something: OpenMetrics allows no _sum beside
       -- a negative threshold, and most histograms never see a negative value
       if le and (le >= 0 or cum > 0) then

@@ -338,12 +338,18 @@ lin_exact_count 15
          assert.truthy(reg:render("text"):find("\nh_sum -2\n", 1, true))
       end)
 
-      it("puts the top log2 bucket at 2^63 - 1", function()
+      it("puts the top log2 bucket at 2^63 - 1; a _sum past 2^63 is a float", function()
          reg:bind({ [64] = 1 }, { name = "top", help = "T.", type = "histogram",
             buckets = "log2" })
          local text = reg:render("text")
          assert.truthy(text:find('top_bucket{le="9223372036854775807"} 1\n', 1, true))
          assert.truthy(text:find('top_bucket{le="4611686018427387903"} 0\n', 1, true))
+         assert.truthy(text:find('\ntop_sum 4611686018427387904\n', 1, true))
+         reg = metrics.registry()
+         reg:bind({ [64] = 4, [3] = 1 }, { name = "top", help = "T.", type = "histogram",
+            buckets = "log2" })
+         -- 4 * 2^62 + 2 does not fit in an integer: the estimate goes to floats
+         assert.truthy(reg:render("text"):find('\ntop_sum 1.8446744073709552e+19\n', 1, true))
       end)
    end)
 
