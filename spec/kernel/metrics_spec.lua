@@ -142,6 +142,24 @@ value_lin_count 11
    end)
 end)
 
+describe("a bound map that closed #kernel", function()
+   it("skips its family and counts the error; render does not raise", function()
+      local obj = fixtures.open("maps")
+      obj:map("hash")[1] = { packets = 1, bytes = 2 }
+      local reg = metrics.registry()
+      reg:bind(obj:map("hash"), { name = "b_total", help = "B.", type = "counter",
+         labels = { "k" }, value = "bytes" })
+      assert.equal('# HELP b_total B.\n# TYPE b_total counter\nb_total{k="1"} 2\n',
+         reg:render("text"))
+      obj:close()
+      assert.equal("# HELP sockhost_metrics_errors_total Scrapes in which a family's function "
+         .. "raised an error (family skipped).\n# TYPE sockhost_metrics_errors_total counter\n"
+         .. 'sockhost_metrics_errors_total{family="b_total"} 1\n', reg:render("text"))
+      assert.truthy(reg.last_error.b_total:find("closed sockhost.map", 1, true),
+         reg.last_error.b_total)
+   end)
+end)
+
 describe("sockhost.metrics.builtin #kernel", function()
    it("exports the loss ledger, BPF run stats, build info and process metrics", function()
       local hobj <close> = fixtures.open("hist")
