@@ -29,16 +29,18 @@
 -- sockhost_metrics_errors_total{family} (reg.last_error[family] keeps the message). Both
 -- appear once they are non-zero. render() never raises.
 --
--- Pure Lua: no sockhost.core (the built-in families are sockhost.metrics.builtin).
+-- Pure Lua: no sockhost.core (the built-in families are sockhost.metrics.builtin). The text
+-- itself (numbers, escaping, the formats' lines, Accept) is sockhost.metrics.exposition.
 
-local fmt = require "sockhost.fmt"
+local exposition = require "sockhost.metrics.exposition"
 
 local metrics = {}
 
 metrics.DEFAULT_LIMIT = 10000
 metrics.DEFAULT_BUCKETS = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 }
-metrics.TEXT = "text/plain; version=0.0.4; charset=utf-8"
-metrics.OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+metrics.TEXT = exposition.TEXT
+metrics.OPENMETRICS = exposition.OPENMETRICS
+metrics.content_type = exposition.content_type
 
 local DROPPED = "sockhost_metrics_series_dropped_total"
 local ERRORS = "sockhost_metrics_errors_total"
@@ -143,48 +145,8 @@ local function check_buckets(fname, spec)
    return out
 end
 
--- ---- numbers and escaping -------------------------------------------------------------------
-
--- A sample value: integers exact (a u64 counter past 2^63 unsigned), floats in the shortest
--- form that reads back the same, +Inf, -Inf and NaN as the formats spell them.
-local function number(v, unsigned)
-   if math.type(v) == "integer" then
-      if unsigned and v < 0 then return fmt.u64(v) end
-      return ("%d"):format(v)
-   end
-   if v ~= v then return "NaN" end
-   if v == math.huge then return "+Inf" end
-   if v == -math.huge then return "-Inf" end
-   if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(math.tointeger(v)) end
-   for p = 1, 17 do
-      local s = ("%." .. p .. "g"):format(v)
-      if tonumber(s) == v then return s end
-   end
-   return ("%.17g"):format(v)
-end
-
--- le as OpenMetrics wants it: a canonical float ("1.0", "0.5", "+Inf").
-local function om_le(s)
-   if s:match("^%-?%d+$") then return s .. ".0" end
-   return s
-end
-
-local function escape_value(s)
-   return (s:gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
-end
-
-local function escape_help(s, om)
-   if om then return escape_value(s) end
-   return (s:gsub("[\\\n]", { ["\\"] = "\\\\", ["\n"] = "\\n" }))
-end
-
-local function label_value(v)
-   local t = type(v)
-   if t == "string" then return v end
-   if t == "number" then return number(v) end
-   if t == "boolean" then return tostring(v) end
-   error(("label value must be a string, number or boolean, got %s"):format(t), 0)
-end
+local number, label_value = exposition.number, exposition.label_value
+local render_family = exposition.family
 
 -- ---- families -------------------------------------------------------------------------------
 
@@ -590,45 +552,6 @@ end
 
 -- ---- rendering ------------------------------------------------------------------------------
 
-local function labelset(names, values, extra_name, extra_value)
-   local parts = {}
-   for i, n in ipairs(names) do
-      parts[#parts + 1] = ('%s="%s"'):format(n, escape_value(values[i]))
-   end
-   if extra_name then parts[#parts + 1] = ('%s="%s"'):format(extra_name, extra_value) end
-   if #parts == 0 then return "" end
-   return "{" .. table.concat(parts, ",") .. "}"
-end
-
-local function render_family(out, fam, rows, om)
-   local base = fam.name
-   if om and fam.type == "counter" then base = fam.name:gsub("_total$", "") end
-   out[#out + 1] = ("# HELP %s %s\n"):format(base, escape_help(fam.help, om))
-   out[#out + 1] = ("# TYPE %s %s\n"):format(base, fam.type)
-   local names = fam.labels
-   for _, r in ipairs(rows) do
-      if fam.type == "histogram" then
-         for _, b in ipairs(r.buckets) do
-            out[#out + 1] = ("%s_bucket%s %s\n"):format(fam.name,
-               labelset(names, r.labels, "le", om and om_le(b.le) or b.le), number(b.count))
-         end
-         local ls = labelset(names, r.labels)
-         out[#out + 1] = ("%s_bucket%s %s\n"):format(fam.name,
-            labelset(names, r.labels, "le", "+Inf"), number(r.count))
-         -- OpenMetrics: no _sum (and then no _count: they come together) beside a bucket
-         -- with a negative threshold; the +Inf bucket is the count
-         if not (om and r.buckets[1] and r.buckets[1].negative) then
-            out[#out + 1] = ("%s_sum%s %s\n"):format(fam.name, ls, number(r.sum))
-            out[#out + 1] = ("%s_count%s %s\n"):format(fam.name, ls, number(r.count))
-         end
-      else
-         local name = fam.name
-         out[#out + 1] = ("%s%s %s\n"):format(name, labelset(names, r.labels),
-            number(r.value, fam.type == "counter"))
-      end
-   end
-end
-
 local function meta_family(name, help, by)
    local fams = {}
    for f in pairs(by) do fams[#fams + 1] = f end
@@ -669,33 +592,6 @@ function Registry:render(format)
    end
    if om then out[#out + 1] = "# EOF\n" end
    return table.concat(out)
-end
-
--- ---- content negotiation --------------------------------------------------------------------
-
---- metrics.content_type(accept) -> format ("text" | "openmetrics"), Content-Type: OpenMetrics
--- when the Accept header asks for application/openmetrics-text (version 1.0.0 or none) at a
--- q at least that of text/plain and */*; text otherwise (no header too).
-function metrics.content_type(accept)
-   local om_q, text_q = -1, -1
-   if type(accept) == "string" then
-      for range in accept:gmatch("[^,]+") do
-         local media = range:match("^%s*([^;%s]+)"):lower()
-         local q, version = 1, nil
-         for k, v in range:gmatch(";%s*([%w_%-]+)%s*=%s*\"?([^;\"%s]*)\"?") do
-            k = k:lower()
-            if k == "q" then q = tonumber(v) or 0 end
-            if k == "version" then version = v end
-         end
-         if media == "application/openmetrics-text" and (version == nil or version == "1.0.0") then
-            om_q = math.max(om_q, q)
-         elseif media == "text/plain" or media == "*/*" or media == "text/*" then
-            text_q = math.max(text_q, q)
-         end
-      end
-   end
-   if om_q > 0 and om_q >= text_q then return "openmetrics", metrics.OPENMETRICS end
-   return "text", metrics.TEXT
 end
 
 -- ---- the default registry -------------------------------------------------------------------
