@@ -14,6 +14,7 @@ pkgs=(
 	iputils-ping
 	libbpf-tools tshark jq python3
 	man-db groff-base bsdextrautils
+	prometheus python3-prometheus-client
 )
 
 missing=()

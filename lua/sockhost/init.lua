@@ -13,7 +13,7 @@ local lazy = {
    net = "sockhost.net", inspect = "sockhost.inspect", fmt = "sockhost.fmt",
    tab = "sockhost.tab", hist = "sockhost.hist", interval = "sockhost.interval",
    ndjson = "sockhost.ndjson", events = "sockhost.events", demo = "sockhost.demo",
-   cli = "sockhost.cli", cgroup = "sockhost.cgroup",
+   cli = "sockhost.cli", cgroup = "sockhost.cgroup", metrics = "sockhost.metrics",
 }
 setmetatable(M, {
    __index = function(t, k)

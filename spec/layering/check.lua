@@ -146,7 +146,8 @@ end
 -- Lua: pure helpers never reach the C core; scripts reach the project only through sockhost;
 -- benchmarks never reach into spec/.
 local pure = { net = true, fmt = true, tab = true, hist = true, interval = true, ndjson = true,
-   inspect = true, man = true, complete = true }
+   inspect = true, man = true, complete = true, metrics = true,
+   ["metrics.exposition"] = true }
 
 -- the modules a Lua file requires, comments left out (a comment may mention a require)
 local function requires(path)
