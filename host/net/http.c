@@ -228,13 +228,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_size, void **con_cls)
 {
+	static int seen; /* the address marks a request whose headers came */
 	struct request rq = { .srv = cls, .method = method, .path = url };
 	lua_State *L = rq.srv->L;
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	enum MHD_Result ret;
 	int top;
 
+	/* A GET is answered on MHD's second call, once the whole request is read, so that the
+	 * connection can stay open for the next one (a scraper's keep-alive); a body sent with
+	 * it is dropped, bounded by the connection timeout. Anything else is refused at once. */
+	if (get && !*con_cls) {
+		*con_cls = &seen;
+		return MHD_YES;
+	}
+	if (get && *upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
 	rq.srv->requests++;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+	if (!get) {
 		rq.resp = text_response("method not allowed\n");
 		if (!rq.resp)
 			return MHD_NO;

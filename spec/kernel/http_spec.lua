@@ -81,6 +81,19 @@ describe("sockhost.serve_http #kernel", function()
       assert.same({ 4, 0, "stopped" }, { st.requests, st.errors, st.reason })
    end)
 
+   it("keeps a connection open for the next request, and drops a GET's body", function()
+      s = start(":0")
+      local _, out = proc.sh(string.format("curl -s -m 5 -w '%%{http_code} %%{num_connects}\\n' "
+         .. "-o /dev/null %s -o /dev/null %s -o /dev/null %s", quote(s.base .. "/metrics"),
+         quote(s.base .. "/nothing"), quote(s.base .. "/metrics")))
+      assert.equal("200 1\n404 0\n200 0\n", out) -- one connect for three requests
+      local status, _, body = curl(s.base .. "/method", "-X GET -d " .. quote(("b"):rep(5000)))
+      assert.same({ 200, "GET" }, { status, body })
+      local st = stop(s)
+      s = nil
+      assert.same({ 5, 0 }, { st.requests, st.errors })
+   end)
+
    it("refuses every method but GET and HEAD with 405 and Allow, without the handler", function()
       s = start(":0")
       for _, m in ipairs { "POST", "PUT", "DELETE", "OPTIONS" } do
