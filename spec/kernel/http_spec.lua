@@ -296,8 +296,12 @@ describe("sockhost.serve_http in this process #kernel", function()
       local ok, err = pcall(sockhost.serve_http, ":0", 42)
       assert.is_false(ok)
       assert.matches("sockhost.serve_http: handler must be callable, got number", err, 1, true)
-      assert.matches("max_connections", err_of(":0", { max_connections = 0 }), 1, true)
-      assert.matches("unknown", err_of(":0", { nope = 1 }), 1, true)
+      assert.equal("sockhost.serve_http: max_connections must be an integer from 1 to 4096, "
+         .. "got 0", err_of(":0", { max_connections = 0 }))
+      assert.equal("sockhost.serve_http: timeout must be an integer from 1 to 3600, got 1.5",
+         err_of(":0", { timeout = 1.5 }))
+      assert.equal("sockhost.serve_http: unknown option 'nope' (valid: max_connections, "
+         .. "timeout, max_request_bytes)", err_of(":0", { nope = 1 }))
    end)
 
    it("closes with :close() and says so", function()
