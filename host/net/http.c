@@ -10,6 +10,15 @@
  * privileged port or an address that is not this machine's fails with its own message;
  * MHD takes it over (MHD_OPTION_LISTEN_SOCKET) and closes it when stopped.
  *
+ * What keeps slow or many clients from stalling event delivery: nothing here blocks (MHD
+ * reads and writes non-blocking sockets only when the loop says they are ready); a request
+ * line and headers larger than max_request_bytes are refused by MHD with 431
+ * (MHD_OPTION_CONNECTION_MEMORY_LIMIT); a connection idle or slow for `timeout` seconds is
+ * closed (MHD_OPTION_CONNECTION_TIMEOUT, driven by the timerfd); at max_connections MHD stops
+ * accepting (MHD_OPTION_CONNECTION_LIMIT) and the rest wait in the kernel's backlog. Only GET
+ * and HEAD reach the handler; Lua errors there become 500 and are counted, never raised
+ * through MHD.
+ *
  * Lifetime: an open server is referenced from the registry (a dropped handle keeps serving,
  * as a timer keeps firing); srv:close() or the state's close stops it. A close from inside
  * the handler (inside MHD_run) is deferred until MHD_run returns. User value 1 is the

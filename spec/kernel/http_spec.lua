@@ -184,9 +184,9 @@ describe("sockhost.serve_http #kernel", function()
          assert.is_true(waited > 1.5 and waited < 4, "slow clients closed after " .. waited)
          local st = stop(s)
          s = nil
-         -- every 50 ms over >= 2 s: no gap longer than 150 ms, and the ticks all came
-         assert.is_true(st.maxgap < 0.15, "longest gap between ticks " .. st.maxgap)
-         assert.is_true(st.ticks >= 38, "ticks " .. st.ticks)
+         -- every 50 ms over >= 2 s: no gap near the 2 s a stalled loop would show, ticks kept coming
+         assert.is_true(st.maxgap < 0.25, "longest gap between ticks " .. st.maxgap)
+         assert.is_true(st.ticks >= 30, "ticks " .. st.ticks)
          assert.same({ 6, 0 }, { st.requests, st.errors })
       end)
 
