@@ -153,7 +153,8 @@ describe("sockhost.serve_http #kernel", function()
       s = nil
    end)
 
-   it("keeps the loop's timer on pace while slow clients hold connections, and times them out",
+   it("keeps the loop's timer on pace while slow clients and a reader that does not read hold "
+      .. "connections, and times them out",
       function()
          s = start(":0", 32, 2)
          local slow = {}
@@ -163,6 +164,9 @@ describe("sockhost.serve_http #kernel", function()
             assert(c:send(i % 2 == 0 and "GET /metrics HTTP/1.1\r\nHost: x\r\n" or ""))
             slow[i] = c
          end
+         -- and one that asks for 8 MiB and never reads it
+         local reader = assert(socket.connect("127.0.0.1", s.port))
+         assert(reader:send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"))
          local t0 = socket.gettime()
          -- other clients are served while the slow ones wait
          for _ = 1, 5 do
@@ -180,6 +184,13 @@ describe("sockhost.serve_http #kernel", function()
             assert.is_not.equal("timeout", err)
             c:close()
          end
+         -- the reader got the start of its answer, and was cut off long before 8 MiB
+         reader:settimeout(5)
+         local data, _, partial = reader:receive("*a")
+         reader:close()
+         data = data or partial
+         assert.matches("^HTTP/1%.1 200 OK\r\n", data)
+         assert.is_true(#data < 8 << 20, "the reader got " .. #data .. " bytes")
          local waited = socket.gettime() - t0
          assert.is_true(waited > 1.5 and waited < 4, "slow clients closed after " .. waited)
          local st = stop(s)
@@ -187,7 +198,7 @@ describe("sockhost.serve_http #kernel", function()
          -- every 50 ms over >= 2 s: no gap near the 2 s a stalled loop would show, ticks kept coming
          assert.is_true(st.maxgap < 0.25, "longest gap between ticks " .. st.maxgap)
          assert.is_true(st.ticks >= 30, "ticks " .. st.ticks)
-         assert.same({ 6, 0 }, { st.requests, st.errors })
+         assert.same({ 7, 0 }, { st.requests, st.errors })
       end)
 
    it("delivers every ring record while slow clients hold connections", function()
