@@ -15,6 +15,7 @@
 #include "events/events.h"
 #include "features/features.h"
 #include "loop/loop.h"
+#include "net/http.h"
 #include "net/socket.h"
 #include "obj/compile.h"
 #include "obj/map.h"
@@ -36,6 +37,7 @@ static const struct {
 	{ "events", sh_ringbuf_open }, { "events", sh_perfbuf_open },
 	{ "events", sh_events_open },  { "events", sh_log_open },
 	{ "net", sh_socket_open },     { "obj", sh_compile_open }, /* after sh_object_open */
+	{ "net", sh_http_open }, /* after loop */
 };
 
 int luaopen_sockhost_core(lua_State *L)

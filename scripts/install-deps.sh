@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(
 	build-essential cmake pkg-config clang llvm libclang-rt-14-dev
-	libbpf-dev bpftool libelf-dev zlib1g-dev
+	libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev
 	lua5.4 liblua5.4-dev libreadline-dev
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
 	python3 jq

@@ -22,7 +22,7 @@ local allowed = {
    events = { events = true, base = true, btf = true, lua = true, obj = true, loop = true,
       sdk = true },
    loop = { loop = true, base = true, lua = true },
-   net = { net = true, base = true, lua = true },
+   net = { net = true, base = true, lua = true, loop = true },
    include = {},
 }
 local layers = { "base", "btf", "lua", "features", "cc", "obj", "attach", "events", "loop", "net" }
