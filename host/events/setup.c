@@ -291,8 +291,8 @@ int sh_evsrc_l_set_output(lua_State *L)
 	luaL_Stream *f = luaL_checkudata(L, 2, LUA_FILEHANDLE);
 
 	if (!s->jsonl)
-		return luaL_error(L, "%s '%s': set_output: not subscribed with opts.ndjson", s->kind,
-				  s->name);
+		return luaL_error(L, "%s '%s': set_output: not subscribed with opts.ndjson",
+				  s->kind, s->name);
 	if (!f->closef)
 		return luaL_argerror(L, 2, "attempt to use a closed file");
 	lua_settop(L, 2);

@@ -375,8 +375,9 @@ static void run_teardown(lua_State *L, struct run_state *rs)
 static int l_run(lua_State *L)
 {
 	struct sh_loop *lp = sh_loop_get(L);
-	struct run_state rs = { .duration.fd = -1, .signals.fd = -1, .hup.fd = -1,
-				.hup_ref = LUA_NOREF };
+	struct run_state rs = {
+		.duration.fd = -1, .signals.fd = -1, .hup.fd = -1, .hup_ref = LUA_NOREF
+	};
 	double duration = 0;
 	struct sh_watchdog *watchdog;
 	sigset_t mask;
@@ -390,7 +391,8 @@ static int l_run(lua_State *L)
 			duration = sh_check_seconds(L, -1, "sockhost.run: duration");
 		if (lua_getfield(L, 1, "on_hup") != LUA_TNIL) {
 			if (!lua_isfunction(L, -1))
-				return luaL_error(L, "sockhost.run: on_hup must be a function, got %s",
+				return luaL_error(L,
+						  "sockhost.run: on_hup must be a function, got %s",
 						  luaL_typename(L, -1));
 			has_hup = true;
 		}
@@ -529,11 +531,8 @@ static int l_stop(lua_State *L)
 int sh_loop_open(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
-		{ "run", l_run },
-		{ "poll", l_poll },
-		{ "stop", l_stop },
-		{ "hold_hup", l_hold_hup },
-		{ NULL, NULL },
+		{ "run", l_run },	    { "poll", l_poll }, { "stop", l_stop },
+		{ "hold_hup", l_hold_hup }, { NULL, NULL },
 	};
 
 	sh_class_register(L, &loop_class);

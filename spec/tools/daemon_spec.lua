@@ -246,6 +246,45 @@ describe("sockhost@.service #tools", function()
       assert.is_nil(text:find("\n%s*copytruncate"))
       assert.matches("\n%s*nocreate\n", text)
    end)
+
+   it("the logrotate snippet, run by logrotate on a running sockex1: every report once",
+      function()
+      if not proc.sh("command -v logrotate >/dev/null") then
+         pending("no logrotate (apt-get install logrotate)")
+         return
+      end
+      local dir = proc.tmpdir()
+      local file, pid = dir .. "/sockex1.ndjson", nil
+      finally(function()
+         proc.reap(pid)
+         proc.sh("rm -rf " .. quote(dir))
+      end)
+      pid = proc.spawn(("exec %s sockex1 --iface lo --json --output %s 2>%s/err")
+         :format(quote(bin), quote(file), quote(dir)))
+      assert(wait_for(function() return #records(read_file(file) or "") >= 2 end, 5),
+         "no reports: " .. tostring(read_file(dir .. "/err")))
+      -- the installed snippet with this file and this pid in place of the service's
+      local conf = read_file(prefix .. "/etc/logrotate.d/sockhost")
+         :gsub("/var/log/sockhost/%*%.ndjson", dir .. "/*.ndjson")
+         :gsub("systemctl reload 'sockhost@%*%.service'", "kill -HUP " .. pid)
+      local f = assert(io.open(dir .. "/logrotate.conf", "w"))
+      f:write(conf)
+      f:close()
+      proc.must(("logrotate -f -s %s/state %s/logrotate.conf"):format(quote(dir), quote(dir)))
+      assert(wait_for(function() return #records(read_file(file) or "") >= 2 end, 5),
+         "no reports after the rotation")
+      assert(proc.kill(pid, "INT"))
+      assert(proc.wait_gone(pid, 10), "sockex1 did not exit on SIGINT")
+      -- delaycompress: the first rotation is sockex1.ndjson.1, uncompressed
+      local old, new = records(read_file(file .. ".1")), records(read_file(file))
+      assert.is_true(#old >= 2 and #new >= 2, ("%d and %d records"):format(#old, #new))
+      local all = table.move(new, 1, #new, #old + 1, table.move(old, 1, #old, 1, {}))
+      for i = 1, #all - 1 do
+         assert.equal(i, math.floor(all[i].elapsed + 0.5), cjson.encode(all))
+      end
+      assert.is_true(all[#all].final)
+      assert.equal("640", mode_of(file))
+   end)
 end)
 
 -- The unit's capabilities, per tool, as README "Daemon mode" documents them: the tool runs
