@@ -130,16 +130,17 @@ end
 local Output = {}
 Output.__index = Output
 
---- cli.output(args) -> out: where a tool's --json lines go. Without args.output, out.file is
--- io.stdout and out.on_hup is nil (SIGHUP keeps its default action). With it, out.file is
--- args.output opened for appending (sockhost.core.output_file: created 0640), or this raises
--- "--output <file>: <error text>"; args.output without args.json raises "--output needs
--- --json". out:follow(x) -> x: x (an opts.ndjson subscription, or an ndjson writer) moves to
--- each new file; SIGHUP is held (sockhost.hold_hup) from here on, and out.on_hup is the function for sockhost.run{on_hup = ...}: it opens
--- args.output anew (after logrotate's mv, a new file), points everything followed at it,
--- then closes the old one, so each line is in exactly one of the two. When the new file
--- cannot be opened the old one stays in use and one line "<name>: --output <file>: <error>;
--- still writing to the old file" goes to stderr.
+--- cli.output(name, args) -> out: where tool name's --json lines go. Without args.output,
+-- out.file is io.stdout and out.on_hup is nil (SIGHUP keeps its default action). With it,
+-- out.file is args.output opened for appending (sockhost.core.output_file: created 0640), or
+-- this raises "--output <file>: <error text>"; args.output without args.json raises
+-- "--output needs --json". out:follow(x) -> x: x (an opts.ndjson subscription, or an ndjson
+-- writer) moves to each new file. SIGHUP is held (sockhost.hold_hup) from here on, and
+-- out.on_hup is the function for sockhost.run{on_hup = ...}: it opens args.output anew
+-- (after logrotate's mv, a new file), points everything followed at it, then closes the old
+-- one, so each line is in exactly one of the two. When the new file cannot be opened the old
+-- one stays in use and one line "<name>: --output <file>: <error>; still writing to the old
+-- file" goes to stderr.
 function cli.output(name, args)
    local out = setmetatable({ name = name, path = args.output, file = io.stdout, subs = {},
       writers = {} }, Output)

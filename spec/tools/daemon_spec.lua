@@ -189,6 +189,31 @@ describe("--output #tools", function()
             { code, out, err })
       end)
 
+      it("a reopen that fails says so and keeps writing to the old file", function()
+         proc.must("mkdir " .. quote(dir .. "/logs"))
+         local file, err = dir .. "/logs/s.ndjson", dir .. "/err"
+         local pid = proc.spawn(("exec %s sockex1 --iface lo --json --output %s 2>%s")
+            :format(quote(bin), quote(file), quote(err)))
+         finally(function() proc.reap(pid) end)
+         assert(wait_for(function() return #records(read_file(file) or "") >= 1 end, 5),
+            "no report: " .. tostring(read_file(err)))
+         -- the whole directory goes: the path cannot be opened anew
+         assert(os.rename(dir .. "/logs", dir .. "/moved"))
+         assert(proc.kill(pid, "HUP"))
+         local line = ("sockex1: --output %s: No such file or directory; still writing to the "
+            .. "old file\n"):format(file)
+         assert(wait_for(function() return (read_file(err) or ""):find(line, 1, true) end, 5),
+            "no complaint: " .. tostring(read_file(err)))
+         local n = #records(read_file(dir .. "/moved/s.ndjson"))
+         assert(wait_for(function()
+            return #records(read_file(dir .. "/moved/s.ndjson")) > n
+         end, 5), "no report after the failed reopen")
+         assert(proc.kill(pid, "INT"))
+         assert(proc.wait_gone(pid, 10), "sockex1 did not exit on SIGINT")
+         assert.is_true(records(read_file(dir .. "/moved/s.ndjson"))[n + 1] ~= nil)
+         assert.is_nil(read_file(file))
+      end)
+
       it("--output without --json", function()
          local code, out, err = run(("%s hello-sockops --output %s/x"):format(quote(bin),
             quote(dir)))
