@@ -36,6 +36,7 @@ static const struct {
 	{ "loop", sh_watch_open },     { "loop", sh_tracepipe_open },
 	{ "events", sh_ringbuf_open }, { "events", sh_perfbuf_open },
 	{ "events", sh_events_open },  { "events", sh_log_open },
+	{ "events", sh_output_open },
 	{ "net", sh_socket_open },     { "obj", sh_compile_open }, /* after sh_object_open */
 	{ "net", sh_http_open }, /* after loop */
 };

@@ -295,6 +295,7 @@ end
 local function main()
    local args = parse_args()
    local json = args.json
+   local output = cli.output("conntrace", args)
    -- lines from C are flushed once per drain; tables go out as they are written
    if not json then io.stdout:setvbuf("line") end
    local progs, hooks = choose_hooks(args.hooks)
@@ -366,8 +367,9 @@ local function main()
    end
 
    local events <close> = json
-      and obj:subscribe("events", "struct conn", nil, { ndjson = json_spec(io.stdout) })
+      and obj:subscribe("events", "struct conn", nil, { ndjson = json_spec(output.file) })
       or obj:subscribe("events", "struct conn", on_close)
+   if json then output:follow(events) end
    local links = {}
    for i, name in ipairs(progs) do links[i] = obj:program(name):attach() end
 
@@ -381,7 +383,7 @@ local function main()
 
    local timer = not json and sockhost.every(args.interval, tick) or nil
    if cg then run_demo(cg, math.min(0.5, duration / 4), duration * 0.6) end
-   local reason, signal = sockhost.run { duration = duration }
+   local reason, signal = sockhost.run { duration = duration, on_hup = output.on_hup }
    if timer then timer:cancel() end
    local still_open = #open_rows()
    for _, l in ipairs(links) do l:detach() end

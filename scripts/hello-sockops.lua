@@ -124,6 +124,7 @@ end
 local function main()
    local args = parse_args()
    local json = args.json
+   local output = cli.output("hello-sockops", args)
    if not json then io.stdout:setvbuf("line") end
 
    local root = sockhost.cgroup2_root()
@@ -136,14 +137,15 @@ local function main()
    end
    -- luacheck: push no unused (to-be-closed handles: held for their lifetime, not read)
    local events <close> = json
-      and obj:subscribe("events", "struct hello_event", nil, { ndjson = json_spec(io.stdout) })
+      and obj:subscribe("events", "struct hello_event", nil, { ndjson = json_spec(output.file) })
       or obj:subscribe("events", "struct hello_event", on_event)
+   if json then output:follow(events) end
    local link <close> = obj:program("hello"):attach(target)
    -- luacheck: pop
 
    if cg then run_demo(cg) end
    local duration = args.duration or (args.demo and 1) or nil
-   local reason, signal = sockhost.run { duration = duration }
+   local reason, signal = sockhost.run { duration = duration, on_hup = output.on_hup }
    -- callbacks the kernel reported before we stopped are printed, not left in the ring
    events:drain()
 

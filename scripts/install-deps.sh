@@ -9,12 +9,12 @@ pkgs=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev
 	lua5.4 liblua5.4-dev libreadline-dev
 	lua-busted lua-argparse lua-cjson lua-socket lua-check
-	python3 jq
 	iproute2 procps
 	iputils-ping
 	libbpf-tools tshark jq python3
 	man-db groff-base bsdextrautils
 	prometheus python3-prometheus-client
+	systemd logrotate libcap2-bin
 )
 
 missing=()

@@ -209,9 +209,11 @@ end
 
 local function main()
    local args = parse_args()
-   local out = args.json and require("sockhost.ndjson").writer(io.stdout,
-      { order = { "type", "ts" } })
+   local output = cli.output("redirect", args)
+   local out = args.json and output:follow(require("sockhost.ndjson").writer(output.file,
+      { order = { "type", "ts" } }))
    io.stdout:setvbuf("line")
+   output.file:setvbuf("line")
    local target = args.cgroup or sockhost.cgroup2_root()
    local release = not args.keep_half_closed
    -- one line of text, or the record (stamped with type and ts) with --json
@@ -256,7 +258,7 @@ local function main()
          counters({ interval = at - last_at, rates = r }, s))
       last, last_at = s, at
    end)
-   local reason, signal = sockhost.run { duration = args.duration }
+   local reason, signal = sockhost.run { duration = args.duration, on_hup = output.on_hup }
 
    local s, seconds = read_stats(obj), sockhost.now() - started
    if out then

@@ -15,6 +15,7 @@ int sh_ringbuf_subscribe(lua_State *L);
 int sh_ringbuf_open(lua_State *L); /* sockhost.ringbuf, obj:subscribe */
 int sh_perfbuf_open(lua_State *L); /* sockhost.perfbuf */
 int sh_events_open(lua_State *L); /* sockhost.stats */
+int sh_output_open(lua_State *L); /* sockhost.core.output_file (events/output.c) */
 int sh_log_open(lua_State *L);
 
 /* Close every live subscription of the state (before it closes: the exit ledger); the

@@ -238,5 +238,6 @@ const luaL_Reg sh_evsrc_meta[] = {
 const luaL_Reg sh_evsrc_methods[] = {
 	{ "stats", l_stats_method },
 	{ "drain", sh_evsrc_l_drain },
+	{ "set_output", sh_evsrc_l_set_output },
 	{ NULL, NULL },
 };

@@ -282,6 +282,24 @@ static void setup_ndjson(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh
 	lua_settop(L, top - 1);
 }
 
+/* sub:set_output(file) -> sub: the opts.ndjson lines go to file from the next drain on (a
+ * drain flushes before it returns, so every earlier line is in the old file already). This is
+ * how a tool's --output follows a SIGHUP reopen (logrotate) without losing or repeating one. */
+int sh_evsrc_l_set_output(lua_State *L)
+{
+	struct sh_evsrc *s = sh_evsrc_check(L, 1);
+	luaL_Stream *f = luaL_checkudata(L, 2, LUA_FILEHANDLE);
+
+	if (!s->jsonl)
+		return luaL_error(L, "%s '%s': set_output: not subscribed with opts.ndjson",
+				  s->kind, s->name);
+	if (!f->closef)
+		return luaL_argerror(L, 2, "attempt to use a closed file");
+	lua_settop(L, 2);
+	lua_setiuservalue(L, 1, 5);
+	return 1;
+}
+
 void sh_evsrc_setup(lua_State *L, struct sh_evsrc *s, int ud_idx, struct sh_map *m, int type_idx,
 		    int fn_idx, int opts_idx)
 {

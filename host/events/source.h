@@ -124,6 +124,8 @@ int sh_evsrc_dispatch(lua_State *L, struct sh_source *src, uint32_t events);
 /* sub:drain() -> records handled: read what is there now, ready or not (ring buffers in
  * batched mode are not signalled). Raises from inside the source's own callback. */
 int sh_evsrc_l_drain(lua_State *L);
+/* setup.c: sub:set_output(file) -> sub, where opts.ndjson lines go from the next drain on. */
+int sh_evsrc_l_set_output(lua_State *L);
 /* The class close of every source kind; inside a drain the free waits until it ends. */
 void sh_evsrc_close(lua_State *L, int idx, struct sh_handle *h);
 /* ledger.c: records dropped in the kernel (read now, or at close). */

@@ -6,7 +6,9 @@
  * handler: an error is stored, the loop stops, the fds are torn down, and only then is the
  * error raised in the script, so no error ever longjmps through libbpf or leaves SIGINT
  * blocked. While sockhost.run waits, SIGINT/SIGTERM are blocked and read from a signalfd:
- * they end the run and the script goes on to print its summary.
+ * they end the run and the script goes on to print its summary. run{on_hup = fn} does the same
+ * for SIGHUP on a signalfd of its own (so sh_loop_stopping and the watchdog never see it):
+ * each one calls fn in the loop, like a timer (a daemon reopening its log for logrotate).
  */
 #include <errno.h>
 #include <signal.h>
@@ -280,7 +282,8 @@ int sh_loop_dispatch_now(lua_State *L, struct sh_source *src)
 /* ---- run ---------------------------------------------------------------------------------- */
 
 struct run_state {
-	struct sh_source duration, signals;
+	struct sh_source duration, signals, hup;
+	int hup_ref; /* run{on_hup = fn}: fn in the registry, or LUA_NOREF */
 	sigset_t old_mask;
 	bool masked;
 };
@@ -310,6 +313,18 @@ static int on_signal(lua_State *L, struct sh_source *src, uint32_t events)
 	return 0;
 }
 
+static int on_hup(lua_State *L, struct sh_source *src, uint32_t events)
+{
+	struct run_state *rs = src->ctx;
+	struct signalfd_siginfo si;
+
+	/* two SIGHUPs before this read are one pending signal: one call, as with sigaction */
+	if (read(src->fd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, rs->hup_ref);
+	return sh_loop_call(L, 0) < 0 ? -1 : 0;
+}
+
 static int run_inner(lua_State *L)
 {
 	struct sh_loop *lp = lua_touserdata(L, 1);
@@ -321,6 +336,17 @@ static int run_inner(lua_State *L)
 
 static void run_teardown(lua_State *L, struct run_state *rs)
 {
+	if (rs->hup.fd >= 0) {
+		struct signalfd_siginfo si;
+
+		/* a SIGHUP that came as the run ended is taken, not left to kill the process
+		 * (the default action) once it is unblocked below: the script is ending anyway */
+		while (read(rs->hup.fd, &si, sizeof(si)) == sizeof(si))
+			;
+		sh_loop_del(L, &rs->hup);
+		close(rs->hup.fd);
+	}
+	luaL_unref(L, LUA_REGISTRYINDEX, rs->hup_ref);
 	if (rs->duration.fd >= 0) {
 		sh_loop_del(L, &rs->duration);
 		close(rs->duration.fd);
@@ -349,18 +375,28 @@ static void run_teardown(lua_State *L, struct run_state *rs)
 static int l_run(lua_State *L)
 {
 	struct sh_loop *lp = sh_loop_get(L);
-	struct run_state rs = { .duration.fd = -1, .signals.fd = -1 };
+	struct run_state rs = {
+		.duration.fd = -1, .signals.fd = -1, .hup.fd = -1, .hup_ref = LUA_NOREF
+	};
 	double duration = 0;
 	struct sh_watchdog *watchdog;
 	sigset_t mask;
 	int status;
 
-	static const char *const run_opts[] = { "duration", NULL };
+	static const char *const run_opts[] = { "duration", "on_hup", NULL };
+	bool has_hup = false;
 
 	if (sh_opts_check(L, 1, "sockhost.run", run_opts)) {
 		if (lua_getfield(L, 1, "duration") != LUA_TNIL)
 			duration = sh_check_seconds(L, -1, "sockhost.run: duration");
-		lua_pop(L, 1);
+		if (lua_getfield(L, 1, "on_hup") != LUA_TNIL) {
+			if (!lua_isfunction(L, -1))
+				return luaL_error(L,
+						  "sockhost.run: on_hup must be a function, got %s",
+						  luaL_typename(L, -1));
+			has_hup = true;
+		}
+		lua_pop(L, 2);
 	}
 	if (lp->running)
 		return luaL_error(L, "sockhost.run: the loop is already running (run and poll "
@@ -369,8 +405,11 @@ static int l_run(lua_State *L)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	if (has_hup)
+		sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, &rs.old_mask) == 0)
 		rs.masked = true;
+	sigdelset(&mask, SIGHUP);
 	rs.signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	rs.signals.dispatch = on_signal;
 	if (rs.signals.fd < 0 || (errno = -loop_add(lp, &rs.signals)) != 0) {
@@ -378,6 +417,23 @@ static int l_run(lua_State *L)
 
 		run_teardown(L, &rs);
 		return sh_raise_errno(L, err, NULL, "sockhost.run: signalfd");
+	}
+	if (has_hup) {
+		sigset_t hup;
+
+		lua_getfield(L, 1, "on_hup");
+		rs.hup_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		sigemptyset(&hup);
+		sigaddset(&hup, SIGHUP);
+		rs.hup.fd = signalfd(-1, &hup, SFD_NONBLOCK | SFD_CLOEXEC);
+		rs.hup.dispatch = on_hup;
+		rs.hup.ctx = &rs;
+		if (rs.hup.fd < 0 || (errno = -loop_add(lp, &rs.hup)) != 0) {
+			int err = errno;
+
+			run_teardown(L, &rs);
+			return sh_raise_errno(L, err, NULL, "sockhost.run: on_hup signalfd");
+		}
 	}
 	if (duration > 0) {
 		struct itimerspec its = { 0 };
@@ -434,6 +490,20 @@ static int l_run(lua_State *L)
 	return 1;
 }
 
+/* sockhost.hold_hup(): block SIGHUP from now on, so one that comes before sockhost.run{on_hup}
+ * waits for that run (its signalfd reads what is pending) instead of ending the process by
+ * the default action. A tool calls it when it opens its --output file, before any setup. */
+static int l_hold_hup(lua_State *L)
+{
+	sigset_t hup;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &hup, NULL) < 0)
+		return sh_raise_errno(L, errno, NULL, "sockhost.hold_hup");
+	return 0;
+}
+
 static int l_poll(lua_State *L)
 {
 	lua_Integer ms = luaL_optinteger(L, 1, 0);
@@ -461,10 +531,8 @@ static int l_stop(lua_State *L)
 int sh_loop_open(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
-		{ "run", l_run },
-		{ "poll", l_poll },
-		{ "stop", l_stop },
-		{ NULL, NULL },
+		{ "run", l_run },	    { "poll", l_poll }, { "stop", l_stop },
+		{ "hold_hup", l_hold_hup }, { NULL, NULL },
 	};
 
 	sh_class_register(L, &loop_class);

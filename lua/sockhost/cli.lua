@@ -72,8 +72,12 @@ local COMMON = {
          :argname("<sec>"):convert(cli.seconds("--duration", o.strict))
    end },
    -- --json; { help = "text" }: what the output is, where the description has no field list.
+   -- --output <file> comes with it (cli.output): where the NDJSON goes instead of stdout.
    { "json", function(parser, o)
-      return parser:flag("--json", o.help or "NDJSON output (fields above).")
+      parser:flag("--json", o.help or "NDJSON output (fields above).")
+      return parser:option("--output", "With --json: append the NDJSON to this file (created "
+         .. "0640) instead of stdout; SIGHUP reopens it (logrotate).")
+         :argname("<file>")
    end },
 }
 
@@ -91,7 +95,8 @@ end
 --   iface     --iface <name>, required ("Interface to watch (raw AF_PACKET socket bound to it).")
 --   cgroup    --cgroup <path> to attach to, default the cgroup2 root; { demo = "what" }
 --   duration  --duration <sec> (cli.seconds); { demo = seconds, strict = true }
---   json      --json flag, "NDJSON output (fields above)."; { help = "other text" }
+--   json      --json flag, "NDJSON output (fields above)."; { help = "other text" }, and
+--             --output <file> (see cli.output)
 -- A script whose own options go between them calls cli.common once per group. The help and
 -- usage wrap to cli.columns().
 function cli.common(parser, spec)
@@ -122,6 +127,63 @@ function cli.json_order(keys)
    return order
 end
 
+local Output = {}
+Output.__index = Output
+
+--- cli.output(name, args) -> out: where tool name's --json lines go. Without args.output,
+-- out.file is io.stdout and out.on_hup is nil (SIGHUP keeps its default action). With it,
+-- out.file is args.output opened for appending (sockhost.core.output_file: created 0640), or
+-- this raises "--output <file>: <error text>"; args.output without args.json raises
+-- "--output needs --json". out:follow(x) -> x: x (an opts.ndjson subscription, or an ndjson
+-- writer) moves to each new file. SIGHUP is held (sockhost.hold_hup) from here on, and
+-- out.on_hup is the function for sockhost.run{on_hup = ...}: it opens args.output anew
+-- (after logrotate's mv, a new file), points everything followed at it, then closes the old
+-- one, so each line is in exactly one of the two. When the new file cannot be opened the old
+-- one stays in use and one line "<name>: --output <file>: <error>; still writing to the old
+-- file" goes to stderr.
+function cli.output(name, args)
+   local out = setmetatable({ name = name, path = args.output, file = io.stdout, subs = {},
+      writers = {} }, Output)
+   if not args.output then return out end
+   if not args.json then error("--output needs --json", 0) end
+   local core = require "sockhost.core"
+   local f, err = core.output_file(args.output)
+   if not f then error("--output " .. err, 0) end
+   -- a SIGHUP during the setup waits for the run instead of ending the tool
+   core.hold_hup()
+   out.file = f
+   out.on_hup = function() out:reopen() end
+   return out
+end
+
+function Output:follow(x)
+   if getmetatable(x) == getmetatable(self.file) then
+      error("Output:follow wants a subscription or an ndjson writer, got a file", 2)
+   elseif x.set_output then
+      self.subs[#self.subs + 1] = x
+   else
+      self.writers[#self.writers + 1] = x
+   end
+   return x
+end
+
+--- out:reopen() -> true, or nil and the error (the old file still in use).
+function Output:reopen()
+   local f, err = require("sockhost.core").output_file(self.path)
+   if not f then
+      io.stderr:write(("%s: --output %s; still writing to the old file\n"):format(self.name, err))
+      return nil, err
+   end
+   local old = self.file
+   old:flush()
+   for _, sub in ipairs(self.subs) do sub:set_output(f) end
+   f:setvbuf("line")
+   for _, w in ipairs(self.writers) do w.fh = f end
+   self.file = f
+   old:close()
+   return true
+end
+
 --- cli.totals(rows) -> packets, bytes: the sums of the rows' packets and bytes fields.
 function cli.totals(rows)
    local packets, bytes = 0, 0
@@ -137,18 +199,18 @@ function cli.stopped(reason, signal)
    return tostring(reason) .. (signal and " " .. signal or "")
 end
 
---- cli.report_every(report, duration) -> reason, signal, last: calls report(false) every
--- second while the sockhost loop runs (duration seconds, nil: until a signal stops it),
--- then report(true) once; returns sockhost.run's reason and signal and what that last
--- report returned. The timer is gone when it returns.
-function cli.report_every(report, duration)
+--- cli.report_every(report, duration [, on_hup]) -> reason, signal, last: calls report(false)
+-- every second while the sockhost loop runs (duration seconds, nil: until a signal stops it;
+-- on_hup: sockhost.run's, e.g. cli.output's), then report(true) once; returns sockhost.run's
+-- reason and signal and what that last report returned. The timer is gone when it returns.
+function cli.report_every(report, duration, on_hup)
    local sockhost = require "sockhost"
    local reason, signal
    do
       -- luacheck: push no unused (a to-be-closed handle: held for its lifetime, not read)
       local timer <close> = sockhost.every(1, function() report(false) end)
       -- luacheck: pop
-      reason, signal = sockhost.run { duration = duration }
+      reason, signal = sockhost.run { duration = duration, on_hup = on_hup }
    end
    return reason, signal, report(true)
 end
@@ -198,8 +260,11 @@ function cli.count_run(spec)
    local sockhost = require "sockhost"
    local args = spec.args
    local ndjson = args.json and cli.need("sockhost.ndjson", "lua-cjson", "--json")
-   local out = ndjson and ndjson.writer(io.stdout, { order = cli.json_order(spec.keys) })
+   local output = cli.output(spec.name, args)
+   local out = ndjson and output:follow(ndjson.writer(output.file,
+      { order = cli.json_order(spec.keys) }))
    io.stdout:setvbuf("line")
+   output.file:setvbuf("line")
 
    local obj <close> = sockhost.open(spec.object, spec.open)
    if spec.setup then spec.setup(obj) end
@@ -230,7 +295,7 @@ function cli.count_run(spec)
       end
       return rows
    end
-   local reason, signal, rows = cli.report_every(report, args.duration)
+   local reason, signal, rows = cli.report_every(report, args.duration, output.on_hup)
 
    local c = ctx()
    io.stderr:write(("%s: %s after %.1f s (%s): %s\n"):format(spec.name, spec.where or args.iface,

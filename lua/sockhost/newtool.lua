@@ -116,6 +116,7 @@ local TOOL_TAIL = [==[
 
 local function main()
    local args = parse_args()
+   local output = cli.output(NAME, args) -- --output FILE: reopened on SIGHUP (logrotate)
    if not args.json then io.stdout:setvbuf("line") end
    check_kernel()
 
@@ -123,17 +124,18 @@ local function main()
    local record = "struct " .. NAME .. "_event"
    local events <close> = args.json
       and obj:subscribe("events", record, nil, {
-         ndjson = { out = io.stdout, type = NAME, ts = "now", fields = JSON_FIELDS },
+         ndjson = { out = output.file, type = NAME, ts = "now", fields = JSON_FIELDS },
       })
       or obj:subscribe("events", record, function(e)
          io.stdout:write(line(e), "\n")
       end)
+   if args.json then output:follow(events) end
    -- luacheck: push no unused (to-be-closed handles: held for their lifetime, not read)
    local target, attached <close> = attach(obj, args)
    -- luacheck: pop
    io.stderr:write(("%s: attached to %s; Ctrl-C stops\n"):format(NAME, target))
 
-   local reason, signal = sockhost.run { duration = args.duration }
+   local reason, signal = sockhost.run { duration = args.duration, on_hup = output.on_hup }
    events:drain() -- what the kernel sent before we stopped is printed, not left in the ring
    io.stderr:write(("%s: %d events, %d dropped, %d counted (%s)\n"):format(NAME,
       events.received, events.dropped, obj:map("counts")[0] or 0, cli.stopped(reason, signal)))

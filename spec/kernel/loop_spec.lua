@@ -40,6 +40,45 @@ describe("sockhost loop #kernel", function()
       t:cancel()
    end)
 
+   describe("run{on_hup}", function()
+      local pid = require("sockhost.testing.proc").pid()
+
+      it("calls on_hup once per SIGHUP and goes on running", function()
+         local calls = 0
+         local t1 = sockhost.after(0.05, function() os.execute("kill -HUP " .. pid) end)
+         local t2 = sockhost.after(0.3, function() os.execute("kill -HUP " .. pid) end)
+         local t3 = sockhost.after(0.6, sockhost.stop)
+         local reason, signal = sockhost.run { on_hup = function() calls = calls + 1 end }
+         assert.same({ "stopped", nil, 2 }, { reason, signal, calls })
+         t1:cancel(); t2:cancel(); t3:cancel()
+      end)
+
+      it("holds a SIGHUP sent before the run (hold_hup) for it", function()
+         sockhost.hold_hup()
+         os.execute("kill -HUP " .. pid)
+         local calls = 0
+         local t = sockhost.after(0.2, sockhost.stop)
+         assert.equal("stopped", sockhost.run { on_hup = function() calls = calls + 1 end })
+         assert.equal(1, calls)
+         t:cancel()
+      end)
+
+      it("an error in on_hup ends the run with it", function()
+         local t = sockhost.after(0.05, function() os.execute("kill -HUP " .. pid) end)
+         local ok, err = pcall(sockhost.run, { duration = 2, on_hup = function()
+            error("reopen failed", 0)
+         end })
+         assert.is_false(ok)
+         assert.matches("^reopen failed", tostring(type(err) == "table" and err.message or err))
+         t:cancel()
+      end)
+
+      it("refuses an on_hup that is not a function", function()
+         assert.same({ false, "sockhost.run: on_hup must be a function, got number" },
+            { pcall(sockhost.run, { on_hup = 1 }) })
+      end)
+   end)
+
    it("refuses a second reader of one ring buffer, and takes one after the first closes", function()
       local errors = require "helpers.errors"
       local obj <close> = sockhost.open("hello-sockops")

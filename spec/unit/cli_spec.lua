@@ -31,19 +31,29 @@ describe("sockhost.cli #unit", function()
          cgroup = { demo = "its own" } })
       cli.columns = columns
       assert.equal("Usage: x [-h] --iface <name> [--cgroup <path>] [--duration <sec>] [--json]"
-         .. "\n\nX.\n\nOptions:\n"
+         .. "\n       [--output <file>]\n\nX.\n\nOptions:\n"
          .. "   -h, --help            Show this help message and exit.\n"
          .. "   --iface <name>        Interface to watch (raw AF_PACKET socket bound to it).\n"
          .. "   --cgroup <path>       cgroup v2 directory to attach to (default: the cgroup2\n"
          .. "                         root, i.e. the whole machine; with --demo: its own).\n"
          .. "   --duration <sec>      Stop after this many seconds (default: until Ctrl-C;\n"
          .. "                         with --demo: 2).\n"
-         .. "   --json                NDJSON output (fields above).", parser:get_help())
+         .. "   --json                NDJSON output (fields above).\n"
+         .. "   --output <file>       With --json: append the NDJSON to this file (created\n"
+         .. "                         0640) instead of stdout; SIGHUP reopens it (logrotate).",
+         parser:get_help())
       local args = parser:parse({ "--iface", "lo", "--duration", "3" })
       assert.same({ iface = "lo", duration = 3 }, args)
       local ok, err = parser:pparse({ "--iface", "lo", "--duration", "0" })
       assert.is_false(ok)
       assert.equal("--duration wants a positive number of seconds", err)
+   end)
+
+   it("cli.output: stdout without --output; --output needs --json", function()
+      local out = cli.output("x", { json = true })
+      assert.same({ io.stdout, nil }, { out.file, out.on_hup })
+      assert.same({ false, "--output needs --json" },
+         { pcall(cli.output, "x", { output = "/nonexistent/x" }) })
    end)
 
    it("wraps --help to COLUMNS, else 80 when stdout is no terminal", function()
