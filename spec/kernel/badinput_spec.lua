@@ -224,7 +224,7 @@ describe("#kernel bad input to the Lua API", function()
          "sockhost.run: duration must be at most 1000000000 seconds (about 31 years), got inf" },
       { "run misspelt",
          function() sockhost.run { duraton = 1 } end,
-         "sockhost.run: unknown option 'duraton' (valid: duration)" },
+         "sockhost.run: unknown option 'duraton' (valid: duration, on_hup)" },
       { "run not a table",
          function() sockhost.run(5) end,
          "sockhost.run: options must be a table, got number" },
