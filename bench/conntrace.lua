@@ -120,8 +120,10 @@ local variants = {
       local out, err = tmp .. "/tcplife.out", tmp .. "/tcplife.err"
       local pid = start("exec " .. TCPLIFE, out, err)
       -- ready once it holds a BPF link (its stdout, a file, is not flushed before exit)
-      assert(wait_for(function() return has_link(pid) end, 20),
-         "tcplife did not start: " .. (read_file(err) or ""))
+      if not wait_for(function() return has_link(pid) end, 20) then
+         stop(pid) -- not left running (and attached) when the bench gives up
+         error("tcplife did not start: " .. (read_file(err) or ""), 0)
+      end
       sleep(0.2)
       local cpu0 = cpu_seconds(pid)
       local n, rate = workload()
@@ -138,8 +140,10 @@ local variants = {
       local out, err = tmp .. "/conntrace.out", tmp .. "/conntrace.err"
       local pid = start(("exec %s %s --json"):format(quote(args.build .. "/sockhost"),
          quote(args.source .. "/scripts/conntrace.lua")), out, err)
-      assert(wait_for(function() return (read_file(err) or ""):find("filters:") end, 20),
-         "conntrace did not start: " .. (read_file(err) or ""))
+      if not wait_for(function() return (read_file(err) or ""):find("filters:") end, 20) then
+         stop(pid)
+         error("conntrace did not start: " .. (read_file(err) or ""), 0)
+      end
       local cpu0 = cpu_seconds(pid)
       local n, rate = workload()
       sleep(0.5)
