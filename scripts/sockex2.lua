@@ -92,18 +92,10 @@ local function text(ctx, rows)
    io.stdout:write(tab.render(cells, { columns = COLUMNS }), "\n")
 end
 
-local function summary(ctx, rows)
-   local packets, bytes = cli.totals(rows)
-   local u = ctx.obj.globals.unparsed
-   return ("%d destinations, %d packets, %d bytes, %d missed%s"):format(#rows, packets, bytes,
-      ctx.obj.globals.missed,
-      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or "")
-end
-
 local args = parse_args()
 cli.count {
    name = "sockex2", args = args, keys = RECORD, object = "sockex2",
    program = "by_destination", map = "destinations",
    counting = "counting per destination on " .. args.iface,
-   read = read_destinations, record = record, text = text, summary = summary,
+   read = read_destinations, record = record, text = text, summary = "destinations",
 }

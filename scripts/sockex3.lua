@@ -116,14 +116,6 @@ local function text(ctx, rows)
    io.stdout:write(tab.render(rows, { columns = COLUMNS }), "\n")
 end
 
-local function summary(ctx, rows)
-   local packets, bytes = cli.totals(rows)
-   local u = ctx.obj.globals.unparsed
-   return ("%d flows, %d packets, %d bytes, %d missed%s"):format(#rows, packets, bytes,
-      ctx.obj.globals.missed,
-      u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or "")
-end
-
 local args = parse_args()
 cli.count {
    name = "sockex3", args = args, keys = RECORD, object = "sockex3",
@@ -134,5 +126,5 @@ cli.count {
    end,
    program = "dispatch", map = "flows",
    counting = "counting flows on " .. args.iface,
-   read = read_flows, record = record, text = text, summary = summary,
+   read = read_flows, record = record, text = text, summary = "flows",
 }

@@ -193,6 +193,16 @@ function cli.totals(rows)
    return packets, bytes
 end
 
+--- cli.count_summary(ctx, rows, noun) -> "N <noun>, P packets, B bytes, M missed" and, when
+-- the object's `unparsed` global counted any, ", U unparsed (X bytes)".
+function cli.count_summary(ctx, rows, noun)
+   local packets, bytes = cli.totals(rows)
+   local g = ctx.obj.globals
+   local u = g.unparsed
+   return ("%d %s, %d packets, %d bytes, %d missed%s"):format(#rows, noun, packets, bytes,
+      g.missed, u.packets > 0 and (", %d unparsed (%d bytes)"):format(u.packets, u.bytes) or "")
+end
+
 --- cli.stopped(reason, signal) -> why sockhost.run returned, for a summary line: the reason
 -- ("duration", "stopped" ...), followed by the signal's name when a signal ended it.
 function cli.stopped(reason, signal)
@@ -246,7 +256,9 @@ end
 -- line, spec.record(ctx, rows, final) stamped with "type" = spec.name and "ts" and written by
 -- sockhost.ndjson in the order of spec.keys (cli.json_help's list), else spec.text(ctx, rows)
 -- writes the table. At exit the summary "<name>: <spec.where or iface> after <s> s (<why it
--- stopped>): <spec.summary(ctx, rows)>". ctx is { obj =, args =, start =, now =, elapsed = }
+-- stopped>): <spec.summary(ctx, rows)>" (spec.summary a noun such as "flows": the standard
+-- "N flows, P packets, B bytes, M missed[, U unparsed (X bytes)]" of the object's
+-- `missed`/`unparsed` globals). ctx is { obj =, args =, start =, now =, elapsed = }
 -- (sockhost.now() seconds) and ctx.rates(by) -> {key = {field = per-second rate}}: the rates
 -- of the counters in by ({key = {field = n}}) since the previous call (sockhost.interval; the
 -- first call measures from the start). spec.name, .args, .object, .program, .map, .counting, .keys,
@@ -298,8 +310,10 @@ function cli.count_run(spec)
    local reason, signal, rows = cli.report_every(report, args.duration, output.on_hup)
 
    local c = ctx()
+   local summary = type(spec.summary) == "string" and cli.count_summary(c, rows, spec.summary)
+      or spec.summary(c, rows)
    io.stderr:write(("%s: %s after %.1f s (%s): %s\n"):format(spec.name, spec.where or args.iface,
-      c.elapsed, cli.stopped(reason, signal), spec.summary(c, rows)))
+      c.elapsed, cli.stopped(reason, signal), summary))
 end
 
 return cli

@@ -81,6 +81,14 @@ describe("sockhost.cli #unit", function()
       local keys = { { "type", "string", "always \"x\"" }, { "elapsed", "number", "seconds" } }
       assert.equal('  type     string: always "x"\n  elapsed  number: seconds', cli.json_help(keys))
       assert.same({ "type", "elapsed" }, cli.json_order(keys))
+      local function ctx(up, ub)
+         return { obj = { globals = { missed = 2, unparsed = { packets = up, bytes = ub } } } }
+      end
+      local rows = { { packets = 1, bytes = 100 }, { packets = 2, bytes = 200 } }
+      assert.equal("2 flows, 3 packets, 300 bytes, 2 missed", cli.count_summary(ctx(0, 0), rows,
+         "flows"))
+      assert.equal("2 flows, 3 packets, 300 bytes, 2 missed, 4 unparsed (256 bytes)",
+         cli.count_summary(ctx(4, 256), rows, "flows"))
       assert.same({ 3, 300 }, { cli.totals({ { packets = 1, bytes = 100 },
          { packets = 2, bytes = 200 } }) })
       assert.same({ 0, 0 }, { cli.totals({}) })
