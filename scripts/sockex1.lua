@@ -38,6 +38,30 @@ local RECORD = {
       .. "extension headers), not counted under any protocol" },
 }
 
+local function proto_label(n)
+   return net.proto_name(n) or ("proto-" .. n)
+end
+
+-- --metrics families: the ARRAY `protocols` read at each scrape (protocols with traffic)
+local function proto_value(field)
+   return function(v) return v.packets > 0 and v[field] or nil end
+end
+local METRICS = {
+   { name = "sockhost_sockex1_bytes_total", type = "counter", map = "protocols",
+     labels = proto_label, label_names = { "protocol" }, value = proto_value("bytes"),
+     help = "Bytes of the frames counted, by IP protocol (tcp, udp, icmp ... or proto-N)." },
+   { name = "sockhost_sockex1_packets_total", type = "counter", map = "protocols",
+     labels = proto_label, label_names = { "protocol" }, value = proto_value("packets"),
+     help = "Frames counted, by IP protocol." },
+   { name = "sockhost_sockex1_unparsed_bytes_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
+     help = "Bytes of IP frames whose protocol lies past the walks' bounds (not counted by "
+        .. "protocol)." },
+   { name = "sockhost_sockex1_unparsed_packets_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
+     help = "IP frames whose protocol lies past the walks' bounds." },
+}
+
 local function parse_args()
    local parser = argparse("sockhost sockex1",
       "Count bytes and packets per IP protocol (TCP, UDP, ICMP ...) on one interface.",
@@ -55,12 +79,8 @@ local function parse_args()
    parser:option("--direction", "Which packets count: out (leaving the interface, as the "
       .. "kernel sample), in (arriving) or both.")
       :choices({ "out", "in", "both" }):default("out")
-   cli.common(parser, { duration = true, json = true })
+   cli.common(parser, { duration = true, json = true, metrics = METRICS })
    return parser:parse(arg)
-end
-
-local function proto_label(n)
-   return net.proto_name(n) or ("proto-" .. n)
 end
 
 -- Every protocol with traffic, by number, from the ARRAY `protocols` (256 slots).
@@ -126,5 +146,5 @@ cli.count {
    program = "by_protocol", map = "protocols",
    counting = ("counting %s packets on %s"):format(args.direction, args.iface),
    where = ("%s (%s)"):format(args.iface, args.direction),
-   read = read_counts, record = record, text = text, summary = summary,
+   read = read_counts, record = record, text = text, summary = summary, metrics = METRICS,
 }

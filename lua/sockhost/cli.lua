@@ -79,6 +79,16 @@ local COMMON = {
          .. "0640) instead of stdout; SIGHUP reopens it (logrotate).")
          :argname("<file>")
    end },
+   -- --metrics <addr:port>; the value is the tool's families (cli.serve_metrics), listed
+   -- in the epilog by cli.metrics_help.
+   { "metrics", function(parser, families)
+      parser:epilog((parser._epilog and parser._epilog .. "\n\n" or "")
+         .. cli.metrics_help(families))
+      return parser:option("--metrics", "Serve Prometheus metrics (listed below) on "
+         .. "http://<addr:port>/metrics from the tool's own loop: IPv4:PORT, [IPv6]:PORT, or "
+         .. ":PORT for 127.0.0.1; any other address must be given on purpose.")
+         :argname("<addr:port>")
+   end },
 }
 
 --- cli.columns() -> the width --help wraps to: COLUMNS when it holds a number of at least
@@ -91,12 +101,15 @@ function cli.columns()
 end
 
 --- cli.common(parser, spec) -> parser, with the standard options spec names added in the
--- order --iface, --cgroup, --duration, --json (true: the standard form; a table: its knobs):
+-- order --iface, --cgroup, --duration, --json, --metrics (true: the standard form; a table:
+-- its knobs):
 --   iface     --iface <name>, required ("Interface to watch (raw AF_PACKET socket bound to it).")
 --   cgroup    --cgroup <path> to attach to, default the cgroup2 root; { demo = "what" }
 --   duration  --duration <sec> (cli.seconds); { demo = seconds, strict = true }
 --   json      --json flag, "NDJSON output (fields above)."; { help = "other text" }, and
 --             --output <file> (see cli.output)
+--   metrics   --metrics <addr:port>; the value is the tool's sequence of families (see
+--             cli.serve_metrics), listed at the end of the epilog (cli.metrics_help)
 -- A script whose own options go between them calls cli.common once per group. The help and
 -- usage wrap to cli.columns().
 function cli.common(parser, spec)
@@ -107,6 +120,83 @@ function cli.common(parser, spec)
       if o then entry[2](parser, o == true and {} or o) end
    end
    return parser
+end
+
+-- ---- metrics -------------------------------------------------------------------------------
+
+-- A tool's metric families: a sequence of sockhost.metrics specs (name, help, type, labels or
+-- label_names with a labels function, value, div, buckets, sum, limit) with one of
+--   map = "name"                  bound to the object's map of that name (reg:bind)
+--   collect = function(emit, obj) a collector (reg:collector)
+-- and, for the --help list only, unit = "what a sample counts" when the name alone does not
+-- say it.
+
+local function family_labels(f)
+   local names = f.label_names or (type(f.labels) == "table" and f.labels) or {}
+   return #names > 0 and "{" .. table.concat(names, ",") .. "}" or ""
+end
+
+--- cli.metrics_help(families) -> the epilog paragraph of --metrics: one line per family,
+-- "  name{labels}  type: help", then the families every tool adds (metrics.builtin).
+function cli.metrics_help(families)
+   local lines = { "Metrics (with --metrics; Prometheus text 0.0.4, or OpenMetrics 1.0 when "
+      .. "Accept asks for it):" }
+   local width = 0
+   for _, f in ipairs(families) do width = math.max(width, #(f.name .. family_labels(f))) end
+   for _, f in ipairs(families) do
+      lines[#lines + 1] = ("  %-" .. width .. "s  %s: %s"):format(f.name .. family_labels(f),
+         f.type, f.help)
+   end
+   lines[#lines + 1] = "and the ones every sockhost exporter has: "
+      .. "sockhost_events_{received,dropped,errors,discarded}_total{kind,name} (the loss "
+      .. "ledger of each ring buffer), sockhost_program_run_count_total and "
+      .. "sockhost_program_run_time_seconds_total{program,id} (the kernel's BPF statistics, "
+      .. "on while served), sockhost_metrics_series_dropped_total{family} (past a family's "
+      .. "series limit), sockhost_metrics_errors_total{family}, sockhost_build_info{version} "
+      .. "and process_* (CPU, memory, fds, start time)."
+   return table.concat(lines, "\n")
+end
+
+local BIND_KEYS = { "name", "help", "type", "labels", "label_names", "value", "limit",
+   "buckets", "sum", "div" }
+
+--- cli.serve_metrics(name, args, obj, families [, opts]) -> srv, reg, or nil without
+-- args.metrics: a sockhost.metrics registry with the tool's families (see above) on obj's
+-- maps and the built-in families (the loss ledger, BPF run statistics of obj's programs,
+-- build info, process), served by sockhost.metrics.http on args.metrics. Call it after
+-- opening the object and before attaching anything, so a bad address ends the tool with
+-- nothing attached: it raises "--metrics <addr>: <why>" (malformed, in use, privileged,
+-- not this machine's). Says "<name>: metrics on http://<addr>/metrics" on stderr. The
+-- handle is to-be-closed; reg is the registry. opts go to metrics.http.serve
+-- (max_connections, timeout, max_request_bytes).
+function cli.serve_metrics(name, args, obj, families, opts)
+   if not args.metrics then return nil end
+   local metrics = require "sockhost.metrics"
+   local reg = metrics.registry()
+   for _, f in ipairs(families) do
+      local spec = {}
+      for _, k in ipairs(BIND_KEYS) do spec[k] = f[k] end
+      if f.map then
+         reg:bind(obj:map(f.map), spec)
+      else
+         local collect = f.collect
+         spec.value, spec.label_names, spec.buckets, spec.sum, spec.div = nil, nil, nil, nil, nil
+         spec.collect = function(emit) return collect(emit, obj) end
+         reg:collector(spec)
+      end
+   end
+   local sopts = { registry = reg, builtin = true, programs = obj:programs() }
+   for k, v in pairs(opts or {}) do sopts[k] = v end
+   local ok, srv = pcall(require("sockhost.metrics.http").serve, args.metrics, sopts)
+   if not ok then
+      local why = tostring(srv):gsub("^[^\n:]*:%d+: ", "", 1):gsub("^sockhost%.serve_http: ", "")
+      why = why:gsub("^cannot listen on '[^']*': ", "")
+      error(("--metrics %s: %s"):format(args.metrics, why), 0)
+   end
+   local host = srv.address
+   io.stderr:write(("%s: metrics on http://%s:%d/metrics\n"):format(name,
+      host:find(":") and "[" .. host .. "]" or host, srv.port))
+   return srv, reg
 end
 
 --- cli.json_help(keys) -> the help text of a tool's --json record: keys is the sequence of
@@ -261,8 +351,9 @@ end
 -- `missed`/`unparsed` globals). ctx is { obj =, args =, start =, now =, elapsed = }
 -- (sockhost.now() seconds) and ctx.rates(by) -> {key = {field = per-second rate}}: the rates
 -- of the counters in by ({key = {field = n}}) since the previous call (sockhost.interval; the
--- first call measures from the start). spec.name, .args, .object, .program, .map, .counting, .keys,
--- .read, .record, .text and .summary are required.
+-- first call measures from the start). spec.metrics, the tool's metric families, are served
+-- on args.metrics (cli.serve_metrics) before the filter is attached. spec.name, .args,
+-- .object, .program, .map, .counting, .keys, .read, .record, .text and .summary are required.
 function cli.count(spec)
    return cli.main(spec.name, cli.count_run, spec)
 end
@@ -280,6 +371,9 @@ function cli.count_run(spec)
 
    local obj <close> = sockhost.open(spec.object, spec.open)
    if spec.setup then spec.setup(obj) end
+   -- luacheck: push no unused (to-be-closed: served while it is held)
+   local srv <close> = cli.serve_metrics(spec.name, args, obj, spec.metrics or {})
+   -- luacheck: pop
    local sock <close> = sockhost.socket(args.iface)
    -- closing the socket detaches the filter
    obj:program(spec.program):attach(sock)

@@ -21,7 +21,10 @@
 --     summed, a per-CPU sequence is summed here). Entries whose labels are equal are summed;
 --     an entry whose value function returns nil is left out. A map of SDK histogram buckets
 --     (SH_HIST, sockhost.hist's numbering) with type = "histogram" becomes a Prometheus
---     histogram (see bucket_le below for the bounds, and `sum`).
+--     histogram (see bucket_le below for the bounds, and `sum`). spec.div (a positive
+--     number) converts to the family's base unit at scrape time: each sample (or a
+--     histogram's bucket bounds and _sum; not its counts) is divided by it, e.g. 1e6 for a
+--     map of microseconds exported as _seconds (a division, so 511 / 1e6 is 0.000511).
 --   collector(spec): spec.collect(emit) calls emit(value, label values...) at scrape time.
 -- A family past its series limit (spec.limit, default 10000) exports no more series and
 -- counts each one it dropped in sockhost_metrics_series_dropped_total{family}. A Lua error in
@@ -67,7 +70,8 @@ local OPTIONS = {
    counter = { "name", "help", "labels", "limit" },
    gauge = { "name", "help", "labels", "limit" },
    histogram = { "name", "help", "labels", "limit", "buckets" },
-   bind = { "name", "help", "type", "labels", "label_names", "value", "limit", "buckets", "sum" },
+   bind = { "name", "help", "type", "labels", "label_names", "value", "limit", "buckets", "sum",
+      "div" },
    collector = { "name", "help", "type", "labels", "limit", "collect" },
 }
 
@@ -412,7 +416,11 @@ function Registry:bind(map, spec)
    end
    check_type("bind", spec, spec.type)
    if map == nil then fail("bind", "metric '%s': no map given", spec.name) end
-   local fam = { type = spec.type, map = map }
+   if spec.div ~= nil and (type(spec.div) ~= "number" or not (spec.div > 0)
+      or spec.div == math.huge) then
+      fail("bind", "metric '%s': option 'div' must be a positive number", spec.name)
+   end
+   local fam = { type = spec.type, map = map, div = spec.div }
    if spec.type == "histogram" then
       if spec.labels ~= nil or spec.label_names ~= nil then
          fail("bind", "metric '%s': a bound histogram has no labels (one map, one histogram)",
@@ -461,6 +469,9 @@ local function gather(fam, each)
       end
    end)
    table.sort(rows, function(a, b) return a.key < b.key end)
+   if fam.div then
+      for _, r in ipairs(rows) do r.value = r.value / fam.div end
+   end
    return rows, dropped
 end
 
@@ -512,7 +523,8 @@ local function scrape_hist(fam)
       -- a negative bucket only once it holds something: OpenMetrics allows no _sum beside
       -- a negative threshold, and most histograms never see a negative value
       if le and (le >= 0 or cum > 0) then
-         s.buckets[#s.buckets + 1] = { le = number(le), count = cum, negative = le < 0 }
+         s.buckets[#s.buckets + 1] = { le = number(fam.div and le / fam.div or le),
+            count = cum, negative = le < 0 }
       end
    end
    s.count = cum
@@ -521,6 +533,7 @@ local function scrape_hist(fam)
       if type(exact) ~= "number" then error("sum must return a number", 0) end
       s.sum = exact
    end
+   if fam.div then s.sum = s.sum / fam.div end
    return { s }, 0
 end
 

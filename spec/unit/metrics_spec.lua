@@ -270,6 +270,23 @@ size_bytes_count 1
                buckets = { min = 0, max = 5, step = 10 } })
          end, "metrics.bind: metric 'h': linear buckets need integers min, max, step > 0 and "
             .. "max >= min + step")
+         for _, bad in ipairs({ 0, -1, math.huge, 0 / 0, "1e6" }) do
+            errors.raises(function()
+               reg:bind({}, { name = "d", help = "", type = "gauge", div = bad })
+            end, "metrics.bind: metric 'd': option 'div' must be a positive number")
+         end
+      end)
+
+      it("divides samples by div, after summing equal labels", function()
+         reg:bind({ a = 1500, b = 250, c = 750 }, { name = "t_seconds_total", help = "T.",
+            type = "counter", labels = function(k) return k == "a" and "x" or "y" end,
+            label_names = { "k" }, div = 1000 })
+         assert.equal([[
+# HELP t_seconds_total T.
+# TYPE t_seconds_total counter
+t_seconds_total{k="x"} 1.5
+t_seconds_total{k="y"} 1
+]], reg:render("text"))
       end)
    end)
 
@@ -291,6 +308,20 @@ sizes_bucket{le="+Inf"} 11
 sizes_sum 22
 sizes_count 11
 ]], reg:render("text"))
+      end)
+
+      it("divides a histogram's bounds and _sum by div, never its counts", function()
+         -- microseconds as seconds: [2^(k-2), 2^(k-1)) us, le (2^(k-1) - 1) / 1e6
+         local map = { [1] = 1, [2] = 2, [11] = 4 }
+         reg:bind(map, { name = "d_seconds", help = "D.", type = "histogram", buckets = "log2",
+            div = 1e6 })
+         local text = reg:render("text")
+         assert.matches('\nd_seconds_bucket{le="0"} 1\nd_seconds_bucket{le="1e-06"} 3\n', text,
+            1, true)
+         assert.matches('\nd_seconds_bucket{le="0.000511"} 3\nd_seconds_bucket{le="0.001023"} 7'
+            .. '\nd_seconds_bucket{le="+Inf"} 7\n', text, 1, true)
+         -- sum estimate 2 * 1 + 4 * 512 = 2050 us
+         assert.matches("\nd_seconds_sum 0.00205\nd_seconds_count 7\n", text, 1, true)
       end)
 
       it("turns linear buckets into le buckets, the last open; sum from a function is exact",
