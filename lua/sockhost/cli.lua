@@ -84,10 +84,21 @@ local COMMON = {
    { "metrics", function(parser, families)
       parser:epilog((parser._epilog and parser._epilog .. "\n\n" or "")
          .. cli.metrics_help(families))
-      return parser:option("--metrics", "Serve Prometheus metrics (listed below) on "
+      parser:option("--metrics", "Serve Prometheus metrics (listed below) on "
          .. "http://<addr:port>/metrics from the tool's own loop: IPv4:PORT, [IPv6]:PORT, or "
          .. ":PORT for 127.0.0.1; any other address must be given on purpose.")
          :argname("<addr:port>")
+      return parser:option("--metrics-limit", "With --metrics: the most series a family "
+         .. "exports (default 10000); past it the rest are counted in "
+         .. "sockhost_metrics_series_dropped_total.")
+         :argname("<n>"):convert(function(v)
+            local n = v:match("^%d+$") and math.tointeger(tonumber(v))
+            if not n or n > 1e9 then
+               return nil, ("--metrics-limit wants a number of series (0 to 1000000000), got "
+                  .. "'%s'"):format(v)
+            end
+            return n
+         end)
    end },
 }
 
@@ -108,8 +119,9 @@ end
 --   duration  --duration <sec> (cli.seconds); { demo = seconds, strict = true }
 --   json      --json flag, "NDJSON output (fields above)."; { help = "other text" }, and
 --             --output <file> (see cli.output)
---   metrics   --metrics <addr:port>; the value is the tool's sequence of families (see
---             cli.serve_metrics), listed at the end of the epilog (cli.metrics_help)
+--   metrics   --metrics <addr:port> and --metrics-limit <n>; the value is the tool's
+--             sequence of families (see cli.serve_metrics), listed at the end of the epilog
+--             (cli.metrics_help)
 -- A script whose own options go between them calls cli.common once per group. The help and
 -- usage wrap to cli.columns().
 function cli.common(parser, spec)
@@ -162,20 +174,26 @@ local BIND_KEYS = { "name", "help", "type", "labels", "label_names", "value", "l
 
 --- cli.serve_metrics(name, args, obj, families [, opts]) -> srv, reg, or nil without
 -- args.metrics: a sockhost.metrics registry with the tool's families (see above) on obj's
--- maps and the built-in families (the loss ledger, BPF run statistics of obj's programs,
+-- maps (each limited to args.metrics_limit series, when given, unless the family sets its
+-- own limit) and the built-in families (the loss ledger, BPF run statistics of obj's programs,
 -- build info, process), served by sockhost.metrics.http on args.metrics. Call it after
 -- opening the object and before attaching anything, so a bad address ends the tool with
--- nothing attached: it raises "--metrics <addr>: <why>" (malformed, in use, privileged,
--- not this machine's). Says "<name>: metrics on http://<addr>/metrics" on stderr. The
+-- nothing attached: it raises "--metrics: malformed address '<addr>' (...)" or "--metrics:
+-- cannot listen on '<addr>': <error> (<errno name>: <why>)" (in use, privileged, not this
+-- machine's). Says "<name>: metrics on http://<addr>/metrics" on stderr. The
 -- handle is to-be-closed; reg is the registry. opts go to metrics.http.serve
 -- (max_connections, timeout, max_request_bytes).
 function cli.serve_metrics(name, args, obj, families, opts)
-   if not args.metrics then return nil end
+   if not args.metrics then
+      if args.metrics_limit then error("--metrics-limit needs --metrics", 0) end
+      return nil
+   end
    local metrics = require "sockhost.metrics"
    local reg = metrics.registry()
    for _, f in ipairs(families) do
       local spec = {}
       for _, k in ipairs(BIND_KEYS) do spec[k] = f[k] end
+      spec.limit = spec.limit or args.metrics_limit
       if f.map then
          reg:bind(obj:map(f.map), spec)
       else
@@ -190,8 +208,7 @@ function cli.serve_metrics(name, args, obj, families, opts)
    local ok, srv = pcall(require("sockhost.metrics.http").serve, args.metrics, sopts)
    if not ok then
       local why = tostring(srv):gsub("^[^\n:]*:%d+: ", "", 1):gsub("^sockhost%.serve_http: ", "")
-      why = why:gsub("^cannot listen on '[^']*': ", "")
-      error(("--metrics %s: %s"):format(args.metrics, why), 0)
+      error("--metrics: " .. why, 0)
    end
    local host = srv.address
    io.stderr:write(("%s: metrics on http://%s:%d/metrics\n"):format(name,
