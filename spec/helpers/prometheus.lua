@@ -44,7 +44,8 @@ P.__index = P
 
 --- start(dir, targets [, opts]) -> p: prometheus with its config and TSDB under dir, a 1 s
 -- scrape (and evaluation) of targets ("host:port", ...) as job "sockhost", its web API on a
--- free loopback port (p.url). opts.scrape_interval overrides "1s".
+-- free loopback port (p.url). opts.scrape_interval overrides "1s"; opts.config is a whole
+-- configuration to use instead (its targets still listed in targets, for wait_up).
 function M.start(dir, targets, opts)
    opts = opts or {}
    local web = free_port()
@@ -52,7 +53,7 @@ function M.start(dir, targets, opts)
    local list = {}
    for i, t in ipairs(targets) do list[i] = ('"%s"'):format(t) end
    local f = assert(io.open(cfg, "w"))
-   f:write(([[
+   f:write(opts.config or ([[
 global:
   scrape_interval: %s
   evaluation_interval: %s
@@ -107,11 +108,12 @@ function P:wait(expr, want, secs)
    return last
 end
 
---- p:wait_up([secs = 60]): until every target has been scraped and is up; raises with the
+--- p:wait_up([secs = 60]): until every target has been scraped and is up (up == 1 for as
+-- many series as there are targets); raises with the
 -- log's tail otherwise.
 function P:wait_up(secs)
    local ok = proc.wait_for(function()
-      local rows = self:query('up{job="sockhost"} == 1')
+      local rows = self:query('up == 1')
       return rows and #rows == self.ntargets
    end, secs or 60)
    assert(ok, "Prometheus never scraped every target up: "
@@ -123,7 +125,7 @@ end
 function P:after_scrape(secs)
    local t0 = socket.gettime()
    local ok = proc.wait_for(function()
-      local rows = self:query('timestamp(up{job="sockhost"})')
+      local rows = self:query('timestamp(up)')
       if not rows or #rows < self.ntargets then return false end
       for _, r in ipairs(rows) do
          if tonumber(r.value) <= t0 then return false end
