@@ -7,6 +7,7 @@
 local proc = require "helpers.proc"
 local fixtures = require "helpers.fixtures"
 local check = require "helpers.promcheck"
+local prometheus = require "helpers.prometheus"
 
 local bin = proc.env("SOCKHOST_BIN")
 local q = proc.quote
@@ -80,34 +81,11 @@ describe("metrics scraped by Prometheus #tools", function()
 
    it("reports the exact counts through Prometheus' query API", function()
       local port = start_server()
-      local web = 9000 + proc.pid() % 500
-      local cfg = dir .. "/prometheus.yml"
-      local f = assert(io.open(cfg, "w"))
-      f:write(([[
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: sockhost
-    static_configs:
-      - targets: ["127.0.0.1:%d"]
-]]):format(port))
-      f:close()
-      pids[#pids + 1] = proc.spawn(("exec prometheus --config.file=%s --storage.tsdb.path=%s "
-         .. "--web.listen-address=127.0.0.1:%d >%s/prom.log 2>&1"):format(q(cfg),
-         q(dir .. "/tsdb"), web, q(dir)))
-      local function query(expr)
-         local ok, out = proc.sh(("curl -sf --get --data-urlencode %s "
-            .. "http://127.0.0.1:%d/api/v1/query"):format(q("query=" .. expr), web))
-         return ok and out:match('"value":%[[%d.]+,"([^"]+)"%]')
-      end
-      local opens, received
-      assert(proc.wait_for(function()
-         opens = query("spec_opens_total")
-         received = query('sockhost_events_received_total{name="events"}')
-         return opens and received
-      end, 30), "Prometheus never scraped: " .. tostring(proc.read_file(dir .. "/prom.log")))
-      assert.same({ "25", "25" }, { opens, received })
-      assert.equal("1", query('up{job="sockhost"}'))
+      local prom = prometheus.start(dir, { "127.0.0.1:" .. port })
+      pids[#pids + 1] = prom.pid
+      prom:wait_up(30)
+      assert.equal("25", prom:wait("spec_opens_total", "25"))
+      assert.equal("25", prom:wait('sockhost_events_received_total{name="events"}', "25"))
+      assert.equal("1", prom:value('up{job="sockhost"}'))
    end)
 end)
