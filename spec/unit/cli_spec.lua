@@ -49,6 +49,37 @@ describe("sockhost.cli #unit", function()
       assert.equal("--duration wants a positive number of seconds", err)
    end)
 
+   it("--metrics lists the families in the epilog; --metrics-limit is a count", function()
+      local columns = cli.columns
+      cli.columns = function() return 200 end
+      local parser = argparse("x", "X.", "Epilog.")
+      cli.common(parser, { metrics = {
+         { name = "sockhost_x_bytes_total", type = "counter", labels = { "protocol" },
+           help = "Bytes by protocol." },
+         { name = "sockhost_x_flows", type = "gauge", help = "Flows now." },
+         { name = "sockhost_x_seconds", type = "histogram", labels = function() end,
+           label_names = { "a", "b" }, help = "Durations." },
+      } })
+      cli.columns = columns
+      local help = parser:get_help()
+      assert.matches("\n\nEpilog.\n\nMetrics (with --metrics; Prometheus text 0.0.4, or "
+         .. "OpenMetrics 1.0 when Accept asks for it):\n"
+         .. "  sockhost_x_bytes_total{protocol}  counter: Bytes by protocol.\n"
+         .. "  sockhost_x_flows                  gauge: Flows now.\n"
+         .. "  sockhost_x_seconds{a,b}           histogram: Durations.\n"
+         .. "and the ones every sockhost exporter has: sockhost_events_", help, 1, true)
+      assert.same({ metrics = ":9100", metrics_limit = 5 },
+         parser:parse({ "--metrics", ":9100", "--metrics-limit", "5" }))
+      for _, bad in ipairs({ "-1", "x", "1.5", "2000000000" }) do
+         assert.same({ false, ("--metrics-limit wants a number of series (0 to 1000000000), "
+            .. "got '%s'"):format(bad) }, { parser:pparse({ "--metrics-limit=" .. bad }) })
+      end
+      -- without --metrics nothing is served, and a limit alone is a mistake
+      assert.is_nil(cli.serve_metrics("x", {}, nil, {}))
+      assert.same({ false, "--metrics-limit needs --metrics" },
+         { pcall(cli.serve_metrics, "x", { metrics_limit = 3 }, nil, {}) })
+   end)
+
    it("cli.output: stdout without --output; --output needs --json", function()
       local out = cli.output("x", { json = true })
       assert.same({ io.stdout, nil }, { out.file, out.on_hup })
