@@ -416,8 +416,8 @@ function Registry:bind(map, spec)
    end
    check_type("bind", spec, spec.type)
    if map == nil then fail("bind", "metric '%s': no map given", spec.name) end
-   if spec.div ~= nil and (type(spec.div) ~= "number" or not (spec.div > 0)
-      or spec.div == math.huge) then
+   local div = spec.div
+   if div ~= nil and (type(div) ~= "number" or div ~= div or div <= 0 or div == math.huge) then
       fail("bind", "metric '%s': option 'div' must be a positive number", spec.name)
    end
    local fam = { type = spec.type, map = map, div = spec.div }
