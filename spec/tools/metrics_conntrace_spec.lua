@@ -246,6 +246,44 @@ describe("conntrace metrics scraped by Prometheus #tools", function()
          .. "dropped, 0 discarded %%(signal SIGINT%%)\n$"):format(2 * n + 5, closes), stderr)
    end)
 
+   it("--pid: a server that process accept()s counts from accept(), the other's client not",
+      function()
+      local tool = start("--json --pid " .. proc.pid())
+      local lsn = assert(cgroup.within(cg, socket.bind, "127.0.0.1", 0))
+      local _, lport = lsn:getsockname()
+      local py_out = dir .. "/client.out"
+      pids[#pids + 1] = cgroup.within(cg, proc.spawn, ("exec /usr/bin/python3 -c %s %d %d:%d >%s "
+         .. "2>&1"):format(q(CLIENT), lport, UP[1], DOWN[1], q(py_out)))
+      lsn:settimeout(10)
+      local conn = assert(lsn:accept())
+      lsn:close()
+      conn:settimeout(10)
+      assert.equal(UP[1], #assert(conn:receive(UP[1])))
+      assert(conn:send(("d"):rep(DOWN[1])))
+      eof(conn)
+      conn:close()
+      local text
+      assert(wait_for(function()
+         text = scrape(tool.port)
+         return text:find("\nsockhost_conntrace_duration_seconds_count 1\n", 1, true)
+      end), "the scrape never counted the close: " .. tostring(text))
+      for _, line in ipairs({
+         'sockhost_conntrace_connections_opened_total{role="client"} 0',
+         'sockhost_conntrace_connections_opened_total{role="server"} 1',
+         'sockhost_conntrace_connections_closed_total{role="server",state="last_ack"} 1',
+         ('sockhost_conntrace_sent_bytes_total{comm="%s"} %d'):format(comm, DOWN[1]),
+         ('sockhost_conntrace_received_bytes_total{comm="%s"} %d'):format(comm, UP[1]),
+      }) do
+         assert.matches("\n" .. line:gsub("%p", "%%%0") .. "\n", text)
+      end
+      -- nothing else: python3's client end is not this process's
+      local _, nclosed = text:gsub("\nsockhost_conntrace_connections_closed_total{", "")
+      local _, ncomms = text:gsub("\nsockhost_conntrace_sent_bytes_total{", "")
+      assert.same({ 1, 1 }, { nclosed, ncomms })
+      local _, stderr = tool.stop()
+      assert.matches("conntrace: 1 connections seen, 1 closed, 0 still open", stderr, 1, true)
+   end)
+
    it("table mode serves the same families from its loop", function()
       local tool = start("")
       local ports = cgroup.within(cg, traffic.tcp_exchange, { send = 100, reply = 2000 })
