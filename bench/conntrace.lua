@@ -17,6 +17,13 @@
 --   sockhost bench/conntrace.lua                 (from the source tree, after
 --                                                 cmake --build build --target bench)
 --   sockhost bench/conntrace.lua --seconds 5 --rounds 5 --json
+--   sockhost bench/conntrace.lua --metrics       a fourth variant, "metrics": conntrace --json
+--                                                 --metrics 127.0.0.1:0 scraped once a second
+--                                                 (curl) during the workload; the closes its
+--                                                 last scrape counts are set against the
+--                                                 records (delivered + lost), which also have
+--                                                 what closed after it (that scrape's own
+--                                                 connection, 2 records, at least)
 --
 -- Installs libbpf-tools with apt-get when tcplife is missing (and says so).
 
@@ -33,6 +40,7 @@ parser:option("--build", "Build directory (sockhost, bench/connrate).", util.bui
 parser:option("--source", "Source directory (scripts/conntrace.lua).",
    os.getenv("SOCKHOST_SOURCE_DIR") or ".")
 parser:flag("--json", "One JSON object with every figure instead of the table.")
+parser:flag("--metrics", "Also run conntrace with --metrics, scraped once a second.")
 local args = parser:parse(arg)
 
 local quote, must, sleep, read_file = util.quote, util.must, util.sleep, util.read_file
@@ -136,35 +144,60 @@ local variants = {
       return { connections = n, rate = rate, delivered = delivered, lost = lost,
          cpu = (cpu1 or cpu0) - cpu0 }
    end,
-   conntrace = function()
-      local out, err = tmp .. "/conntrace.out", tmp .. "/conntrace.err"
-      local pid = start(("exec %s %s --json"):format(quote(args.build .. "/sockhost"),
-         quote(args.source .. "/scripts/conntrace.lua")), out, err)
-      if not wait_for(function() return (read_file(err) or ""):find("filters:") end, 20) then
-         stop(pid)
-         error("conntrace did not start: " .. (read_file(err) or ""), 0)
-      end
-      local cpu0 = cpu_seconds(pid)
-      local n, rate = workload()
-      sleep(0.5)
-      local cpu1 = cpu_seconds(pid)
-      stop(pid)
-      local summary = read_file(err) or ""
-      local lost = tonumber(summary:match("(%d+) events dropped")) or 0
-      local discarded = tonumber(summary:match("(%d+) discarded")) or 0
-      return { connections = n, rate = rate, delivered = count_lines(out), lost = lost + discarded,
-         cpu = (cpu1 or cpu0) - cpu0 }
-   end,
 }
-local order = { "none", "tcplife", "conntrace" }
 
-local results = { none = {}, tcplife = {}, conntrace = {} }
+-- conntrace --json; with metrics, also --metrics 127.0.0.1:0 and a curl of it every second
+-- while the workload runs (the scrapes' cost lands in conntrace's CPU time, as in a fleet)
+local function conntrace(metrics)
+   local out, err = tmp .. "/conntrace.out", tmp .. "/conntrace.err"
+   local pid = start(("exec %s %s --json%s"):format(quote(args.build .. "/sockhost"),
+      quote(args.source .. "/scripts/conntrace.lua"), metrics and " --metrics 127.0.0.1:0" or ""),
+      out, err)
+   if not wait_for(function() return (read_file(err) or ""):find("filters:") end, 20) then
+      stop(pid)
+      error("conntrace did not start: " .. (read_file(err) or ""), 0)
+   end
+   local url, scraper, scrapes = nil, nil, tmp .. "/scrapes"
+   if metrics then
+      url = ("http://127.0.0.1:%s/metrics"):format((read_file(err) or ""):match(
+         "metrics on http://[^/]*:(%d+)/metrics"))
+      scraper = start(("exec sh -c 'while :; do curl -sf %s >/dev/null && echo ok; sleep 1; "
+         .. "done'"):format(url), scrapes, "/dev/null")
+   end
+   local cpu0 = cpu_seconds(pid)
+   local n, rate = workload()
+   sleep(0.5)
+   local cpu1 = cpu_seconds(pid)
+   local closed
+   if metrics then
+      os.execute("kill -KILL " .. scraper) -- a shell loop: SIGINT waits for its sleep
+      closed = 0
+      for v in util.output(("curl -sf %s"):format(url)):gmatch(
+         "\nsockhost_conntrace_connections_closed_total{[^}]*} (%d+)") do
+         closed = closed + tonumber(v)
+      end
+   end
+   stop(pid)
+   local summary = read_file(err) or ""
+   local lost = tonumber(summary:match("(%d+) events dropped")) or 0
+   local discarded = tonumber(summary:match("(%d+) discarded")) or 0
+   return { connections = n, rate = rate, delivered = count_lines(out), lost = lost + discarded,
+      cpu = (cpu1 or cpu0) - cpu0, closed = closed,
+      scrapes = metrics and count_lines(scrapes) or nil }
+end
+variants.conntrace = function() return conntrace(false) end
+variants.metrics = function() return conntrace(true) end
+local order = { "none", "tcplife", "conntrace" }
+if args.metrics then order[#order + 1] = "metrics" end
+
+local results = { none = {}, tcplife = {}, conntrace = {}, metrics = {} }
 for round = 1, args.rounds do
    for _, v in ipairs(order) do
       local r = variants[v]()
       results[v][#results[v] + 1] = r
-      log("round %d %-9s rate %.0f/s%s", round, v, r.rate, r.delivered and
-         (" delivered %d lost %d cpu %.2fs"):format(r.delivered, r.lost, r.cpu) or "")
+      log("round %d %-9s rate %.0f/s%s%s", round, v, r.rate, r.delivered and
+         (" delivered %d lost %d cpu %.2fs"):format(r.delivered, r.lost, r.cpu) or "",
+         r.closed and (" scrapes %d, closes in the last %d"):format(r.scrapes, r.closed) or "")
       sleep(0.5)
    end
 end
@@ -192,6 +225,15 @@ summary.ratio = {
    kept = summary.conntrace.kept / summary.tcplife.kept,
    cpu_us = summary.conntrace.cpu_us / summary.tcplife.cpu_us,
 }
+if args.metrics then
+   -- the records the kernel's close count (at the last scrape) does not have yet
+   summary.metrics.records_after_scrape = med("metrics", function(r)
+      return r.delivered + r.lost - r.closed
+   end)
+   summary.metrics.scrapes = med("metrics", function(r) return r.scrapes end)
+   summary.ratio.metrics_rate = summary.metrics.rate / summary.conntrace.rate
+   summary.ratio.metrics_cpu_us = summary.metrics.cpu_us / summary.conntrace.cpu_us
+end
 
 if args.json then
    local ndjson = require "sockhost.ndjson"
@@ -208,6 +250,12 @@ else
    end
    print(("conntrace/tcplife: rate %.3f, kept %.4f, cpu per record %.2f"):format(
       summary.ratio.rate, summary.ratio.kept, summary.ratio.cpu_us))
+   if args.metrics then
+      print(("metrics/conntrace: rate %.3f, cpu per record %.2f; %.0f scrapes a round; "
+         .. "records past the last scrape's closes %.0f"):format(summary.ratio.metrics_rate,
+         summary.ratio.metrics_cpu_us, summary.metrics.scrapes,
+         summary.metrics.records_after_scrape))
+   end
    print(("goals: kept ratio 1.000 (%s), rate ratio >= 1 (%s), cpu ratio <= 1.5 (%s)"):format(
       summary.conntrace.kept >= summary.tcplife.kept and "met" or "NOT met",
       summary.ratio.rate >= 1 and "met" or "NOT met",

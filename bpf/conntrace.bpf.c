@@ -74,6 +74,37 @@ const volatile __u64 target_cgroup = 0;
 /* Connections that passed the filters. */
 __u64 seen = 0;
 
+/*
+ * The aggregates of --metrics, updated where a connection is counted in `seen` (opened) and
+ * where its close record goes to the ring (the rest), so after the filters: they count the
+ * connections the tool reports, a record the ring had no room for included. Two CPUs update
+ * them at once, hence the atomic adds (one each, per connection: cheaper than PERCPU maps
+ * that every scrape sums over all CPUs, and as exact).
+ *   opened           connections seen starting, by role (index CONN_ROLE_*; [0] unused)
+ *   duration_us_sum  sum of the closed connections' durations in microseconds, each
+ *                    truncated as --json's duration_us is: the histogram's exact _sum
+ *   comm_other       bytes of closed connections whose comm found comm_bytes full
+ */
+__u64 opened[3] = {};
+__u64 duration_us_sum = 0;
+struct comm_bytes comm_other = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CONN_CLOSE_KEYS);
+	__type(key, __u32); /* CONN_CLOSE_KEY(role, state left for CLOSE) */
+	__type(value, __u64);
+} closes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONN_COMM_MAX);
+	__type(key, char[16]); /* struct conn's comm */
+	__type(value, struct comm_bytes);
+} comm_bytes SEC(".maps");
+
+SH_HIST(durations, SH_LOG2_BUCKETS); /* microseconds */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -209,6 +240,34 @@ static __always_inline void set_owner(struct conn *c, __u32 pid)
 	bpf_get_current_comm(c->comm, sizeof(c->comm));
 }
 
+/*
+ * A connection closed and reported: count it by role and the state it left (from), its
+ * duration and its bytes under its owner's comm (zero-padded by bpf_get_current_comm(), ""
+ * and zeroes for a server nobody accepted, so equal comms are equal keys).
+ */
+static __always_inline void count_close(const struct conn *c, __u8 from)
+{
+	__u32 key = CONN_CLOSE_KEY(c->role, from);
+	__u64 us = c->duration_ns / 1000, *n;
+	struct comm_bytes *b, zero = {};
+
+	n = bpf_map_lookup_elem(&closes, &key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	sh_hist_inc(durations, sh_log2_bucket(us));
+	__sync_fetch_and_add(&duration_us_sum, us);
+	b = bpf_map_lookup_elem(&comm_bytes, c->comm);
+	if (!b) {
+		/* NOEXIST: a CPU that inserted the same comm first keeps its counts */
+		bpf_map_update_elem(&comm_bytes, c->comm, &zero, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&comm_bytes, c->comm);
+	}
+	if (!b) /* full: CONN_COMM_MAX comms already */
+		b = &comm_other;
+	__sync_fetch_and_add(&b->sent, c->bytes_sent);
+	__sync_fetch_and_add(&b->received, c->bytes_received);
+}
+
 /* A new connection: SYN_SENT (connect(), process context) or SYN_RECV (softirq). */
 static __always_inline int on_start(const struct sock *sk, __u64 key, int newstate)
 {
@@ -235,8 +294,13 @@ static __always_inline int on_start(const struct sock *sk, __u64 key, int newsta
 	if (c.role == CONN_ROLE_CLIENT)
 		set_owner(&c, pid);
 	/* a server waits for accept() when the pid filter is on; see on_accept() */
-	if (c.role == CONN_ROLE_CLIENT || !target_pid)
+	if (c.role == CONN_ROLE_CLIENT) {
 		__sync_fetch_and_add(&seen, 1);
+		__sync_fetch_and_add(&opened[CONN_ROLE_CLIENT], 1);
+	} else if (!target_pid) {
+		__sync_fetch_and_add(&seen, 1);
+		__sync_fetch_and_add(&opened[CONN_ROLE_SERVER], 1);
+	}
 	bpf_map_update_elem(&conns, &key, &c, BPF_ANY);
 	return 0;
 }
@@ -245,7 +309,7 @@ static __always_inline int on_state(const struct sock *sk, int newstate)
 {
 	__u64 key = (__u64)sk;
 	struct conn *c;
-	__u8 n;
+	__u8 n, from;
 
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
@@ -255,6 +319,7 @@ static __always_inline int on_state(const struct sock *sk, int newstate)
 			return on_start(sk, key, newstate);
 		return 0; /* a connection that started before we did, or filtered out */
 	}
+	from = c->state;
 	n = c->nstates;
 	if (n < CONN_MAX_STATES)
 		c->states[n] = newstate;
@@ -281,8 +346,10 @@ static __always_inline int on_state(const struct sock *sk, int newstate)
 
 	c->duration_ns = bpf_ktime_get_boot_ns() - c->start_ns;
 	/* with --pid, a server socket that process never accepted is not ours */
-	if (c->role == CONN_ROLE_CLIENT || !target_pid || c->pid == target_pid)
+	if (c->role == CONN_ROLE_CLIENT || !target_pid || c->pid == target_pid) {
 		sh_ringbuf_output(events, c, sizeof(*c));
+		count_close(c, from);
+	}
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
@@ -331,8 +398,10 @@ static __always_inline int on_accept(long ret)
 		return 0;
 	}
 	set_owner(c, pid);
-	if (target_pid)
+	if (target_pid) {
 		__sync_fetch_and_add(&seen, 1);
+		__sync_fetch_and_add(&opened[CONN_ROLE_SERVER], 1);
+	}
 	return 0;
 }
 

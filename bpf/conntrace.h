@@ -17,6 +17,25 @@
 #define CONN_F_FIN_SENT	 1 /* flags: the socket queued its FIN (went FIN_WAIT1 or LAST_ACK) */
 
 /*
+ * The aggregates --metrics exports (conntrace.bpf.c keeps them, the host reads them at
+ * scrape time):
+ *   closes       ARRAY, key CONN_CLOSE_KEY(role, state) -> __u64 closed connections, state
+ *                the TCP state the connection left for CLOSE (TCP_* are 1 ... 12 < 16)
+ *   comm_bytes   HASH, key char[16] (the owner's comm, zero-padded; "" for a server socket
+ *                nobody accepted) -> struct comm_bytes of closed connections; at most
+ *                CONN_COMM_MAX comms, the rest add up in the global comm_other
+ *   durations    SH_HIST log2 buckets of closed connections' durations in microseconds
+ */
+#define CONN_CLOSE_KEY(role, state) ((role) * 16 + ((state) & 15))
+#define CONN_CLOSE_KEYS		    (3 * 16)
+#define CONN_COMM_MAX		    1024
+
+struct comm_bytes {
+	__u64 sent;
+	__u64 received;
+};
+
+/*
  * 112 bytes, every field naturally aligned, no implicit padding (a hole would be
  * uninitialised ring buffer memory as far as the reader is concerned).
  *

@@ -8,12 +8,14 @@
 --   sockhost scripts/conntrace.lua --demo --duration 2     its own loopback connections
 --   sockhost scripts/conntrace.lua --port 443              table every second until Ctrl-C
 --   sockhost scripts/conntrace.lua --json --pid 1234 | jq  NDJSON, one object per closed conn
+--   sockhost scripts/conntrace.lua --metrics :9101          Prometheus metrics too (--help)
 --   sockhost scripts/conntrace.lua --pin /sys/fs/bpf/conns then, from another shell:
 --     sockhost -e 'for k, c in pairs(sockhost.open_pinned("/sys/fs/bpf/conns")) do
 --                    print(c.pid, c.comm, c.sport, c.dport, c.bytes_sent) end'
 --
 -- Kernel side: bpf/conntrace.bpf.c (struct conn in bpf/conntrace.h), which also explains the
--- hooks and how owner, bytes and filters are worked out.
+-- hooks and how owner, bytes and filters are worked out. The --metrics families are bound to
+-- aggregates the kernel keeps as it reports (FAMILIES below): no Lua runs per record for them.
 
 local sockhost = require "sockhost"
 local net = require "sockhost.net"
@@ -29,6 +31,82 @@ local function fail(msg)
    io.stderr:write("conntrace: ", msg, "\n")
    os.exit(1)
 end
+
+-- Metrics -----------------------------------------------------------------------------------
+
+local function state_name(s)
+   return net.tcp_state_name(s) or tostring(s)
+end
+
+-- The comm label: "" is a server socket nobody accept()ed; a comm is 15 bytes cut anywhere
+-- (a UTF-8 character too), and Prometheus takes only UTF-8 label values, so a run of bytes
+-- past ASCII that is not UTF-8 is written \xNN each.
+local UNACCEPTED = "(unaccepted)"
+local OTHER = "(other)"
+local function comm_label(comm)
+   if comm == "" then return UNACCEPTED end
+   return (comm:gsub("[\128-\255]+", function(run)
+      if utf8.len(run) then return run end
+      return (run:gsub(".", function(b) return ("\\x%02x"):format(b:byte()) end))
+   end))
+end
+
+-- bytes by comm: the hash `comm_bytes` (at most CONN_COMM_MAX comms) and, under OTHER, the
+-- closed connections whose comm found it full (the global comm_other)
+local function bytes_by_comm(field)
+   return function(emit, obj)
+      for comm, b in pairs(obj:map("comm_bytes")) do emit(b[field], comm_label(comm)) end
+      local other = obj.globals.comm_other[field]
+      if other > 0 then emit(other, OTHER) end
+   end
+end
+
+local FAMILIES = {
+   { name = "sockhost_conntrace_connections_opened_total", type = "counter", labels = { "role" },
+     collect = function(emit, obj)
+        local opened = obj.globals.opened -- indexed by CONN_ROLE_* from 0
+        emit(opened[2], "client")
+        emit(opened[3], "server")
+     end,
+     help = "Connections seen starting (a client at connect(), a server at its SYN_RECV; "
+        .. "with --pid when that process accept()s it)." },
+   { name = "sockhost_conntrace_connections_closed_total", type = "counter", map = "closes",
+     labels = function(k) return ROLE[k >> 4], state_name(k & 15) end,
+     label_names = { "role", "state" },
+     value = function(n) return n > 0 and n or nil end,
+     help = "Connections closed, by role and the TCP state they left for CLOSE: fin_wait2 "
+        .. "after an active close (tcp_time_wait() hands the rest to a TIME_WAIT socket and "
+        .. "closes this one: tcp_done()), closing after a simultaneous one, last_ack after a "
+        .. "passive close, and the state a reset found: established or close_wait for a reset "
+        .. "sent (SO_LINGER 0, unread data at close) or received, syn_sent for a refused or "
+        .. "timed-out connect(). Counted in the kernel, so also the closes whose record the ring "
+        .. "buffer had no room for (sockhost_events_dropped_total)." },
+   { name = "sockhost_conntrace_sent_bytes_total", type = "counter", labels = { "comm" },
+     collect = bytes_by_comm("sent"),
+     help = "Payload bytes sent (and acknowledged) by closed connections, by owner comm: "
+        .. UNACCEPTED .. " for server sockets nobody accept()ed, " .. OTHER .. " past 1024 "
+        .. "comms." },
+   { name = "sockhost_conntrace_received_bytes_total", type = "counter", labels = { "comm" },
+     collect = bytes_by_comm("received"),
+     help = "Payload bytes received by closed connections, by owner comm (as sent)." },
+   { name = "sockhost_conntrace_duration_seconds", type = "histogram", map = "durations",
+     buckets = "log2", div = 1e6,
+     sum = function(obj) return obj.globals.duration_us_sum end,
+     help = "Durations of closed connections (SYN_SENT/SYN_RECV to CLOSE, whole microseconds "
+        .. "as --json's duration_us), in power-of-two buckets; the sum is exact." },
+   { name = "sockhost_conntrace_connections_open", type = "gauge", labels = { "role" },
+     collect = function(emit, obj)
+        local pid, n = obj.globals.target_pid, { 0, 0 }
+        for _, c in pairs(obj:map("conns")) do
+           -- under --pid a server not accept()ed yet is tracked, not reported (open_rows)
+           if pid == 0 or c.pid == pid then n[c.role] = (n[c.role] or 0) + 1 end
+        end
+        emit(n[1], "client")
+        emit(n[2], "server")
+     end,
+     help = "Connections open now (those the table lists as open): started since conntrace "
+        .. "did, not closed yet." },
+}
 
 -- Command line ------------------------------------------------------------------------------
 
@@ -81,6 +159,7 @@ local function parse_args()
    cli.common(parser, {
       duration = { demo = 2, strict = true },
       json = { help = "One JSON object per closed connection (NDJSON) instead of tables." },
+      metrics = FAMILIES,
    })
    parser:option("--pid", "Only connections owned by this process: clients it connect()s, "
       .. "servers it accept()s.")
@@ -170,10 +249,6 @@ local function choose_hooks(mode)
 end
 
 -- Formatting --------------------------------------------------------------------------------
-
-local function state_name(s)
-   return net.tcp_state_name(s) or tostring(s)
-end
 
 local function state_path(c)
    local names = {}
@@ -366,6 +441,8 @@ local function main()
       closed_rows = {}
    end
 
+   -- served from sockhost.run's loop, on the kernel's aggregates: nothing per record here
+   local metrics_guard <close> = cli.serve_metrics("conntrace", args, obj, FAMILIES)
    local events <close> = json
       and obj:subscribe("events", "struct conn", nil, { ndjson = json_spec(output.file) })
       or obj:subscribe("events", "struct conn", on_close)
@@ -400,7 +477,7 @@ local function main()
       io.stderr:write(("conntrace: warning: %d closed connections were lost (ring buffer "
          .. "full: the reader was too slow)\n"):format(dropped))
    end
-   -- pinned, events, obj and then cg close here, in that order.
+   -- metrics_guard (the server), pinned, obj and then cg close here, in that order.
 end
 
 cli.main("conntrace", main)

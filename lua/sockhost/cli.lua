@@ -88,9 +88,11 @@ local COMMON = {
          .. "http://<addr:port>/metrics from the tool's own loop: IPv4:PORT, [IPv6]:PORT, or "
          .. ":PORT for 127.0.0.1; any other address must be given on purpose.")
          :argname("<addr:port>")
+      -- no word here or in cli.metrics_help longer than --help's narrowest layout fits (the
+      -- family names are the long ones: argparse cannot break them)
       return parser:option("--metrics-limit", "With --metrics: the most series a family "
-         .. "exports (default 10000); past it the rest are counted in "
-         .. "sockhost_metrics_series_dropped_total.")
+         .. "exports (default 10000); past it the rest are left out, and counted in the "
+         .. "series_dropped family below.")
          :argname("<n>"):convert(function(v)
             local n = v:match("^%d+$") and math.tointeger(tonumber(v))
             if not n or n > 1e9 then
@@ -140,6 +142,8 @@ end
 -- label_names with a labels function, value, div, buckets, sum, limit) with one of
 --   map = "name"                  bound to the object's map of that name (reg:bind)
 --   collect = function(emit, obj) a collector (reg:collector)
+-- A bound histogram's sum is called as sum(obj) (the tool's maps and globals are known only
+-- once the object is open).
 -- and, for the --help list only, unit = "what a sample counts" when the name alone does not
 -- say it.
 
@@ -160,8 +164,9 @@ function cli.metrics_help(families)
          f.type, f.help)
    end
    lines[#lines + 1] = "and the ones every sockhost exporter has: "
-      .. "sockhost_events_{received,dropped,errors,discarded}_total{kind,name} (the loss "
-      .. "ledger of each ring buffer), sockhost_program_run_count_total and "
+      .. "sockhost_events_received_total, sockhost_events_dropped_total, "
+      .. "sockhost_events_errors_total and sockhost_events_discarded_total{kind,name} (the "
+      .. "loss ledger of each ring buffer), sockhost_program_run_count_total and "
       .. "sockhost_program_run_time_seconds_total{program,id} (the kernel's BPF statistics, "
       .. "on while served), sockhost_metrics_series_dropped_total{family} (past a family's "
       .. "series limit), sockhost_metrics_errors_total{family}, sockhost_build_info{version} "
@@ -194,6 +199,7 @@ function cli.serve_metrics(name, args, obj, families, opts)
       local spec = {}
       for _, k in ipairs(BIND_KEYS) do spec[k] = f[k] end
       spec.limit = spec.limit or args.metrics_limit
+      if f.sum then spec.sum = function() return f.sum(obj) end end
       if f.map then
          reg:bind(obj:map(f.map), spec)
       else
