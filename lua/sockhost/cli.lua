@@ -89,8 +89,8 @@ local COMMON = {
          .. ":PORT for 127.0.0.1; any other address must be given on purpose.")
          :argname("<addr:port>")
       return parser:option("--metrics-limit", "With --metrics: the most series a family "
-         .. "exports (default 10000); past it the rest are counted in "
-         .. "sockhost_metrics_series_dropped_total.")
+         .. "exports (default 10000); past it the rest are left out, and counted (the "
+         .. "series_dropped family below).")
          :argname("<n>"):convert(function(v)
             local n = v:match("^%d+$") and math.tointeger(tonumber(v))
             if not n or n > 1e9 then
@@ -160,8 +160,9 @@ function cli.metrics_help(families)
          f.type, f.help)
    end
    lines[#lines + 1] = "and the ones every sockhost exporter has: "
-      .. "sockhost_events_{received,dropped,errors,discarded}_total{kind,name} (the loss "
-      .. "ledger of each ring buffer), sockhost_program_run_count_total and "
+      .. "sockhost_events_received_total, sockhost_events_dropped_total, "
+      .. "sockhost_events_errors_total and sockhost_events_discarded_total (each by "
+      .. "{kind,name}: the loss ledger of each ring buffer), sockhost_program_run_count_total and "
       .. "sockhost_program_run_time_seconds_total{program,id} (the kernel's BPF statistics, "
       .. "on while served), sockhost_metrics_series_dropped_total{family} (past a family's "
       .. "series limit), sockhost_metrics_errors_total{family}, sockhost_build_info{version} "
