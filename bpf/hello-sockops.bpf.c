@@ -25,6 +25,25 @@ const volatile __u32 cb_flags = BPF_SOCK_OPS_STATE_CB_FLAG;
  * host reports with the subscription's stats (the loss ledger of sockhost.bpf.h). */
 SH_RINGBUF(events, 256 * 1024);
 
+/* Callbacks by family and op (layout in hello-sockops.h), for --metrics. Per CPU: callbacks
+ * run on every CPU, mostly from softirq, and a shared counter would need atomics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HELLO_FAMILIES * HELLO_OPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} callbacks SEC(".maps");
+
+static __always_inline void count_callback(__u32 family, __u32 op)
+{
+	__u32 slot = family == AF_INET ? 0 : family == AF_INET6 ? 1 : 2;
+	__u32 idx = HELLO_CB_INDEX(slot, op);
+	__u64 *n = bpf_map_lookup_elem(&callbacks, &idx);
+
+	if (n)
+		(*n)++;
+}
+
 /*
  * The host decodes ring buffer records by BTF type name ("struct hello_event"), but clang
  * emits BTF only for types reachable from globals, maps and function signatures, not from
@@ -69,6 +88,8 @@ int hello(struct bpf_sock_ops *skops)
 	    (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB))
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | cb_flags);
 
+	/* every callback, reported or lost: received + dropped of the ring */
+	count_callback(skops->family, op);
 	e = sh_ringbuf_reserve(events, sizeof(*e));
 	if (!e)
 		return 1;

@@ -42,4 +42,19 @@ struct hello_event {
 	__u32 args[2];
 };
 
+/*
+ * `callbacks`, a PERCPU_ARRAY of __u64: every callback the program sees, counted before the
+ * ring buffer reservation (so it also holds the records `events_drops` counts as lost), at
+ * index HELLO_CB_INDEX(family slot, op). The host exports it as
+ * sockhost_hello_sockops_callbacks_total{op,family} (scripts/hello-sockops.lua).
+ *   family slot    0 AF_INET, 1 AF_INET6, 2 any other family (sock_ops sees TCP only, so
+ *                  none is expected).
+ *   op             enum BPF_SOCK_OPS_*, 0 .. HELLO_OPS - 2 at its own index; an op of
+ *                  HELLO_OPS - 1 or more (none exists in 6.18, whose last is 20,
+ *                  TSTAMP_SENDMSG_CB) is counted at HELLO_OPS - 1.
+ */
+#define HELLO_OPS	64
+#define HELLO_FAMILIES	3
+#define HELLO_CB_INDEX(slot, op) ((slot) * HELLO_OPS + ((op) < HELLO_OPS ? (op) : HELLO_OPS - 1))
+
 #endif /* HELLO_SOCKOPS_H */

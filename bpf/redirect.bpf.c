@@ -51,6 +51,14 @@ struct {
 	__type(value, struct redirect_stats);
 } stats SEC(".maps");
 
+/* Refused inserts by errno (redirect.h): why sockets stayed out, for --metrics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, REDIRECT_ERRNOS);
+	__type(key, __u32);
+	__type(value, __u64);
+} refused SEC(".maps");
+
 /*
  * Marks the sockets this object put into `socks`. Every sock_ops program on the cgroup sees
  * the state callbacks a socket asked for, so a second redirect run on the same cgroup (whose
@@ -74,6 +82,15 @@ static __always_inline struct redirect_stats *my_stats(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void count_refused(int ret)
+{
+	__u32 err = ret < 0 && -ret < REDIRECT_ERRNOS ? -ret : 0;
+	__u64 *n = bpf_map_lookup_elem(&refused, &err);
+
+	if (n)
+		(*n)++;
 }
 
 /* ::ffff:a.b.c.d from an IPv4 address in network order, as four 32-bit words. */
@@ -298,6 +315,8 @@ int sock_ops(struct bpf_sock_ops *skops)
 			else
 				st->added++;
 		}
+		if (ret)
+			count_refused(ret);
 	}
 	if (trace)
 		trace_event(skops, &k, op, ret);

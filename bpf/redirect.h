@@ -80,6 +80,15 @@ struct redirect_stats {
 };
 
 /*
+ * `refused` is a PERCPU_ARRAY of REDIRECT_ERRNOS __u64 counters: the sock_ops inserts the
+ * kernel refused (add_failed above, summed), by the errno bpf_sock_hash_update() gave, at
+ * index errno (16: EBUSY, another redirect owns the socket); an errno of REDIRECT_ERRNOS or
+ * more is counted at index 0. The host exports it as the result="refused" series of
+ * sockhost_redirect_sockets_total{result,reason} (scripts/redirect.lua).
+ */
+#define REDIRECT_ERRNOS 128
+
+/*
  * One record per sock_ops establishment callback when `trace` is set (ring buffer `events`),
  * like the seed's trace.sh. Addresses and ports as in struct redirect_key; family is the
  * socket's own (AF_INET 2 or AF_INET6 10); op is BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB (4) or

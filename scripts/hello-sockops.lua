@@ -15,6 +15,26 @@ local net = require "sockhost.net"
 local cli = require "sockhost.cli"
 local argparse = require "argparse"
 
+-- --metrics families: the PERCPU_ARRAY `callbacks` (layout in bpf/hello-sockops.h: index
+-- family slot * OPS + op), read at each scrape; ops that have not been seen are left out.
+local OPS = 64
+local SLOT_FAMILY = { [0] = "inet", [1] = "inet6", [2] = "other" }
+
+local function callback_labels(i)
+   local op = i % OPS
+   return op == OPS - 1 and "other" or net.sockops_op_name(op) or tostring(op),
+      SLOT_FAMILY[i // OPS]
+end
+
+local METRICS = {
+   { name = "sockhost_hello_sockops_callbacks_total", type = "counter", map = "callbacks",
+     labels = callback_labels, label_names = { "op", "family" },
+     value = function(n) return n > 0 and n or nil end,
+     help = "sock_ops callbacks of the cgroup's sockets, by op (as in the output: "
+        .. "tcp_connect_cb, state_cb ...) and family (inet, inet6), counted in the kernel: "
+        .. "the lines printed plus the records lost." },
+}
+
 local function parse_args()
    local parser = argparse("sockhost hello-sockops",
       "Print one line per TCP sock_ops callback of the sockets in a cgroup v2.",
@@ -29,6 +49,7 @@ local function parse_args()
          .. "type (\"sockops\"), ts (wall-clock seconds, microseconds), pid, op (callback "
          .. "name, e.g. \"active_established_cb\"), family (\"inet\"/\"inet6\"), laddr, lport, "
          .. "raddr, rport, state (TCP state name); old_state and new_state on state_cb." },
+      metrics = METRICS,
    })
    parser:flag("--demo", "Make a loopback TCP connection (IPv4, and IPv6 when ::1 exists) "
       .. "from a temporary cgroup sockhost-demo-<pid> under the cgroup2 root, which is "
@@ -132,6 +153,9 @@ local function main()
    local target = args.cgroup or (cg and cg.path) or root
 
    local obj <close> = sockhost.open("hello-sockops")
+   -- luacheck: push no unused (to-be-closed handles: held for their lifetime, not read)
+   local srv <close> = cli.serve_metrics("hello-sockops", args, obj, METRICS)
+   -- luacheck: pop
    local function on_event(e)
       io.stdout:write(text_line(e), "\n")
    end

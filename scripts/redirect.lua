@@ -78,6 +78,63 @@ Counters: msgs/bytes redirected by sk_msg; passed/passed_bytes sent through TCP 
 added/add_failed/skipped sockets put in, refused (EBUSY: another redirect owns them), not
 local; released/kept half-closed sockets taken out of the map, or left in.]]
 
+-- What a sockhash insert said (a trace record's result, a refusal's reason): 0, 1 (skipped,
+-- not local) or -errno.
+local ERRNO = { [1] = "EPERM", [7] = "E2BIG", [12] = "ENOMEM", [16] = "EBUSY",
+   [17] = "EEXIST", [22] = "EINVAL", [28] = "ENOSPC", [95] = "EOPNOTSUPP" }
+local EBUSY = 16
+
+local function result_word(r)
+   if r == 0 then return "added" end
+   if r == 1 then return "not local" end
+   return ERRNO[-r] or ("errno " .. -r)
+end
+
+-- --metrics families, read from the kernel's counters at each scrape: the PERCPU_ARRAY
+-- `stats` (struct redirect_stats) and `refused` (by errno, bpf/redirect.h). Every series
+-- but a refusal other than EBUSY is there from the start, at 0, so that rate() and
+-- increase() see the first one.
+
+local function by_verdict(msgs, passed)
+   return function(emit, obj)
+      local s = obj:map("stats")[0]
+      emit(s[msgs], "redirected")
+      emit(s[passed], "passed")
+   end
+end
+
+local METRICS = {
+   { name = "sockhost_redirect_messages_total", type = "counter", labels = { "verdict" },
+     collect = by_verdict("msgs", "passed"),
+     help = "sk_msg verdicts on the sockets in the map: redirected to the peer socket, or "
+        .. "passed to TCP (peer not in the map, or --mode pass)." },
+   { name = "sockhost_redirect_bytes_total", type = "counter", labels = { "verdict" },
+     collect = by_verdict("bytes", "passed_bytes"),
+     help = "Bytes of those messages, by verdict (redirected, passed)." },
+   { name = "sockhost_redirect_sockets_total", type = "counter", labels = { "result", "reason" },
+     collect = function(emit, obj)
+        local s = obj:map("stats")[0]
+        emit(s.added, "added", "")
+        emit(s.skipped, "not_local", "")
+        for errno, n in pairs(obj:map("refused")) do
+           if n > 0 or errno == EBUSY then
+              emit(n, "refused", errno == 0 and "other" or result_word(-errno))
+           end
+        end
+     end,
+     help = "Established sockets of the cgroup: added to the sockhash, refused by it (reason: "
+        .. "the errno, EBUSY when another redirect owns the socket) or not_local (the peer "
+        .. "is on another host)." },
+   { name = "sockhost_redirect_half_closed_total", type = "counter", labels = { "result" },
+     collect = function(emit, obj)
+        local s = obj:map("stats")[0]
+        emit(s.released, "released")
+        emit(s.kept, "kept")
+     end,
+     help = "Sockets in the map that shut down their write side: released to plain TCP, or "
+        .. "kept (their psock held data; a blocking recv() on them can fail with EAGAIN)." },
+}
+
 local function parse_args()
    local parser = argparse("sockhost redirect",
       "Redirect local TCP traffic of a cgroup v2 socket to socket with sock_ops + sk_msg.",
@@ -99,7 +156,8 @@ local function parse_args()
       .. "side (the kernel's behaviour: a blocking recv() after shutdown(SHUT_WR) then fails "
       .. "with EAGAIN; see Half-close below).")
    cli.common(parser, { json = { help = "NDJSON on stdout: a start record, one stats record "
-      .. "per second, trace records, a total record at exit (records below)." } })
+      .. "per second, trace records, a total record at exit (records below)." },
+      metrics = METRICS })
    return parser:parse(arg)
 end
 
@@ -162,15 +220,6 @@ end
 
 -- Trace records -----------------------------------------------------------------------------
 
-local ERRNO = { [1] = "EPERM", [7] = "E2BIG", [12] = "ENOMEM", [16] = "EBUSY",
-   [17] = "EEXIST", [22] = "EINVAL", [28] = "ENOSPC", [95] = "EOPNOTSUPP" }
-
-local function result_word(r)
-   if r == 0 then return "added" end
-   if r == 1 then return "not local" end
-   return ERRNO[-r] or ("errno " .. -r)
-end
-
 local function result_name(r)
    if r == -16 then
       return result_word(r) .. ": another sk_msg program owns the socket"
@@ -229,6 +278,7 @@ local function main()
       globals = { mode = MODES[args.mode], trace = args.trace, release_on_shutdown = release },
    })
    -- luacheck: push no unused (to-be-closed handles: held for their lifetime, not read)
+   local srv <close> = cli.serve_metrics("redirect", args, obj, METRICS)
    local events <close> = args.trace and obj:subscribe("events", "struct redirect_event",
       function(e) emit(trace_line(e), "trace", trace_record(e)) end) or nil
    -- The verdict program first, so no socket is in the map without it.

@@ -165,8 +165,8 @@ function cli.metrics_help(families)
    end
    lines[#lines + 1] = "and the ones every sockhost exporter has: "
       .. "sockhost_events_received_total, sockhost_events_dropped_total, "
-      .. "sockhost_events_errors_total and sockhost_events_discarded_total{kind,name} (the "
-      .. "loss ledger of each ring buffer), sockhost_program_run_count_total and "
+      .. "sockhost_events_errors_total and sockhost_events_discarded_total (each by "
+      .. "{kind,name}: the loss ledger of each ring buffer), sockhost_program_run_count_total and "
       .. "sockhost_program_run_time_seconds_total{program,id} (the kernel's BPF statistics, "
       .. "on while served), sockhost_metrics_series_dropped_total{family} (past a family's "
       .. "series limit), sockhost_metrics_errors_total{family}, sockhost_build_info{version} "
