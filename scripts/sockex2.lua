@@ -34,6 +34,29 @@ local RECORD = {
       .. "IPv6 extension headers), not counted under any destination" },
 }
 
+-- --metrics families: the HASH `destinations` read at each scrape, one series per destination
+-- (at most 1024, the map's size; --metrics-limit lowers that), and the two globals
+local function destination(k) return net.ntop(k.addr, k.family) end
+local METRICS = {
+   { name = "sockhost_sockex2_bytes_total", type = "counter", map = "destinations",
+     labels = destination, label_names = { "destination" }, value = "bytes",
+     help = "Bytes of the frames counted, by destination IP address (IPv4 or IPv6 text; the "
+        .. "inner one of a tunnel)." },
+   { name = "sockhost_sockex2_packets_total", type = "counter", map = "destinations",
+     labels = destination, label_names = { "destination" }, value = "packets",
+     help = "Frames counted, by destination IP address." },
+   { name = "sockhost_sockex2_unparsed_bytes_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
+     help = "Bytes of IP frames not followed to their end within the walks' bounds (not "
+        .. "counted by destination)." },
+   { name = "sockhost_sockex2_unparsed_packets_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
+     help = "IP frames not followed to their end within the walks' bounds." },
+   { name = "sockhost_sockex2_missed_packets_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.missed) end,
+     help = "Frames not counted because the destination table was full (1024 entries)." },
+}
+
 local function parse_args()
    local parser = argparse("sockhost sockex2",
       "Count packets and bytes per destination IP address on one interface.",
@@ -47,7 +70,7 @@ local function parse_args()
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
       .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
       .. cli.json_help(RECORD))
-   cli.common(parser, { iface = true, duration = true, json = true })
+   cli.common(parser, { iface = true, duration = true, json = true, metrics = METRICS })
    return parser:parse(arg)
 end
 
@@ -98,4 +121,5 @@ cli.count {
    program = "by_destination", map = "destinations",
    counting = "counting per destination on " .. args.iface,
    read = read_destinations, record = record, text = text, summary = "destinations",
+   metrics = METRICS,
 }

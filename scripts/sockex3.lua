@@ -40,6 +40,38 @@ local RECORD = {
       .. "IPv6 extension headers, more than 16 headers in all), not counted under any flow" },
 }
 
+-- --metrics families: no per-flow series (a flow is a 4-tuple: unbounded cardinality, it
+-- stays in the NDJSON); the HASH `flows` read at each scrape gives the number of flows and
+-- their packets and bytes summed by IP protocol (at most four series), and the two globals
+local function proto_label(k) return net.proto_name(k.ip_proto) or ("proto-" .. k.ip_proto) end
+local METRICS = {
+   { name = "sockhost_sockex3_flows", type = "gauge",
+     collect = function(emit, obj)
+        local n = 0
+        for _ in pairs(obj:map("flows")) do n = n + 1 end
+        emit(n)
+     end,
+     help = "Flows in the flow table now (entries are never removed: flows seen since start, "
+        .. "at most 1024)." },
+   { name = "sockhost_sockex3_bytes_total", type = "counter", map = "flows",
+     labels = proto_label, label_names = { "protocol" }, value = "bytes",
+     help = "Bytes of the frames counted, summed over the flows of each IP protocol (tcp, "
+        .. "udp, icmp, icmpv6)." },
+   { name = "sockhost_sockex3_packets_total", type = "counter", map = "flows",
+     labels = proto_label, label_names = { "protocol" }, value = "packets",
+     help = "Frames counted, summed over the flows of each IP protocol." },
+   { name = "sockhost_sockex3_unparsed_bytes_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
+     help = "Bytes of IP frames not followed to their end within the parsers' bounds (not "
+        .. "counted under any flow)." },
+   { name = "sockhost_sockex3_unparsed_packets_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
+     help = "IP frames not followed to their end within the parsers' bounds." },
+   { name = "sockhost_sockex3_missed_packets_total", type = "counter",
+     collect = function(emit, obj) emit(obj.globals.missed) end,
+     help = "Frames not counted because the flow table was full (1024 entries)." },
+}
+
 local function parse_args()
    local parser = argparse("sockhost sockex3",
       "Count packets and bytes per flow on one interface, parsing through tail calls.",
@@ -55,7 +87,7 @@ local function parse_args()
       .. "--json writes one JSON object per line (NDJSON) instead: every second, and once "
       .. "more at exit with \"final\": true. Keys, in this order, and their JSON types:\n"
       .. cli.json_help(RECORD))
-   cli.common(parser, { iface = true, duration = true, json = true })
+   cli.common(parser, { iface = true, duration = true, json = true, metrics = METRICS })
    return parser:parse(arg)
 end
 
@@ -126,5 +158,5 @@ cli.count {
    end,
    program = "dispatch", map = "flows",
    counting = "counting flows on " .. args.iface,
-   read = read_flows, record = record, text = text, summary = "flows",
+   read = read_flows, record = record, text = text, summary = "flows", metrics = METRICS,
 }

@@ -47,8 +47,15 @@ static int l_socket(lua_State *L)
 		return luaL_error(L, "interface '%s' does not exist", ifname);
 	s = sh_handle_new(L, &socket_class, sizeof(*s), 0);
 	s->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (s->fd < 0)
-		return sh_raise_errno(L, errno, NULL, "raw socket on interface '%s'", ifname);
+	if (s->fd < 0) {
+		int err = errno;
+		/* not BPF's capabilities: packet_create checks CAP_NET_RAW */
+		const char *hint = err == EPERM || err == EACCES ?
+					   "a raw AF_PACKET socket needs root or CAP_NET_RAW" :
+					   NULL;
+
+		return sh_raise_errno(L, err, hint, "raw socket on interface '%s'", ifname);
+	}
 	s->h.live = s;
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;

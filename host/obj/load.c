@@ -11,6 +11,7 @@
  * log ring that way), so obj/ never calls a layer above it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,68 @@ static const char *failed_program(struct bpf_object *obj)
 }
 
 /*
+ * What a load refused with EPERM/EACCES needed, from the kernel's own checks (kernel/bpf/
+ * syscall.c: bpf_prog_load's is_net_admin_prog_type and is_perfmon_prog_type, map_create's
+ * per-type capability): every program and map needs CAP_BPF once unprivileged BPF is off (the
+ * default), tracing programs also CAP_PERFMON, network hooks and sockmap/devmap/xskmap maps
+ * also CAP_NET_ADMIN. A socket filter needs CAP_BPF alone, so sockex1/2/3 say just that; the
+ * raw socket they attach to says CAP_NET_RAW itself (net/socket.c). The string is static.
+ */
+static const char *perm_hint(struct bpf_object *obj)
+{
+	bool perfmon = false, net_admin = false;
+	struct bpf_program *p;
+	struct bpf_map *m;
+
+	bpf_object__for_each_program(p, obj) {
+		if (!bpf_program__autoload(p))
+			continue;
+		switch (bpf_program__type(p)) {
+		case BPF_PROG_TYPE_KPROBE:
+		case BPF_PROG_TYPE_TRACEPOINT:
+		case BPF_PROG_TYPE_PERF_EVENT:
+		case BPF_PROG_TYPE_RAW_TRACEPOINT:
+		case BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE:
+		case BPF_PROG_TYPE_TRACING:
+		case BPF_PROG_TYPE_LSM:
+		case BPF_PROG_TYPE_STRUCT_OPS:
+			perfmon = true;
+			break;
+		case BPF_PROG_TYPE_EXT:
+			perfmon = net_admin = true;
+			break;
+		case BPF_PROG_TYPE_SOCKET_FILTER:
+		case BPF_PROG_TYPE_CGROUP_SKB:
+		case BPF_PROG_TYPE_SK_REUSEPORT:
+			break;
+		default: /* SCHED_CLS, XDP, SOCK_OPS, SK_MSG, CGROUP_SOCK* ...: network hooks */
+			net_admin = true;
+			break;
+		}
+	}
+	bpf_object__for_each_map(m, obj) {
+		switch (bpf_map__type(m)) {
+		case BPF_MAP_TYPE_SOCKMAP:
+		case BPF_MAP_TYPE_SOCKHASH:
+		case BPF_MAP_TYPE_DEVMAP:
+		case BPF_MAP_TYPE_DEVMAP_HASH:
+		case BPF_MAP_TYPE_XSKMAP:
+			net_admin = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (perfmon && net_admin)
+		return "loading it needs root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN";
+	if (perfmon)
+		return "loading it needs root or CAP_BPF+CAP_PERFMON";
+	if (net_admin)
+		return "loading it needs root or CAP_BPF+CAP_NET_ADMIN";
+	return "loading it needs root or CAP_BPF";
+}
+
+/*
  * Where the whole verifier log is, for the error's last line. The log can run to megabytes,
  * more than a terminal shows: SOCKHOST_VERIFIER_LOG=/path writes it to that file
  * (truncated, mode 0600 when made), and err.log holds it for pcall users either way. The
@@ -144,8 +207,8 @@ void sh_object_load(lua_State *L, int idx)
 		last = sh_libbpf_last_log();
 		if (!strncmp(last, "failed to load object", 21))
 			last = "";
-		sh_raise_errno(L, err, NULL, "object '%s': load failed%s%s", o->path,
-			       *last ? ": " : "", last);
+		sh_raise_errno(L, err, (err == -EPERM || err == -EACCES) ? perm_hint(obj) : NULL,
+			       "object '%s': load failed%s%s", o->path, *last ? ": " : "", last);
 	}
 	o->loaded = true;
 	sh_globals_map(o);

@@ -7,6 +7,7 @@ local sockhost = require "sockhost"
 local net = require "sockhost.net"
 local errors = require "helpers.errors"
 local p = require "helpers.packets"
+local proc = require "helpers.proc"
 local testbed = require "helpers.testbed"
 
 local N, PING_SIZE = 5, 100 -- ICMP echoes and their payload
@@ -444,4 +445,44 @@ describe("sockex1, sockex2, sockex3 #tools", function()
          assert.same({ packets = 0, bytes = 0 }, o.globals.unparsed)
       end
    end)
+end)
+
+describe("sockex1, sockex2, sockex3 without privilege #tools", function()
+   -- Each error names what its own call needs: the object's load (socket filters) CAP_BPF, the
+   -- raw AF_PACKET socket CAP_NET_RAW; and those two are all the tools need.
+   local bed
+   setup(function() bed = testbed.create("sxpriv") end)
+   teardown(function() testbed.remove(bed) end)
+
+   -- scripts/<name>.lua --iface <host end> --duration 0.2 as nobody with only caps (ambient
+   -- capabilities, "+bpf,+net_raw"; "" none) -> exit code, stderr
+   local function as_nobody(name, caps)
+      local keep = caps ~= "" and ("--inh-caps=%s --ambient-caps=%s "):format(caps, caps) or ""
+      local err = os.tmpname()
+      local _, _, code = proc.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups %s%s %s "
+         .. "--iface %s --duration 0.2 >/dev/null 2>%s"):format(keep,
+         proc.quote(proc.env("SOCKHOST_BIN")),
+         proc.quote(proc.env("SOCKHOST_SOURCE_DIR") .. "/scripts/" .. name .. ".lua"),
+         bed.host_if, err))
+      local text = proc.read_file(err)
+      os.remove(err)
+      return code, text
+   end
+
+   for _, name in ipairs({ "sockex1", "sockex2", "sockex3" }) do
+      it(name .. " says CAP_BPF for the load and CAP_NET_RAW for the raw socket", function()
+         local load = ("%s: object '%s/bpf/%s.bpf.o': load failed: Operation not permitted "
+            .. "(loading it needs root or CAP_BPF)\n"):format(name,
+            proc.env("SOCKHOST_BUILD_DIR"), name)
+         assert.same({ 1, load }, { as_nobody(name, "") })
+         assert.same({ 1, load }, { as_nobody(name, "+net_raw") })
+         assert.same({ 1, ("%s: raw socket on interface '%s': Operation not permitted (a raw "
+            .. "AF_PACKET socket needs root or CAP_NET_RAW)\n"):format(name, bed.host_if) },
+            { as_nobody(name, "+bpf") })
+         -- and the two named are enough
+         local code, err = as_nobody(name, "+bpf,+net_raw")
+         assert.equal(0, code, err)
+         assert.matches("^" .. name .. ": counting .* after [%d.]+ s %(duration%): ", err)
+      end)
+   end
 end)
