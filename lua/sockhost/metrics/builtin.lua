@@ -112,9 +112,28 @@ function builtin.ledger(reg)
    end
 end
 
---- builtin.programs(reg, programs [, enable_stats = true]): run count and run time.
+-- whether the kernel counts BPF run statistics for everyone (sysctl kernel.bpf_stats_enabled)
+local function stats_on()
+   return (read("/proc/sys/kernel/bpf_stats_enabled") or ""):match("^1") ~= nil
+end
+
+--- builtin.programs(reg, programs [, enable_stats = true]) -> true, or nil and why: run
+-- count and run time. Turning the statistics on (BPF_ENABLE_STATS) needs CAP_SYS_ADMIN;
+-- without it the families are added only when sysctl kernel.bpf_stats_enabled is 1 (the
+-- kernel counts anyway), else they are left out, since they would stay 0, and the reason
+-- is returned (and kept as reg.stats_error).
 function builtin.programs(reg, programs, enable_stats)
-   if enable_stats ~= false then reg.stats_handle = sockhost.enable_stats() end
+   if enable_stats ~= false then
+      local ok, h = pcall(sockhost.enable_stats)
+      if ok then
+         reg.stats_handle = h
+      elseif not stats_on() then
+         reg.stats_error = "turning BPF run statistics on needs CAP_SYS_ADMIN (" ..
+            tostring(h):gsub("^[^\n:]*:%d+: ", "", 1):gsub(" %(BPF needs.*$", "") ..
+            "); sysctl kernel.bpf_stats_enabled=1 turns them on for every program"
+         return nil, reg.stats_error
+      end
+   end
    local function each(emit, field, scale)
       for _, p in ipairs(programs) do
          local info = p:info()
@@ -130,6 +149,7 @@ function builtin.programs(reg, programs, enable_stats)
       help = "Time the BPF program ran in seconds (kernel BPF stats, while enabled).",
       labels = { "program", "id" },
       collect = function(emit) each(emit, "run_time_ns", 1e9) end }
+   return true
 end
 
 --- builtin.build_info(reg)
@@ -140,7 +160,8 @@ function builtin.build_info(reg)
 end
 
 --- builtin.register(reg [, {programs = {prog, ...}, enable_stats = bool}]): all of the above
--- (the program families only when opts.programs is given). Returns reg.
+-- (the program families only when opts.programs is given and the statistics can be had:
+-- see builtin.programs; reg.stats_error says why not). Returns reg.
 function builtin.register(reg, opts)
    opts = opts or {}
    builtin.build_info(reg)
