@@ -249,7 +249,8 @@ end
 -- ---- bound maps: SDK histogram buckets --------------------------------------------------------
 
 -- bucket_le(spec) -> function(index) -> inclusive upper bound (an integer) or nil for the
--- open last bucket, and the lower bound used for the _sum estimate. sockhost.hist's
+-- open last bucket, and the lower bound used for the _sum estimate; then the number of
+-- finite buckets, the last bucket number (64; n + 1) and the numbering's name for messages. sockhost.hist's
 -- numbering; bucket values are integers, so "< 2^k" is "<= 2^k - 1". A bucket with a
 -- negative bound is exported once it is not empty (OpenMetrics then drops _sum and _count):
 --   log2:   0 negative (le -1, counted as -1 in the sum), 1 zero (le 0), k >= 2 holds
@@ -265,7 +266,7 @@ local function hist_bounds(fname, spec)
          if i == 1 then return 0, 0 end
          if i >= 65 then return nil, 1 << 62 end
          return (1 << (i - 1)) - 1, 1 << (i - 2)
-      end, 64
+      end, 64, 64, "log2"
    end
    if type(b) == "table" and b.min and b.max and b.step then
       local min, max, step = b.min, b.max, b.step
@@ -279,7 +280,7 @@ local function hist_bounds(fname, spec)
          if i == 0 then return min - 1, min - 1 end
          if i > n then return nil, min + n * step end
          return min + i * step - 1, min + (i - 1) * step
-      end, n
+      end, n, n + 1, ("linear {min=%d, max=%d, step=%d}"):format(min, max, step)
    end
    fail(fname, "metric '%s': a bound histogram takes buckets = \"log2\" or {min=, max=, step=}",
       spec.name)
@@ -321,10 +322,38 @@ local function label_getter(fname, spec)
       end
       local names = check_labels(fname, { name = spec.name, labels = spec.label_names },
          spec.type)
+      local nl = #names
+      -- the label values, or an error that says it was the labels function and what it gave
       return function(k, v)
-         local first = table.pack(l(k, v))
-         if first.n == 1 and type(first[1]) == "table" then return first[1] end
-         return first
+         local res = table.pack(pcall(l, k, v))
+         if not res[1] then
+            local e = res[2]
+            error("labels function: " .. (type(e) == "string" and e
+               or ("raised a %s, not a message"):format(type(e))), 0)
+         end
+         local vals, n
+         local seq = res.n == 2 and type(res[2]) == "table"
+         if seq then
+            vals = res[2]
+            n = #vals
+         else
+            vals, n = table.move(res, 2, res.n, 1, {}), res.n - 1
+         end
+         for i = 1, nl do
+            local t = type(vals[i])
+            if seq and t == "nil" then
+               error(("labels function gave a table without [%d], the value of label '%s' "
+                  .. "(one table is read as the sequence of label values)"):format(i, names[i]), 0)
+            elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
+               error(("labels function gave %s for label '%s' (a string, number or boolean "
+                  .. "expected)"):format(t == "nil" and "nil" or "a " .. t, names[i]), 0)
+            end
+         end
+         if n > nl then
+            error(("labels function gave %d values for %d label%s (%s)"):format(n, nl,
+               nl == 1 and "" or "s", table.concat(names, ", ")), 0)
+         end
+         return vals
       end, names
    end
    if spec.label_names ~= nil then
@@ -425,13 +454,25 @@ function Registry:bind(map, spec)
       fail("bind", "metric '%s': option 'div' must be a positive number", spec.name)
    end
    local fam = { type = spec.type, map = map, div = spec.div }
+   if type(map) == "userdata" then
+      local ok, n = pcall(function() return map.name end)
+      fam.map_name = ok and type(n) == "string" and n or nil
+   end
    if spec.type == "histogram" then
       if spec.labels ~= nil or spec.label_names ~= nil then
          fail("bind", "metric '%s': a bound histogram has no labels (one map, one histogram)",
             spec.name)
       end
       fam.labels = {}
-      fam.bound_hist, fam.nfinite = hist_bounds("bind", spec)
+      fam.bound_hist, fam.nfinite, fam.last_bucket, fam.numbering = hist_bounds("bind", spec)
+      -- a sockhost.map knows its key size: a struct key of another size is refused here (one
+      -- of 1, 2, 4 or 8 bytes is only seen to be a struct at scrape time)
+      local ks = type(map) == "userdata" and select(2, pcall(function() return map.key_size end))
+      if math.type(ks) == "integer" and ks ~= 1 and ks ~= 2 and ks ~= 4 and ks ~= 8 then
+         fail("bind", "metric '%s': map '%s' has %d-byte keys, not bucket numbers (a bound "
+            .. "histogram reads an SH_HIST map: integer keys of 1, 2, 4 or 8 bytes)", spec.name,
+            tostring(map.name), ks)
+      end
       if spec.sum ~= nil and type(spec.sum) ~= "function" then
          fail("bind", "metric '%s': option 'sum' must be a function", spec.name)
       end
@@ -641,14 +682,32 @@ end
 local function scrape_hist(fam)
    local counts, top = {}, -1
    for k, v in pairs(fam.map) do
-      if math.type(k) ~= "integer" or k < 0 then
-         error(("bucket key must be a non-negative integer, got %s"):format(tostring(k)), 0)
+      if math.type(k) ~= "integer" then
+         error(("bucket keys must be bucket numbers (integers from 0), got %s"):format(
+            type(k) == "table" and "a struct key (a table)"
+               or ("a %s key %s"):format(math.type(k) or type(k),
+                  type(k) == "string" and ("%q"):format(k) or tostring(k))), 0)
+      end
+      if k < 0 then
+         error(("bucket key %d is negative (bucket numbers start at 0)"):format(k), 0)
       end
       local c = v
       if fam.count_of then c = fam.count_of(v, k) end
       c = plain(c or 0)
-      counts[k] = (counts[k] or 0) + c
-      if k > top then top = k end
+      if type(c) ~= "number" then
+         error(("bucket %d: count must be a number, got %s"):format(k, type(c)), 0)
+      end
+      -- past the last bucket: an empty one is nothing (an array sized larger than the
+      -- numbering needs), a count there means the map is not in this numbering
+      if k > fam.last_bucket then
+         if c ~= 0 then
+            error(("bucket key %d holds %s but %s buckets end at %d (is the map in another "
+               .. "numbering?)"):format(k, number(c), fam.numbering, fam.last_bucket), 0)
+         end
+      else
+         counts[k] = (counts[k] or 0) + c
+         if k > top then top = k end
+      end
    end
    local s = { labels = {}, buckets = {}, sum = 0, count = 0 }
    local cum = 0
@@ -683,8 +742,15 @@ end
 -- rows of a family for this scrape, or nil, message when its function failed
 local function scrape(fam)
    if fam.map then
-      if fam.bound_hist then return pcall(scrape_hist, fam) end
-      return pcall(scrape_bound, fam)
+      local ok, rows, dropped = pcall(fam.bound_hist and scrape_hist or scrape_bound, fam)
+      if not ok and fam.map_name then
+         local tok, desc = pcall(tostring, fam.map)
+         if tok and desc:find("(closed)", 1, true) then
+            rows = ("map '%s' is closed (its object was closed), nothing to export: %s")
+               :format(fam.map_name, tostring(rows))
+         end
+      end
+      return ok, rows, dropped
    end
    if fam.collect then return pcall(scrape_collector, fam) end
    local rows = {}
