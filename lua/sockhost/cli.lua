@@ -213,6 +213,11 @@ function cli.serve_metrics(name, args, obj, families, opts)
    local host = srv.address
    io.stderr:write(("%s: metrics on http://%s:%d/metrics\n"):format(name,
       host:find(":") and "[" .. host .. "]" or host, srv.port))
+   if reg.stats_error then
+      -- a unit with only the tool's capabilities: served, without the BPF run statistics
+      io.stderr:write(("%s: --metrics: no sockhost_program_run_* families (%s)\n"):format(name,
+         reg.stats_error))
+   end
    return srv, reg
 end
 

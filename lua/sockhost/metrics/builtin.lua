@@ -8,7 +8,8 @@
 --   sockhost_program_run_count_total{program,id}, sockhost_program_run_time_seconds_total
 --       the kernel's BPF run statistics of opts.programs (prog:info() run_cnt, run_time_ns),
 --       counted while the sockhost.enable_stats() handle this module takes is held
---       (reg.stats_handle; opts.enable_stats = false leaves that to the caller);
+--       (reg.stats_handle; opts.enable_stats = false leaves that to the caller; without
+--       CAP_SYS_ADMIN they are left out and reg.stats_error says why);
 --   sockhost_build_info{version} 1;
 --   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
 --   process_open_fds, process_max_fds, process_start_time_seconds
@@ -112,9 +113,21 @@ function builtin.ledger(reg)
    end
 end
 
---- builtin.programs(reg, programs [, enable_stats = true]): run count and run time.
+--- builtin.programs(reg, programs [, enable_stats = true]): run count and run time. The
+-- kernel counts only while someone holds its statistics on; enable_stats needs CAP_SYS_ADMIN,
+-- which a tool run with just its BPF capabilities lacks: then, unless kernel.bpf_stats_enabled
+-- is 1 (the kernel counts anyway), the two families are left out (no series rather than ones
+-- that never move) and reg.stats_error says why. Returns true when they were added.
 function builtin.programs(reg, programs, enable_stats)
-   if enable_stats ~= false then reg.stats_handle = sockhost.enable_stats() end
+   if enable_stats ~= false then
+      local ok, h = pcall(sockhost.enable_stats)
+      if ok then
+         reg.stats_handle = h
+      elseif (read("/proc/sys/kernel/bpf_stats_enabled") or ""):match("^%s*(%d+)") ~= "1" then
+         reg.stats_error = (tostring(h):gsub("^[^\n:]*:%d+: ", "", 1))
+         return false
+      end
+   end
    local function each(emit, field, scale)
       for _, p in ipairs(programs) do
          local info = p:info()
@@ -130,6 +143,7 @@ function builtin.programs(reg, programs, enable_stats)
       help = "Time the BPF program ran in seconds (kernel BPF stats, while enabled).",
       labels = { "program", "id" },
       collect = function(emit) each(emit, "run_time_ns", 1e9) end }
+   return true
 end
 
 --- builtin.build_info(reg)
