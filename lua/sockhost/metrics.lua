@@ -515,7 +515,9 @@ local function row_of(fam, key, vals)
    local cache = fam.rows_by_key
    local r = cache[key]
    if not r then
-      r = { labels = vals, key = key }
+      -- every field a row gets, made at once (no rehash as collect and exposition add them)
+      r = { labels = vals, key = key, gen = false, value = 0, prefix = false, vnum = false,
+         vtype = false, vstr = false }
       cache[key] = r
       fam.cached = fam.cached + 1
    end
