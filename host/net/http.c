@@ -122,6 +122,20 @@ malformed:
 		L, FN ": malformed address '%s' (expected IPv4:PORT, [IPv6]:PORT or :PORT)", s);
 }
 
+/* The first port a process without CAP_NET_BIND_SERVICE may bind (1024 unless changed). */
+static unsigned int unprivileged_port_start(void)
+{
+	unsigned int v = 1024;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 1024;
+		fclose(f);
+	}
+	return v;
+}
+
 static const char *bind_hint(int err, const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	unsigned int port = ntohs(ss->ss_family == AF_INET6 ?
@@ -134,10 +148,11 @@ static const char *bind_hint(int err, const struct sockaddr_storage *ss, char *b
 	case EADDRNOTAVAIL:
 		return "EADDRNOTAVAIL: not an address of this machine";
 	case EACCES:
+		/* root without the capability (a unit's CapabilityBoundingSet) gets it too */
 		snprintf(buf, len,
-			 "EACCES: port %u is privileged (below 1024) and this process "
-			 "is not root",
-			 port);
+			 "EACCES: port %u is privileged (below %u, net.ipv4.ip_unprivileged_"
+			 "port_start) and this process lacks CAP_NET_BIND_SERVICE",
+			 port, unprivileged_port_start());
 		return buf;
 	default:
 		return "";

@@ -304,8 +304,15 @@ static int l_enable_stats(lua_State *L)
 	int *fd = (int *)(h + 1);
 
 	*fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (*fd < 0)
-		return sh_raise_errno(L, errno, NULL, "enable_stats");
+	if (*fd < 0) {
+		int err = errno;
+
+		/* not the generic BPF hint: CAP_BPF is not enough for this command */
+		return sh_raise_errno(L, err,
+				      err == EPERM ? "BPF_ENABLE_STATS needs root or CAP_SYS_ADMIN" :
+						     NULL,
+				      "enable_stats");
+	}
 	h->live = fd;
 	return 1;
 }

@@ -216,13 +216,14 @@ function cli.serve_metrics(name, args, obj, families, opts)
       local why = tostring(srv):gsub("^[^\n:]*:%d+: ", "", 1):gsub("^sockhost%.serve_http: ", "")
       error("--metrics: " .. why, 0)
    end
-   if reg.stats_error then
-      io.stderr:write(("%s: --metrics: no sockhost_program_run_* families: %s\n"):format(name,
-         reg.stats_error))
-   end
    local host = srv.address
    io.stderr:write(("%s: metrics on http://%s:%d/metrics\n"):format(name,
       host:find(":") and "[" .. host .. "]" or host, srv.port))
+   if reg.stats_error then
+      -- a unit with only the tool's capabilities: served, without the BPF run statistics
+      io.stderr:write(("%s: --metrics: no sockhost_program_run_* families: %s\n"):format(name,
+         reg.stats_error))
+   end
    return srv, reg
 end
 

@@ -249,7 +249,8 @@ end
 -- ---- bound maps: SDK histogram buckets --------------------------------------------------------
 
 -- bucket_le(spec) -> function(index) -> inclusive upper bound (an integer) or nil for the
--- open last bucket, and the lower bound used for the _sum estimate. sockhost.hist's
+-- open last bucket, and the lower bound used for the _sum estimate; then the number of
+-- finite buckets, the last bucket number (64; n + 1) and the numbering's name for messages. sockhost.hist's
 -- numbering; bucket values are integers, so "< 2^k" is "<= 2^k - 1". A bucket with a
 -- negative bound is exported once it is not empty (OpenMetrics then drops _sum and _count):
 --   log2:   0 negative (le -1, counted as -1 in the sum), 1 zero (le 0), k >= 2 holds
@@ -265,7 +266,7 @@ local function hist_bounds(fname, spec)
          if i == 1 then return 0, 0 end
          if i >= 65 then return nil, 1 << 62 end
          return (1 << (i - 1)) - 1, 1 << (i - 2)
-      end, 64
+      end, 64, 64, "log2"
    end
    if type(b) == "table" and b.min and b.max and b.step then
       local min, max, step = b.min, b.max, b.step
@@ -279,7 +280,7 @@ local function hist_bounds(fname, spec)
          if i == 0 then return min - 1, min - 1 end
          if i > n then return nil, min + n * step end
          return min + i * step - 1, min + (i - 1) * step
-      end, n
+      end, n, n + 1, ("linear {min=%d, max=%d, step=%d}"):format(min, max, step)
    end
    fail(fname, "metric '%s': a bound histogram takes buckets = \"log2\" or {min=, max=, step=}",
       spec.name)
@@ -321,16 +322,45 @@ local function label_getter(fname, spec)
       end
       local names = check_labels(fname, { name = spec.name, labels = spec.label_names },
          spec.type)
+      local nl = #names
+      -- the label values, or an error that says it was the labels function and what it gave
       return function(k, v)
-         local first = table.pack(l(k, v))
-         if first.n == 1 and type(first[1]) == "table" then return first[1] end
-         return first
+         local res = table.pack(pcall(l, k, v))
+         if not res[1] then
+            local e = res[2]
+            error("labels function: " .. (type(e) == "string" and e
+               or ("raised a %s, not a message"):format(type(e))), 0)
+         end
+         local vals, n
+         local seq = res.n == 2 and type(res[2]) == "table"
+         if seq then
+            vals = res[2]
+            n = #vals
+         else
+            vals, n = table.move(res, 2, res.n, 1, {}), res.n - 1
+         end
+         for i = 1, nl do
+            local t = type(vals[i])
+            if seq and t == "nil" then
+               error(("labels function gave a table without [%d], the value of label '%s' "
+                  .. "(one table is read as the sequence of label values)"):format(i, names[i]), 0)
+            elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
+               error(("labels function gave %s for label '%s' (a string, number or boolean "
+                  .. "expected)"):format(t == "nil" and "nil" or "a " .. t, names[i]), 0)
+            end
+         end
+         if n > nl then
+            error(("labels function gave %d values for %d label%s (%s)"):format(n, nl,
+               nl == 1 and "" or "s", table.concat(names, ", ")), 0)
+         end
+         return vals
       end, names
    end
    if spec.label_names ~= nil then
       fail(fname, "metric '%s': label_names goes with a labels function", spec.name)
    end
    local names = check_labels(fname, spec, spec.type)
+   local fields = (#names == 1 or #names == 2) and names or nil
    return function(k)
       local out = {}
       if type(k) ~= "table" then
@@ -343,7 +373,7 @@ local function label_getter(fname, spec)
          for i, n in ipairs(names) do out[i] = k[n] end
       end
       return out
-   end, names
+   end, names, fields
 end
 
 -- ---- the registry ---------------------------------------------------------------------------
@@ -368,6 +398,8 @@ local function add(reg, fname, spec, fam)
    fam.name, fam.help, fam.registry = spec.name, spec.help, reg
    fam.limit = spec.limit or metrics.DEFAULT_LIMIT
    fam.series, fam.order = {}, {}
+   -- each row keeps its sample prefix (exposition.family)
+   fam.prefix_cache = true
    reg.by_name[spec.name] = fam
    reg.families[#reg.families + 1] = fam
    return setmetatable(fam, Family)
@@ -421,20 +453,32 @@ function Registry:bind(map, spec)
       fail("bind", "metric '%s': option 'div' must be a positive number", spec.name)
    end
    local fam = { type = spec.type, map = map, div = spec.div }
+   if type(map) == "userdata" then
+      local ok, n = pcall(function() return map.name end)
+      fam.map_name = ok and type(n) == "string" and n or nil
+   end
    if spec.type == "histogram" then
       if spec.labels ~= nil or spec.label_names ~= nil then
          fail("bind", "metric '%s': a bound histogram has no labels (one map, one histogram)",
             spec.name)
       end
       fam.labels = {}
-      fam.bound_hist, fam.nfinite = hist_bounds("bind", spec)
+      fam.bound_hist, fam.nfinite, fam.last_bucket, fam.numbering = hist_bounds("bind", spec)
+      -- a sockhost.map knows its key size: a struct key of another size is refused here (one
+      -- of 1, 2, 4 or 8 bytes is only seen to be a struct at scrape time)
+      local ks = type(map) == "userdata" and select(2, pcall(function() return map.key_size end))
+      if math.type(ks) == "integer" and ks ~= 1 and ks ~= 2 and ks ~= 4 and ks ~= 8 then
+         fail("bind", "metric '%s': map '%s' has %d-byte keys, not bucket numbers (a bound "
+            .. "histogram reads an SH_HIST map: integer keys of 1, 2, 4 or 8 bytes)", spec.name,
+            tostring(map.name), ks)
+      end
       if spec.sum ~= nil and type(spec.sum) ~= "function" then
          fail("bind", "metric '%s': option 'sum' must be a function", spec.name)
       end
       fam.sum = spec.sum
       fam.count_of = getter("bind", spec, "value", "value")
    else
-      fam.label_of, fam.labels = label_getter("bind", spec)
+      fam.label_of, fam.labels, fam.label_fields = label_getter("bind", spec)
       fam.value_of = getter("bind", spec, "value", "value")
    end
    return add(self, "bind", spec, fam)
@@ -442,50 +486,185 @@ end
 
 -- ---- scraping -------------------------------------------------------------------------------
 
--- rows {labels = {...}, value = v} of a computed family, equal labels summed, past the
--- limit dropped; sorted by label values for a stable order.
-local function gather(fam, each)
-   local rows, by, dropped = {}, {}, 0
-   each(function(value, labels)
-      if value == nil then return end
-      value = plain(value)
-      if type(value) ~= "number" then
-         error(("value must be a number, got %s"):format(type(value)), 0)
-      end
-      local vals = {}
-      for i = 1, #labels do vals[i] = label_value(labels[i]) end
-      if #vals ~= #fam.labels then
-         error(("%d label values expected, got %d"):format(#fam.labels, #vals), 0)
-      end
-      local key = table.concat(vals, "\0")
-      local r = by[key]
-      if r then
+-- Rows {labels = {...}, value = v, key = k} of a computed family, equal labels summed, past
+-- the limit dropped, sorted by label values for a stable order.
+--
+-- Written for 10,000 series a scrape (bench/metrics.lua). A family keeps its rows from one
+-- scrape to the next (fam.rows_by_key, by the label values joined with NULs), so a series
+-- costs a table, its label strings and its sample prefix (exposition's prefix_cache) once,
+-- not once per scrape; a bound family with labels = {"field"} or {"a", "b"} finds the row
+-- from the raw key fields (fam.raw) without making the label strings at all. Rows are
+-- sorted by key as strings (table.sort's own comparison, the same as a.key < b.key), and
+-- when a scrape has exactly the series of the one before, the order of that one is kept.
+-- The caches are dropped when they hold more than CACHE_FACTOR * limit + CACHE_SLACK
+-- entries (series that went away), so they stay bounded by the series limit.
+local concat, sort, math_type = table.concat, table.sort, math.type
+local CACHE_FACTOR, CACHE_SLACK = 2, 1000
+
+-- the family's caches for a scrape (dropped when they outgrew the bound)
+local function caches(fam)
+   if not fam.rows_by_key or fam.cached > CACHE_FACTOR * fam.limit + CACHE_SLACK then
+      fam.rows_by_key, fam.raw, fam.cached, fam.prev = {}, {}, 0, nil
+   end
+   return fam.rows_by_key
+end
+
+-- the row of a key, made the first time
+local function row_of(fam, key, vals)
+   local cache = fam.rows_by_key
+   local r = cache[key]
+   if not r then
+      -- every field a row gets, made at once (no rehash as collect and exposition add them)
+      r = { labels = vals, key = key, gen = false, value = 0, prefix = false, vnum = false,
+         vtype = false, vstr = false }
+      cache[key] = r
+      fam.cached = fam.cached + 1
+   end
+   return r
+end
+
+-- The rows of a scrape from the entries' rows rs[i] and values vs[i] (i = 1..m, in walk
+-- order): equal rows summed, past the limit dropped, sorted; -> rows, dropped.
+local function collect(fam, rs, vs, m)
+   local gen = (fam.gen or 0) + 1
+   fam.gen = gen
+   local prev = fam.prev
+   local prev_gen = prev and prev.gen
+   local list, n, same, dropped, limit = {}, 0, 0, 0, fam.limit
+   for i = 1, m do
+      local r, value = rs[i], vs[i]
+      if r.gen == gen then
          r.value = r.value + value
-      elseif #rows >= fam.limit then
+      elseif n >= limit then
          dropped = dropped + 1
       else
-         r = { labels = vals, value = value, key = key }
-         by[key], rows[#rows + 1] = r, r
+         if r.gen == prev_gen then same = same + 1 end
+         r.gen, r.value = gen, value
+         n = n + 1
+         list[n] = r
       end
-   end)
-   table.sort(rows, function(a, b) return a.key < b.key end)
-   if fam.div then
-      for _, r in ipairs(rows) do r.value = r.value / fam.div end
    end
+   local rows
+   if prev and same == n and n == #prev.rows then
+      rows = prev.rows
+   else
+      local keys, cache = {}, fam.rows_by_key
+      for i = 1, n do keys[i] = list[i].key end
+      sort(keys)
+      rows = {}
+      for i = 1, n do rows[i] = cache[keys[i]] end
+   end
+   local div = fam.div
+   if div then
+      for i = 1, n do rows[i].value = rows[i].value / div end
+   end
+   fam.prev = { gen = gen, rows = rows }
    return rows, dropped
+end
+
+-- one entry's value and label values into push: the general case, and every message
+local function entry(push, nl, value, labels)
+   value = plain(value)
+   if type(value) ~= "number" then
+      error(("value must be a number, got %s"):format(type(value)), 0)
+   end
+   local nv = #labels
+   local vals = {}
+   for i = 1, nv do
+      local x = labels[i]
+      if type(x) ~= "string" then x = label_value(x) end
+      vals[i] = x
+   end
+   if nv ~= nl then
+      error(("%d label values expected, got %d"):format(nl, nv), 0)
+   end
+   local key
+   if nl == 1 then
+      key = vals[1]
+   elseif nl == 2 then
+      key = vals[1] .. "\0" .. vals[2]
+   else
+      key = concat(vals, "\0")
+   end
+   push(value, key, vals)
+end
+
+local function gather(fam, each)
+   caches(fam)
+   local rs, vs, m, nl = {}, {}, 0, #fam.labels
+   local function push(value, key, vals)
+      m = m + 1
+      rs[m], vs[m] = row_of(fam, key, vals), value
+   end
+   each(function(value, labels)
+      if value ~= nil then entry(push, nl, value, labels) end
+   end)
+   return collect(fam, rs, vs, m)
 end
 
 local function scrape_bound(fam)
    local value_of, label_of = fam.value_of, fam.label_of
-   return gather(fam, function(emit)
-      for k, v in pairs(fam.map) do
-         local n = v
-         if value_of then n = value_of(v, k) end
-         if n ~= nil then
-            emit(n, label_of(k, v))
+   caches(fam)
+   local nl, fields, raw = #fam.labels, fam.label_fields, fam.raw
+   local f1, f2 = fields and fields[1], fields and fields[2]
+   local rs, vs, m = {}, {}, 0
+   local function push(value, key, vals)
+      m = m + 1
+      rs[m], vs[m] = row_of(fam, key, vals), value
+   end
+   for k, v in pairs(fam.map) do
+      local n = v
+      if value_of then n = value_of(v, k) end
+      if n ~= nil then
+         -- labels = {"field"} or {"a", "b"} and a number: the row straight from the raw
+         -- fields (fam.raw holds integers and strings only: a float such as 2^60 is a key
+         -- equal to an integer, but its label is written otherwise)
+         local r, x1, x2
+         if fields and type(n) == "number" then
+            if type(k) == "table" then
+               x1 = k[f1]
+               if nl == 2 then x2 = k[f2] end
+            elseif nl == 1 then
+               x1 = k
+            end
+            local t1 = math_type(x1) ~= "float" and type(x1)
+            if t1 == "number" or t1 == "string" then
+               if nl == 1 then
+                  r = raw[x1]
+                  if not r then
+                     local a = tostring(x1)
+                     r = row_of(fam, a, { a })
+                     raw[x1] = r
+                     fam.cached = fam.cached + 1
+                  end
+               else
+                  local t2 = math_type(x2) ~= "float" and type(x2)
+                  if t2 == "number" or t2 == "string" then
+                     local sub = raw[x1]
+                     if not sub then
+                        sub = {}
+                        raw[x1] = sub
+                     end
+                     r = sub[x2]
+                     if not r then
+                        local a, b = tostring(x1), tostring(x2)
+                        r = row_of(fam, a .. "\0" .. b, { a, b })
+                        sub[x2] = r
+                        fam.cached = fam.cached + 1
+                     end
+                  end
+               end
+            end
+         end
+         if r then
+            m = m + 1
+            rs[m], vs[m] = r, n
+         else
+            entry(push, nl, n, label_of(k, v))
          end
       end
-   end)
+   end
+   return collect(fam, rs, vs, m)
 end
 
 -- sum + c * low, exact in integers until that would overflow, then in floats
@@ -504,14 +683,32 @@ end
 local function scrape_hist(fam)
    local counts, top = {}, -1
    for k, v in pairs(fam.map) do
-      if math.type(k) ~= "integer" or k < 0 then
-         error(("bucket key must be a non-negative integer, got %s"):format(tostring(k)), 0)
+      if math.type(k) ~= "integer" then
+         error(("bucket keys must be bucket numbers (integers from 0), got %s"):format(
+            type(k) == "table" and "a struct key (a table)"
+               or ("a %s key %s"):format(math.type(k) or type(k),
+                  type(k) == "string" and ("%q"):format(k) or tostring(k))), 0)
+      end
+      if k < 0 then
+         error(("bucket key %d is negative (bucket numbers start at 0)"):format(k), 0)
       end
       local c = v
       if fam.count_of then c = fam.count_of(v, k) end
       c = plain(c or 0)
-      counts[k] = (counts[k] or 0) + c
-      if k > top then top = k end
+      if type(c) ~= "number" then
+         error(("bucket %d: count must be a number, got %s"):format(k, type(c)), 0)
+      end
+      -- past the last bucket: an empty one is nothing (an array sized larger than the
+      -- numbering needs), a count there means the map is not in this numbering
+      if k > fam.last_bucket then
+         if c ~= 0 then
+            error(("bucket key %d holds %s but %s buckets end at %d (is the map in another "
+               .. "numbering?)"):format(k, number(c), fam.numbering, fam.last_bucket), 0)
+         end
+      else
+         counts[k] = (counts[k] or 0) + c
+         if k > top then top = k end
+      end
    end
    local s = { labels = {}, buckets = {}, sum = 0, count = 0 }
    local cum = 0
@@ -546,8 +743,15 @@ end
 -- rows of a family for this scrape, or nil, message when its function failed
 local function scrape(fam)
    if fam.map then
-      if fam.bound_hist then return pcall(scrape_hist, fam) end
-      return pcall(scrape_bound, fam)
+      local ok, rows, dropped = pcall(fam.bound_hist and scrape_hist or scrape_bound, fam)
+      if not ok and fam.map_name then
+         local tok, desc = pcall(tostring, fam.map)
+         if tok and desc:find("(closed)", 1, true) then
+            rows = ("map '%s' is closed (its object was closed), nothing to export: %s")
+               :format(fam.map_name, tostring(rows))
+         end
+      end
+      return ok, rows, dropped
    end
    if fam.collect then return pcall(scrape_collector, fam) end
    local rows = {}

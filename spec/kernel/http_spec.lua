@@ -334,7 +334,8 @@ describe("sockhost.serve_http in this process #kernel", function()
       local _, out = proc.sh("setpriv --reuid=65534 --regid=65534 --clear-groups "
          .. quote(proc.env("SOCKHOST_BIN")) .. " -e " .. quote(code) .. " 2>&1")
       assert.equal("false sockhost.serve_http: cannot listen on '127.0.0.1:80': Permission "
-         .. "denied (EACCES: port 80 is privileged (below 1024) and this process is not root)",
+         .. "denied (EACCES: port 80 is privileged (below 1024, "
+         .. "net.ipv4.ip_unprivileged_port_start) and this process lacks CAP_NET_BIND_SERVICE)",
          (out:gsub("false [^:]+:%d+: ", "false ")))
    end)
 

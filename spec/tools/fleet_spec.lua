@@ -115,8 +115,8 @@ describe("README fleet page #tools", function()
             .. "cap_setgid+ep"), caps, q("exec " .. cmd), q(dir), t.name, q(err)))
          jobs["sockhost-" .. t.name] = "127.0.0.1:" .. prometheus.tool_port(err)
          -- the unit has no CAP_SYS_ADMIN: no BPF run statistics unless the sysctl has them on
-         local note = (": --metrics: no sockhost_program_run_* families: turning BPF run "
-            .. "statistics on needs CAP_SYS_ADMIN (enable_stats: Operation not permitted); "
+         local note = (": --metrics: no sockhost_program_run_* families: enable_stats: "
+            .. "Operation not permitted (BPF_ENABLE_STATS needs root or CAP_SYS_ADMIN); "
             .. "sysctl kernel.bpf_stats_enabled=1 turns them on for every program\n")
          local stats_on = proc.read_file("/proc/sys/kernel/bpf_stats_enabled"):match("^1")
          assert.equal(not stats_on, (proc.read_file(err):find(t.name .. note, 1, true)) ~= nil,

@@ -8,7 +8,8 @@
 --   sockhost_program_run_count_total{program,id}, sockhost_program_run_time_seconds_total
 --       the kernel's BPF run statistics of opts.programs (prog:info() run_cnt, run_time_ns),
 --       counted while the sockhost.enable_stats() handle this module takes is held
---       (reg.stats_handle; opts.enable_stats = false leaves that to the caller);
+--       (reg.stats_handle; opts.enable_stats = false leaves that to the caller; without
+--       CAP_SYS_ADMIN they are left out and reg.stats_error says why);
 --   sockhost_build_info{version} 1;
 --   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
 --   process_open_fds, process_max_fds, process_start_time_seconds
@@ -128,9 +129,8 @@ function builtin.programs(reg, programs, enable_stats)
       if ok then
          reg.stats_handle = h
       elseif not stats_on() then
-         reg.stats_error = "turning BPF run statistics on needs CAP_SYS_ADMIN (" ..
-            tostring(h):gsub("^[^\n:]*:%d+: ", "", 1):gsub(" %(BPF needs.*$", "") ..
-            "); sysctl kernel.bpf_stats_enabled=1 turns them on for every program"
+         reg.stats_error = tostring(h):gsub("^[^\n:]*:%d+: ", "", 1)
+            .. "; sysctl kernel.bpf_stats_enabled=1 turns them on for every program"
          return nil, reg.stats_error
       end
    end

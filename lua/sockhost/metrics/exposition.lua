@@ -10,6 +10,8 @@
 
 local fmt = require "sockhost.fmt"
 
+local find, gsub, mtype, tostring = string.find, string.gsub, math.type, tostring
+
 local exposition = {}
 
 exposition.TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -20,9 +22,9 @@ exposition.OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=u
 -- A sample value: integers exact (a u64 counter past 2^63 unsigned), floats in the shortest
 -- form that reads back the same, +Inf, -Inf and NaN as the formats spell them.
 function exposition.number(v, unsigned)
-   if math.type(v) == "integer" then
+   if mtype(v) == "integer" then
       if unsigned and v < 0 then return fmt.u64(v) end
-      return ("%d"):format(v)
+      return v .. "" -- LUA_INTEGER_FMT, as ("%d"):format(v), and the cheapest way there
    end
    if v ~= v then return "NaN" end
    if v == math.huge then return "+Inf" end
@@ -41,8 +43,10 @@ local function om_le(s)
    return s
 end
 
+-- most label values need no escape: find is much cheaper than gsub with a table
 local function escape_value(s)
-   return (s:gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+   if not find(s, '[\\"\n]') then return s end
+   return (gsub(s, '[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
 end
 
 local function escape_help(s, om)
@@ -71,15 +75,18 @@ end
 
 --- exposition.family(out, fam, rows, om): append family fam's lines to the sequence out:
 -- fam = {name, help, type, labels}; rows = {{labels = {values}, value = v}, ...}, for a
--- histogram {labels, buckets = {{le = s, count = n, negative = b}}, sum, count}.
+-- histogram {labels, buckets = {{le = s, count = n, negative = b}}, sum, count}. With
+-- fam.prefix_cache true, a sample row keeps its "name{labels} " in r.prefix, and its value's
+-- text (r.vstr, of r.vnum) for the next render (sockhost.metrics' rows live from scrape to
+-- scrape; their labels never change).
 function exposition.family(out, fam, rows, om)
    local base = fam.name
    if om and fam.type == "counter" then base = fam.name:gsub("_total$", "") end
    out[#out + 1] = ("# HELP %s %s\n"):format(base, escape_help(fam.help, om))
    out[#out + 1] = ("# TYPE %s %s\n"):format(base, fam.type)
    local names = fam.labels
-   for _, r in ipairs(rows) do
-      if fam.type == "histogram" then
+   if fam.type == "histogram" then
+      for _, r in ipairs(rows) do
          for _, b in ipairs(r.buckets) do
             out[#out + 1] = ("%s_bucket%s %s\n"):format(fam.name,
                labelset(names, r.labels, "le", om and om_le(b.le) or b.le), exposition.number(b.count))
@@ -93,11 +100,44 @@ function exposition.family(out, fam, rows, om)
             out[#out + 1] = ("%s_sum%s %s\n"):format(fam.name, ls, exposition.number(r.sum))
             out[#out + 1] = ("%s_count%s %s\n"):format(fam.name, ls, exposition.number(r.count))
          end
-      else
-         local name = fam.name
-         out[#out + 1] = ("%s%s %s\n"):format(name, labelset(names, r.labels),
-            exposition.number(r.value, fam.type == "counter"))
       end
+      return
+   end
+   -- samples: one string per line, the label pairs' prefixes made once per family, and the
+   -- whole "name{labels} " once per row with fam.prefix_cache (in r.prefix)
+   local number, unsigned, name, nl = exposition.number, fam.type == "counter", fam.name,
+      #names
+   local pre = {}
+   for i, n in ipairs(names) do pre[i] = (i == 1 and "{" or ",") .. n .. '="' end
+   local p1, p2, o = pre[1], pre[2], #out
+   local keep = fam.prefix_cache
+   for _, r in ipairs(rows) do
+      local p = r.prefix
+      if not p then
+         local v = r.labels
+         if nl == 0 then
+            p = name .. " "
+         elseif nl == 1 then
+            p = name .. p1 .. escape_value(v[1]) .. '"} '
+         elseif nl == 2 then
+            p = name .. p1 .. escape_value(v[1]) .. '"' .. p2 .. escape_value(v[2]) .. '"} '
+         else
+            p = name .. labelset(names, v) .. " "
+         end
+         if keep then r.prefix = p end
+      end
+      -- and the value's text while the value stays (most series of a big family do not
+      -- move between two scrapes); 1 and 1.0 are equal but not always written alike
+      local v, vs = r.value
+      if keep and v == r.vnum and mtype(v) == r.vtype then
+         vs = r.vstr
+      else
+         vs = number(v, unsigned)
+         if keep then r.vnum, r.vtype, r.vstr = v, mtype(v), vs end
+      end
+      -- three pieces rather than one string: table.concat joins them once, in the end
+      out[o + 1], out[o + 2], out[o + 3] = p, vs, "\n"
+      o = o + 3
    end
 end
 
