@@ -487,7 +487,9 @@ end
 -- ---- scraping -------------------------------------------------------------------------------
 
 -- Rows {labels = {...}, value = v, key = k} of a computed family, equal labels summed, past
--- the limit dropped, sorted by label values for a stable order.
+-- the limit dropped, sorted by label values for a stable order. Past the limit, the series
+-- of the scrape before are kept first (a hash map's walk order changes as entries come), then
+-- new ones in walk order while there is room.
 --
 -- Written for 10,000 series a scrape (bench/metrics.lua). A family keeps its rows from one
 -- scrape to the next (fam.rows_by_key, by the label values joined with NULs), so a series
@@ -515,8 +517,8 @@ local function row_of(fam, key, vals)
    local r = cache[key]
    if not r then
       -- every field a row gets, made at once (no rehash as collect and exposition add them)
-      r = { labels = vals, key = key, gen = false, value = 0, prefix = false, vnum = false,
-         vtype = false, vstr = false }
+      r = { labels = vals, key = key, gen = false, sticky = false, value = 0, prefix = false,
+         vnum = false, vtype = false, vstr = false }
       cache[key] = r
       fam.cached = fam.cached + 1
    end
@@ -531,17 +533,34 @@ local function collect(fam, rs, vs, m)
    local prev = fam.prev
    local prev_gen = prev and prev.gen
    local list, n, same, dropped, limit = {}, 0, 0, 0, fam.limit
+   if prev_gen and m > limit then
+      -- past the limit the series exported last time stay (sticky: a series does not come
+      -- and go with the order of a hash map's walk), then new ones while there is room
+      for i = 1, m do
+         local r = rs[i]
+         if r.sticky == gen then
+            r.value = r.value + vs[i]
+         elseif r.gen == prev_gen then
+            r.gen, r.sticky, r.value = gen, gen, vs[i]
+            same, n = same + 1, n + 1
+            list[n] = r
+         end
+      end
+   end
    for i = 1, m do
       local r, value = rs[i], vs[i]
-      if r.gen == gen then
-         r.value = r.value + value
-      elseif n >= limit then
-         dropped = dropped + 1
-      else
-         if r.gen == prev_gen then same = same + 1 end
-         r.gen, r.value = gen, value
-         n = n + 1
-         list[n] = r
+      -- (a sticky row was summed above)
+      if r.sticky ~= gen then
+         if r.gen == gen then
+            r.value = r.value + value
+         elseif n >= limit then
+            dropped = dropped + 1
+         else
+            if r.gen == prev_gen then same = same + 1 end
+            r.gen, r.value = gen, value
+            n = n + 1
+            list[n] = r
+         end
       end
    end
    local rows

@@ -191,6 +191,38 @@ size_bytes_count 1
          assert.equal(want:format(4), reg:render())
       end)
 
+      it("keeps the series it exported past the limit whatever the walk order", function()
+         -- a map whose walk order the spec sets: a hash map's changes as entries come
+         local order = {}
+         local map = setmetatable({}, { __pairs = function()
+            local i = 0
+            return function()
+               i = i + 1
+               if order[i] then return order[i], 10 * order[i] end
+            end, nil, nil
+         end })
+         reg:bind(map, { name = "d_total", help = "D.", type = "counter", labels = { "k" },
+            limit = 2 })
+         local function series()
+            local out = {}
+            for k, v in reg:render():gmatch('\nd_total{k="(%d+)"} (%d+)') do
+               out[#out + 1] = k .. "=" .. v
+            end
+            return table.concat(out, " ")
+         end
+         order = { 3, 1 }
+         assert.equal("1=10 3=30", series())
+         -- new entries walked first: 3 and 1 stay, 2 and 4 are refused
+         order = { 4, 2, 1, 3 }
+         assert.equal("1=10 3=30", series())
+         -- 3 went away: its room goes to the first new one walked
+         order = { 4, 2, 1 }
+         assert.equal("1=10 4=40", series())
+         -- refused: 2 in the second render, 1 in the third, 1 in this one
+         assert.truthy(reg:render():find('sockhost_metrics_series_dropped_total{family="d_total"} 4\n',
+            1, true))
+      end)
+
       it("defaults to 10000 series", function()
          local g = reg:gauge{ name = "g", help = "G.", labels = { "i" } }
          for i = 1, 10001 do g:set(i, i) end
