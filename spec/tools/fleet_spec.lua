@@ -89,8 +89,10 @@ describe("README fleet page #tools", function()
       local bed = testbed.create("fleet")
       local dir = proc.tmpdir()
       local cg = cgroups.new("fleet")
-      local pids = {}
+      local pids, sink = {}, nil
+      -- the one finally of this test (busted keeps only the last one given)
       finally(function()
+         if sink then sink:close() end
          for _, pid in ipairs(pids) do
             proc.kill(pid, "INT")
             if not proc.wait_gone(pid, 10) then proc.reap(pid) end
@@ -136,8 +138,8 @@ describe("README fleet page #tools", function()
       -- traffic each tool sees: frames on the veth end, TCP in the cgroup (conntrace sees
       -- those too); twice, a scrape apart, so that a series born in the first round (a tool
       -- exports most only once they count something) has risen within rate()'s window
-      local sink, port = testbed.udp_sink(bed)
-      finally(function() sink:close() end)
+      local port
+      sink, port = testbed.udp_sink(bed)
       for _ = 1, 2 do
          testbed.ping(bed, 5, 100)
          testbed.udp_from_ns(bed, port, 7, 200)

@@ -131,13 +131,16 @@ local function samples(text, name)
 end
 
 describe("sockex metrics scraped by Prometheus #tools", function()
-   local bed, dir, pids
+   -- cleanups: what each test made beyond the bed, undone after it (busted keeps one
+   -- finally per test, the last one given)
+   local bed, dir, pids, cleanups
    before_each(function()
       bed = testbed.create("sxmetrics")
       dir = proc.tmpdir()
-      pids = {}
+      pids, cleanups = {}, {}
    end)
    after_each(function()
+      for i = #cleanups, 1, -1 do pcall(cleanups[i]) end
       for _, pid in ipairs(pids) do proc.reap(pid) end
       testbed.remove(bed)
       proc.sh("rm -rf " .. q(dir))
@@ -148,11 +151,11 @@ describe("sockex metrics scraped by Prometheus #tools", function()
       pids[#pids + 1] = tool.pid
       local prom = prometheus.start(dir, { "127.0.0.1:" .. tool.port })
       pids[#pids + 1] = prom.pid
-      finally(function() prom:stop() end)
+      cleanups[#cleanups + 1] = function() prom:stop() end
       prom:wait_up()
 
       local sink, port = testbed.udp_sink(bed)
-      finally(function() sink:close() end)
+      cleanups[#cleanups + 1] = function() sink:close() end
       testbed.ping(bed, N, PING_SIZE)
       testbed.udp_from_ns(bed, port, M, UDP_SIZE)
       assert.equal(M, testbed.drain(sink, M))
@@ -195,11 +198,11 @@ describe("sockex metrics scraped by Prometheus #tools", function()
       pids[#pids + 1] = tool.pid
       local prom = prometheus.start(dir, { "127.0.0.1:" .. tool.port })
       pids[#pids + 1] = prom.pid
-      finally(function() prom:stop() end)
+      cleanups[#cleanups + 1] = function() prom:stop() end
       prom:wait_up()
 
       local sink, port = testbed.udp_sink(bed)
-      finally(function() sink:close() end)
+      cleanups[#cleanups + 1] = function() sink:close() end
       testbed.ping(bed, N, PING_SIZE)
       testbed.udp_from_ns(bed, port, M, UDP_SIZE)
       assert.equal(M, testbed.drain(sink, M))
@@ -245,7 +248,7 @@ describe("sockex metrics scraped by Prometheus #tools", function()
       pids[#pids + 1] = tool.pid
       -- all the traffic before anything scrapes, so every render sees the same six entries
       local sink, port = testbed.udp_sink(bed)
-      finally(function() sink:close() end)
+      cleanups[#cleanups + 1] = function() sink:close() end
       testbed.ping(bed, N, PING_SIZE)
       testbed.udp_from_ns(bed, port, M, UDP_SIZE)
       assert.equal(M, testbed.drain(sink, M))
@@ -268,7 +271,7 @@ describe("sockex metrics scraped by Prometheus #tools", function()
 
       local prom = prometheus.start(dir, { "127.0.0.1:" .. tool.port })
       pids[#pids + 1] = prom.pid
-      finally(function() prom:stop() end)
+      cleanups[#cleanups + 1] = function() prom:stop() end
       prom:wait_up()
       prom:after_scrape()
       -- exactly LIMIT series in each bound family: the first LIMIT entries of the walk
@@ -316,12 +319,12 @@ describe("sockex metrics scraped by Prometheus #tools", function()
       pids[#pids + 1] = tool.pid
       local prom = prometheus.start(dir, { "127.0.0.1:" .. tool.port })
       pids[#pids + 1] = prom.pid
-      finally(function() prom:stop() end)
+      cleanups[#cleanups + 1] = function() prom:stop() end
       prom:wait_up()
       assert.equal("0", prom:value("sockhost_sockex3_flows"))
 
       local sink, port = testbed.udp_sink(bed)
-      finally(function() sink:close() end)
+      cleanups[#cleanups + 1] = function() sink:close() end
       testbed.ping(bed, N, PING_SIZE)
       testbed.udp_from_ns(bed, port, M, UDP_SIZE)
       assert.equal(M, testbed.drain(sink, M))
