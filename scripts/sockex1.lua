@@ -53,14 +53,9 @@ local METRICS = {
    { name = "sockhost_sockex1_packets_total", type = "counter", map = "protocols",
      labels = proto_label, label_names = { "protocol" }, value = proto_value("packets"),
      help = "Frames counted, by IP protocol." },
-   { name = "sockhost_sockex1_unparsed_bytes_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
-     help = "Bytes of IP frames whose protocol lies past the walks' bounds (not counted by "
-        .. "protocol)." },
-   { name = "sockhost_sockex1_unparsed_packets_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
-     help = "IP frames whose protocol lies past the walks' bounds." },
 }
+for _, f in ipairs(cli.count_families("sockex1", { unparsed = "whose protocol lies past the "
+   .. "walks' bounds", not_by = "by protocol" })) do METRICS[#METRICS + 1] = f end
 
 local function parse_args()
    local parser = argparse("sockhost sockex1",

@@ -45,17 +45,10 @@ local METRICS = {
    { name = "sockhost_sockex2_packets_total", type = "counter", map = "destinations",
      labels = destination, label_names = { "destination" }, value = "packets",
      help = "Frames counted, by destination IP address." },
-   { name = "sockhost_sockex2_unparsed_bytes_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
-     help = "Bytes of IP frames not followed to their end within the walks' bounds (not "
-        .. "counted by destination)." },
-   { name = "sockhost_sockex2_unparsed_packets_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
-     help = "IP frames not followed to their end within the walks' bounds." },
-   { name = "sockhost_sockex2_missed_packets_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.missed) end,
-     help = "Frames not counted because the destination table was full (1024 entries)." },
 }
+for _, f in ipairs(cli.count_families("sockex2", { unparsed = "not followed to their end "
+   .. "within the walks' bounds", not_by = "by destination",
+   missed = "the destination table (1024 entries)" })) do METRICS[#METRICS + 1] = f end
 
 local function parse_args()
    local parser = argparse("sockhost sockex2",

@@ -60,17 +60,10 @@ local METRICS = {
    { name = "sockhost_sockex3_packets_total", type = "counter", map = "flows",
      labels = proto_label, label_names = { "protocol" }, value = "packets",
      help = "Frames counted, summed over the flows of each IP protocol." },
-   { name = "sockhost_sockex3_unparsed_bytes_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
-     help = "Bytes of IP frames not followed to their end within the parsers' bounds (not "
-        .. "counted under any flow)." },
-   { name = "sockhost_sockex3_unparsed_packets_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
-     help = "IP frames not followed to their end within the parsers' bounds." },
-   { name = "sockhost_sockex3_missed_packets_total", type = "counter",
-     collect = function(emit, obj) emit(obj.globals.missed) end,
-     help = "Frames not counted because the flow table was full (1024 entries)." },
 }
+for _, f in ipairs(cli.count_families("sockex3", { unparsed = "not followed to their end "
+   .. "within the parsers' bounds", not_by = "under any flow",
+   missed = "the flow table (1024 entries)" })) do METRICS[#METRICS + 1] = f end
 
 local function parse_args()
    local parser = argparse("sockhost sockex3",

@@ -366,6 +366,29 @@ function cli.main(name, fn, ...)
    os.exit(1, true)
 end
 
+--- cli.count_families(name, o) -> the metric families of a counting script's globals, to
+-- append to its own: sockhost_<name>_unparsed_bytes_total and _unparsed_packets_total from
+-- `unparsed` ({bytes, packets}: "IP frames <o.unparsed>"), and with o.missed (what was
+-- full) sockhost_<name>_missed_packets_total from `missed`. o.not_by: what the unparsed
+-- ones are not counted under ("by protocol").
+function cli.count_families(name, o)
+   local prefix = "sockhost_" .. name
+   local out = {
+      { name = prefix .. "_unparsed_bytes_total", type = "counter",
+        collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
+        help = ("Bytes of IP frames %s (not counted %s)."):format(o.unparsed, o.not_by) },
+      { name = prefix .. "_unparsed_packets_total", type = "counter",
+        collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
+        help = ("IP frames %s."):format(o.unparsed) },
+   }
+   if o.missed then
+      out[3] = { name = prefix .. "_missed_packets_total", type = "counter",
+         collect = function(emit, obj) emit(obj.globals.missed) end,
+         help = ("Frames not counted because %s was full."):format(o.missed) }
+   end
+   return out
+end
+
 --- cli.count(spec): the run of a counting script (sockex1/2/3) once its arguments are parsed.
 -- Opens spec.object (sockhost.open(spec.object, spec.open)), calls spec.setup(obj) if given,
 -- attaches program spec.program to a raw socket on args.iface, says

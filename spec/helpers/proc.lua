@@ -95,4 +95,17 @@ for line in sys.stdin:
    return shapes, keys
 end
 
+--- A TCP port on 127.0.0.1 below the ephemeral range (so no client of another spec holds it)
+-- that nothing listens on now: for a connect() that must be refused, or a listener's port.
+function proc.free_port()
+   for _ = 1, 100 do
+      local port = math.random(20000, 32000)
+      local s = assert(socket.tcp4())
+      local ok = s:bind("127.0.0.1", port)
+      s:close()
+      if ok then return port end
+   end
+   error("no free port between 20000 and 32000")
+end
+
 return proc

@@ -31,6 +31,11 @@ function M.tool_port(errfile, secs)
    return math.tointeger(port)
 end
 
+--- scrape(port) -> the text a tool serves on 127.0.0.1:port/metrics (curl; raises on failure)
+function M.scrape(port)
+   return proc.must(("curl -sf http://127.0.0.1:%d/metrics"):format(port))
+end
+
 -- a loopback port nothing listens on now
 local function free_port()
    local s = assert(socket.bind("127.0.0.1", 0))

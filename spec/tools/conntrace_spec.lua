@@ -46,17 +46,7 @@ local function pair()
    return cli, conn, math.tointeger(tonumber(cport)), math.tointeger(tonumber(sport))
 end
 
--- A port below the ephemeral range (so no client of another spec holds it) that is free now.
-local function free_port()
-   for _ = 1, 100 do
-      local port = math.random(20000, 32000)
-      local s = assert(socket.tcp4())
-      local ok = s:bind("127.0.0.1", port)
-      s:close()
-      if ok then return port end
-   end
-   error("no free port between 20000 and 32000")
-end
+local free_port = proc.free_port
 
 describe("scripts/conntrace.lua #tools", function()
    local out, pid

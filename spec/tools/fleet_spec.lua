@@ -14,20 +14,15 @@ local testbed = require "helpers.testbed"
 local traffic = require "helpers.traffic"
 local cgroups = require "helpers.cgroup"
 local prometheus = require "helpers.prometheus"
+local readme = require "helpers.readme"
 
 local bin = proc.env("SOCKHOST_BIN")
 local src = proc.env("SOCKHOST_SOURCE_DIR")
 local q = proc.quote
 
-local function section(readme, title)
-   local s = readme:match("\n## " .. title:gsub("%p", "%%%0") .. "\n(.-)\n## ")
-   assert(s, "README has no section '" .. title .. "'")
-   return s
-end
-
 -- the page's parts: tools = {{name, port, args}}, queries = {{tool, expr}}, yaml, sh
 local function page()
-   local s = section(proc.read_file(src .. "/README.md"), "Fleet: Prometheus metrics")
+   local s = readme.section("Fleet: Prometheus metrics")
    local p = { tools = {}, queries = {} }
    p.yaml = assert(s:match("```yaml\n(.-)```"), "no yaml block")
    p.sh = assert(s:match("```sh\n(.-)```"), "no sh block")

@@ -45,17 +45,7 @@ local function sum(t)
    return n
 end
 
--- A port below the ephemeral range that nothing listens on now.
-local function free_port()
-   for _ = 1, 100 do
-      local port = math.random(20000, 32000)
-      local s = assert(socket.tcp4())
-      local ok = s:bind("127.0.0.1", port)
-      s:close()
-      if ok then return port end
-   end
-   error("no free port between 20000 and 32000")
-end
+local free_port = proc.free_port
 
 -- Reads up to the peer's FIN, which must come with nothing before it.
 local function eof(conn)
@@ -63,9 +53,7 @@ local function eof(conn)
    assert.equal("", data or (err == "closed" and partial) or err)
 end
 
-local function scrape(port)
-   return proc.must(("curl -sf http://127.0.0.1:%d/metrics"):format(port))
-end
+local scrape = prometheus.scrape
 
 -- { ["role/state"] = value } of the closed family
 local function closed_by(prom)

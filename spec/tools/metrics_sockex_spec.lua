@@ -118,9 +118,7 @@ local function start_tool(dir, name, bed, extra)
    return t
 end
 
-local function scrape(port)
-   return proc.must(("curl -sf http://127.0.0.1:%d/metrics"):format(port))
-end
+local scrape = prometheus.scrape
 
 -- the samples of family name in a scrape's text: { [labels text or ""] = value string }, count
 local function samples(text, name)
@@ -146,19 +144,29 @@ describe("sockex metrics scraped by Prometheus #tools", function()
       proc.sh("rm -rf " .. q(dir))
    end)
 
-   it("sockex1: bytes and packets by protocol, exactly what was sent", function()
-      local tool = start_tool(dir, "sockex1", bed, "--direction both")
+   -- tool name with extra arguments, and a Prometheus scraping it (both ended after the test)
+   local function scraped(name, extra)
+      local tool = start_tool(dir, name, bed, extra)
       pids[#pids + 1] = tool.pid
       local prom = prometheus.start(dir, { "127.0.0.1:" .. tool.port })
       pids[#pids + 1] = prom.pid
       cleanups[#cleanups + 1] = function() prom:stop() end
       prom:wait_up()
+      return tool, prom
+   end
 
+   -- N echoes from the namespace (and their replies) and M datagrams to the host end
+   local function ping_and_udp()
       local sink, port = testbed.udp_sink(bed)
       cleanups[#cleanups + 1] = function() sink:close() end
       testbed.ping(bed, N, PING_SIZE)
       testbed.udp_from_ns(bed, port, M, UDP_SIZE)
       assert.equal(M, testbed.drain(sink, M))
+   end
+
+   it("sockex1: bytes and packets by protocol, exactly what was sent", function()
+      local tool, prom = scraped("sockex1", "--direction both")
+      ping_and_udp()
       prom:after_scrape()
 
       local icmp, udp = 2 * N * testbed.icmp_frame(PING_SIZE), M * testbed.udp_frame(UDP_SIZE)
@@ -194,18 +202,8 @@ describe("sockex metrics scraped by Prometheus #tools", function()
    end
 
    it("sockex2: bytes and packets by destination, exactly what was sent", function()
-      local tool = start_tool(dir, "sockex2", bed)
-      pids[#pids + 1] = tool.pid
-      local prom = prometheus.start(dir, { "127.0.0.1:" .. tool.port })
-      pids[#pids + 1] = prom.pid
-      cleanups[#cleanups + 1] = function() prom:stop() end
-      prom:wait_up()
-
-      local sink, port = testbed.udp_sink(bed)
-      cleanups[#cleanups + 1] = function() sink:close() end
-      testbed.ping(bed, N, PING_SIZE)
-      testbed.udp_from_ns(bed, port, M, UDP_SIZE)
-      assert.equal(M, testbed.drain(sink, M))
+      local tool, prom = scraped("sockex2")
+      ping_and_udp()
       local extra = extra_frames()
       wire.send(bed, bed.ns_if, frames_of(extra))
       prom:after_scrape()
@@ -247,11 +245,7 @@ describe("sockex metrics scraped by Prometheus #tools", function()
       local tool = start_tool(dir, "sockex2", bed, "--metrics-limit " .. LIMIT)
       pids[#pids + 1] = tool.pid
       -- all the traffic before anything scrapes, so every render sees the same six entries
-      local sink, port = testbed.udp_sink(bed)
-      cleanups[#cleanups + 1] = function() sink:close() end
-      testbed.ping(bed, N, PING_SIZE)
-      testbed.udp_from_ns(bed, port, M, UDP_SIZE)
-      assert.equal(M, testbed.drain(sink, M))
+      ping_and_udp()
       local extra = extra_frames()
       wire.send(bed, bed.ns_if, frames_of(extra))
       local D = 6
@@ -315,19 +309,10 @@ describe("sockex metrics scraped by Prometheus #tools", function()
    end)
 
    it("sockex3: flows, and bytes and packets by protocol summed over them", function()
-      local tool = start_tool(dir, "sockex3", bed)
-      pids[#pids + 1] = tool.pid
-      local prom = prometheus.start(dir, { "127.0.0.1:" .. tool.port })
-      pids[#pids + 1] = prom.pid
-      cleanups[#cleanups + 1] = function() prom:stop() end
-      prom:wait_up()
+      local tool, prom = scraped("sockex3")
       assert.equal("0", prom:value("sockhost_sockex3_flows"))
 
-      local sink, port = testbed.udp_sink(bed)
-      cleanups[#cleanups + 1] = function() sink:close() end
-      testbed.ping(bed, N, PING_SIZE)
-      testbed.udp_from_ns(bed, port, M, UDP_SIZE)
-      assert.equal(M, testbed.drain(sink, M))
+      ping_and_udp()
       local extra = extra_frames()
       wire.send(bed, bed.ns_if, frames_of(extra))
       prom:after_scrape()

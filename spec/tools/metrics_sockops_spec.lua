@@ -40,9 +40,7 @@ local function start_tool(dir, name, cg, extra, n)
    return t
 end
 
-local function scrape(port)
-   return proc.must(("curl -sf http://127.0.0.1:%d/metrics"):format(port))
-end
+local scrape = prometheus.scrape
 
 -- JSON from a spec tool's stdout (one object, or one per line keyed by role)
 local function report(cmd)

@@ -7,17 +7,9 @@
 local proc = require "helpers.proc"
 
 local bin = proc.env("SOCKHOST_BIN")
-local src = proc.env("SOCKHOST_SOURCE_DIR")
 local q = proc.quote
 
--- The ```sh blocks of the README section titled title, in order.
-local function blocks(readme, title)
-   local section = readme:match("\n## " .. title:gsub("%p", "%%%0") .. "\n(.-)\n## ")
-   assert(section, "README has no section '" .. title .. "'")
-   local out = {}
-   for code in section:gmatch("```sh\n(.-)```") do out[#out + 1] = code end
-   return out
-end
+local readme = require "helpers.readme"
 
 describe("README tutorial #tools", function()
    local dir
@@ -25,7 +17,7 @@ describe("README tutorial #tools", function()
    after_each(function() proc.sh("rm -rf " .. q(dir)) end)
 
    it("runs as written: a probe of one's own, its spec passing, an object to ship", function()
-      local code = blocks(proc.read_file(src .. "/README.md"), "Tutorial: write your own probe")
+      local code = readme.blocks("Tutorial: write your own probe", "sh")
       assert.equal(4, #code)
       proc.must(("mkdir -p %s/bin %s/cache && ln -s %s %s/bin/sockhost"):format(q(dir), q(dir),
          q(bin), q(dir)))

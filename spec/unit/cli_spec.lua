@@ -80,6 +80,24 @@ describe("sockhost.cli #unit", function()
          { pcall(cli.serve_metrics, "x", { metrics_limit = 3 }, nil, {}) })
    end)
 
+   it("cli.count_families: the unparsed (and missed) globals of a counting script", function()
+      local fams = cli.count_families("sx", { unparsed = "past the walks' bounds",
+         not_by = "by protocol", missed = "the table (8 entries)" })
+      local got = {}
+      local obj = { globals = { unparsed = { bytes = 120, packets = 2 }, missed = 5 } }
+      for i, f in ipairs(fams) do
+         f.collect(function(v) got[i] = { f.name, f.type, f.help, v } end, obj)
+      end
+      assert.same({
+         { "sockhost_sx_unparsed_bytes_total", "counter",
+           "Bytes of IP frames past the walks' bounds (not counted by protocol).", 120 },
+         { "sockhost_sx_unparsed_packets_total", "counter", "IP frames past the walks' bounds.", 2 },
+         { "sockhost_sx_missed_packets_total", "counter",
+           "Frames not counted because the table (8 entries) was full.", 5 },
+      }, got)
+      assert.equal(2, #cli.count_families("sx", { unparsed = "x", not_by = "y" }))
+   end)
+
    it("cli.output: stdout without --output; --output needs --json", function()
       local out = cli.output("x", { json = true })
       assert.same({ io.stdout, nil }, { out.file, out.on_hup })
