@@ -46,16 +46,11 @@ end
 local function proto_value(field)
    return function(v) return v.packets > 0 and v[field] or nil end
 end
-local METRICS = {
-   { name = "sockhost_sockex1_bytes_total", type = "counter", map = "protocols",
-     labels = proto_label, label_names = { "protocol" }, value = proto_value("bytes"),
-     help = "Bytes of the frames counted, by IP protocol (tcp, udp, icmp ... or proto-N)." },
-   { name = "sockhost_sockex1_packets_total", type = "counter", map = "protocols",
-     labels = proto_label, label_names = { "protocol" }, value = proto_value("packets"),
-     help = "Frames counted, by IP protocol." },
-}
-for _, f in ipairs(cli.count_families("sockex1", { unparsed = "whose protocol lies past the "
-   .. "walks' bounds", not_by = "by protocol" })) do METRICS[#METRICS + 1] = f end
+local METRICS = cli.count_families("sockex1", {
+   by = { map = "protocols", label = "protocol", labels = proto_label, value = proto_value,
+      bytes = "Bytes of the frames counted, by IP protocol (tcp, udp, icmp ... or proto-N).",
+      packets = "Frames counted, by IP protocol." },
+   unparsed = "whose protocol lies past the walks' bounds", not_by = "by protocol" })
 
 local function parse_args()
    local parser = argparse("sockhost sockex1",

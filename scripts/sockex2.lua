@@ -37,18 +37,13 @@ local RECORD = {
 -- --metrics families: the HASH `destinations` read at each scrape, one series per destination
 -- (at most 1024, the map's size; --metrics-limit lowers that), and the two globals
 local function destination(k) return net.ntop(k.addr, k.family) end
-local METRICS = {
-   { name = "sockhost_sockex2_bytes_total", type = "counter", map = "destinations",
-     labels = destination, label_names = { "destination" }, value = "bytes",
-     help = "Bytes of the frames counted, by destination IP address (IPv4 or IPv6 text; the "
-        .. "inner one of a tunnel)." },
-   { name = "sockhost_sockex2_packets_total", type = "counter", map = "destinations",
-     labels = destination, label_names = { "destination" }, value = "packets",
-     help = "Frames counted, by destination IP address." },
-}
-for _, f in ipairs(cli.count_families("sockex2", { unparsed = "not followed to their end "
-   .. "within the walks' bounds", not_by = "by destination",
-   missed = "the destination table (1024 entries)" })) do METRICS[#METRICS + 1] = f end
+local METRICS = cli.count_families("sockex2", {
+   by = { map = "destinations", label = "destination", labels = destination,
+      bytes = "Bytes of the frames counted, by destination IP address (IPv4 or IPv6 text; the "
+         .. "inner one of a tunnel).",
+      packets = "Frames counted, by destination IP address." },
+   unparsed = "not followed to their end within the walks' bounds", not_by = "by destination",
+   missed = "the destination table (1024 entries)" })
 
 local function parse_args()
    local parser = argparse("sockhost sockex2",

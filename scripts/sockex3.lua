@@ -44,7 +44,14 @@ local RECORD = {
 -- stays in the NDJSON); the HASH `flows` read at each scrape gives the number of flows and
 -- their packets and bytes summed by IP protocol (at most four series), and the two globals
 local function proto_label(k) return net.proto_name(k.ip_proto) or ("proto-" .. k.ip_proto) end
-local METRICS = {
+local METRICS = cli.count_families("sockex3", {
+   by = { map = "flows", label = "protocol", labels = proto_label,
+      bytes = "Bytes of the frames counted, summed over the flows of each IP protocol (tcp, "
+         .. "udp, icmp, icmpv6).",
+      packets = "Frames counted, summed over the flows of each IP protocol." },
+   unparsed = "not followed to their end within the parsers' bounds", not_by = "under any flow",
+   missed = "the flow table (1024 entries)" })
+table.insert(METRICS, 1,
    { name = "sockhost_sockex3_flows", type = "gauge",
      collect = function(emit, obj)
         local n = 0
@@ -52,18 +59,7 @@ local METRICS = {
         emit(n)
      end,
      help = "Flows in the flow table now (entries are never removed: flows seen since start, "
-        .. "at most 1024)." },
-   { name = "sockhost_sockex3_bytes_total", type = "counter", map = "flows",
-     labels = proto_label, label_names = { "protocol" }, value = "bytes",
-     help = "Bytes of the frames counted, summed over the flows of each IP protocol (tcp, "
-        .. "udp, icmp, icmpv6)." },
-   { name = "sockhost_sockex3_packets_total", type = "counter", map = "flows",
-     labels = proto_label, label_names = { "protocol" }, value = "packets",
-     help = "Frames counted, summed over the flows of each IP protocol." },
-}
-for _, f in ipairs(cli.count_families("sockex3", { unparsed = "not followed to their end "
-   .. "within the parsers' bounds", not_by = "under any flow",
-   missed = "the flow table (1024 entries)" })) do METRICS[#METRICS + 1] = f end
+        .. "at most 1024)." })
 
 local function parse_args()
    local parser = argparse("sockhost sockex3",

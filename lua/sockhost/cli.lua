@@ -366,23 +366,32 @@ function cli.main(name, fn, ...)
    os.exit(1, true)
 end
 
---- cli.count_families(name, o) -> the metric families of a counting script's globals, to
--- append to its own: sockhost_<name>_unparsed_bytes_total and _unparsed_packets_total from
--- `unparsed` ({bytes, packets}: "IP frames <o.unparsed>"), and with o.missed (what was
--- full) sockhost_<name>_missed_packets_total from `missed`. o.not_by: what the unparsed
--- ones are not counted under ("by protocol").
+--- cli.count_families(name, o) -> the metric families of a counting script (sockex1/2/3):
+--   o.by = { map =, label =, labels = function(key) -> label value, bytes =, packets = (their
+--   help texts), value = function(field) -> value getter (default: the field itself) }:
+--     sockhost_<name>_bytes_total{<label>} and _packets_total{<label>} bound to that map;
+--   sockhost_<name>_unparsed_bytes_total and _unparsed_packets_total from the `unparsed`
+--     global ({bytes, packets}: "IP frames <o.unparsed>", not counted <o.not_by>);
+--   with o.missed (what was full), sockhost_<name>_missed_packets_total from `missed`.
 function cli.count_families(name, o)
    local prefix = "sockhost_" .. name
-   local out = {
-      { name = prefix .. "_unparsed_bytes_total", type = "counter",
-        collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
-        help = ("Bytes of IP frames %s (not counted %s)."):format(o.unparsed, o.not_by) },
-      { name = prefix .. "_unparsed_packets_total", type = "counter",
-        collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
-        help = ("IP frames %s."):format(o.unparsed) },
-   }
+   local out = {}
+   local by = o.by
+   if by then
+      for _, field in ipairs({ "bytes", "packets" }) do
+         out[#out + 1] = { name = ("%s_%s_total"):format(prefix, field), type = "counter",
+            map = by.map, labels = by.labels, label_names = { by.label },
+            value = by.value and by.value(field) or field, help = by[field] }
+      end
+   end
+   out[#out + 1] = { name = prefix .. "_unparsed_bytes_total", type = "counter",
+      collect = function(emit, obj) emit(obj.globals.unparsed.bytes) end,
+      help = ("Bytes of IP frames %s (not counted %s)."):format(o.unparsed, o.not_by) }
+   out[#out + 1] = { name = prefix .. "_unparsed_packets_total", type = "counter",
+      collect = function(emit, obj) emit(obj.globals.unparsed.packets) end,
+      help = ("IP frames %s."):format(o.unparsed) }
    if o.missed then
-      out[3] = { name = prefix .. "_missed_packets_total", type = "counter",
+      out[#out + 1] = { name = prefix .. "_missed_packets_total", type = "counter",
          collect = function(emit, obj) emit(obj.globals.missed) end,
          help = ("Frames not counted because %s was full."):format(o.missed) }
    end

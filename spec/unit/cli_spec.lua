@@ -96,6 +96,20 @@ describe("sockhost.cli #unit", function()
            "Frames not counted because the table (8 entries) was full.", 5 },
       }, got)
       assert.equal(2, #cli.count_families("sx", { unparsed = "x", not_by = "y" }))
+      -- and the map's bytes and packets by one label, first
+      local by = cli.count_families("sx", { unparsed = "x", not_by = "y", by = { map = "m",
+         label = "proto", labels = tostring, bytes = "B.", packets = "P.",
+         value = function(field) return function(v) return v[field] * 2 end end } })
+      assert.equal(4, #by)
+      for i, field in ipairs({ "bytes", "packets" }) do
+         local f = by[i]
+         assert.same({ "sockhost_sx_" .. field .. "_total", "counter", "m", { "proto" },
+            field == "bytes" and "B." or "P.", tostring },
+            { f.name, f.type, f.map, f.label_names, f.help, f.labels })
+         assert.equal(field == "bytes" and 20 or 6, f.value({ bytes = 10, packets = 3 }))
+      end
+      assert.equal("packets", cli.count_families("sx", { unparsed = "x", not_by = "y",
+         by = { map = "m", label = "l", labels = tostring } })[2].value)
    end)
 
    it("cli.output: stdout without --output; --output needs --json", function()
