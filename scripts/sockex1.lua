@@ -21,14 +21,7 @@ local argparse = require "argparse"
 local DIRECTIONS = { out = "SOCKEX1_OUTGOING", ["in"] = "SOCKEX1_INCOMING", both = "SOCKEX1_BOTH" }
 
 -- --json record: every key, in this order, and its JSON type (the spec checks exactly these)
-local RECORD = {
-   { "type", "string", "always \"sockex1\"" },
-   { "ts", "number", "wall-clock time of the record, seconds since the Unix epoch, with a "
-      .. "fractional part (microseconds)" },
-   { "iface", "string", "the interface name" },
-   { "direction", "string", "\"out\", \"in\" or \"both\"" },
-   { "elapsed", "number", "seconds since counting started" },
-   { "final", "boolean", "true on the last record, written at exit" },
+local RECORD = cli.count_keys("sockex1", {
    { "protocols", "object", "keyed by protocol name (\"tcp\", \"udp\", \"icmp\", or \"proto-N\" "
       .. "for a number without a name), every protocol seen so far; each value is "
       .. "{\"bytes\": integer, \"number\": integer (IPPROTO), \"packets\": integer}, totals "
@@ -36,7 +29,7 @@ local RECORD = {
    { "unparsed", "object", "{\"bytes\": integer, \"packets\": integer}: IP frames whose "
       .. "protocol lies past the walks' bounds (more than 4 VLAN tags, more than 8 IPv6 "
       .. "extension headers), not counted under any protocol" },
-}
+}, { { "direction", "string", "\"out\", \"in\" or \"both\"" } })
 
 local function proto_label(n)
    return net.proto_name(n) or ("proto-" .. n)
@@ -117,9 +110,7 @@ local function record(ctx, rows, final)
 end
 
 local function text(ctx, rows)
-   local by = {}
-   for _, r in ipairs(rows) do by[r.number] = r end
-   local rate = ctx.rates(by)
+   local rate = ctx.rates(rows, "number")
    local cells = {}
    for _, r in ipairs(rows) do
       local d = rate[r.number]

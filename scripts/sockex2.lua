@@ -19,20 +19,14 @@ local tab = require "sockhost.tab"
 local argparse = require "argparse"
 
 -- --json record: every key, in this order, and its JSON type (the spec checks exactly these)
-local RECORD = {
-   { "type", "string", "always \"sockex2\"" },
-   { "ts", "number", "wall-clock time of the record, seconds since the Unix epoch, with a "
-      .. "fractional part (microseconds)" },
-   { "iface", "string", "the interface name" },
-   { "elapsed", "number", "seconds since counting started" },
-   { "final", "boolean", "true on the last record, written at exit" },
+local RECORD = cli.count_keys("sockex2", {
    { "destinations", "array", "most bytes first, of {\"addr\": string, \"bytes\": integer, "
       .. "\"family\": \"inet\" or \"inet6\", \"packets\": integer}, totals since start" },
    { "missed", "integer", "packets not counted because the table was full (1024 entries)" },
    { "unparsed", "object", "{\"bytes\": integer, \"packets\": integer}: IP frames not "
       .. "followed to their end within the walks' bounds (more than 4 VLAN tags, more than 8 "
       .. "IPv6 extension headers), not counted under any destination" },
-}
+})
 
 -- --metrics families: the HASH `destinations` read at each scrape, one series per destination
 -- (at most 1024, the map's size; --metrics-limit lowers that), and the two globals
@@ -91,9 +85,7 @@ local function record(ctx, rows, final)
 end
 
 local function text(ctx, rows)
-   local by = {}
-   for _, r in ipairs(rows) do by[r.addr] = r end
-   local rate = ctx.rates(by)
+   local rate = ctx.rates(rows, "addr")
    local cells = {}
    for i, r in ipairs(rows) do
       local d = rate[r.addr]

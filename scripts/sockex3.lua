@@ -23,13 +23,7 @@ local argparse = require "argparse"
 local SLOTS = { parse_vlan = 1, parse_mpls = 2, parse_ip = 3, parse_ipv6 = 4 }
 
 -- --json record: every key, in this order, and its JSON type (the spec checks exactly these)
-local RECORD = {
-   { "type", "string", "always \"sockex3\"" },
-   { "ts", "number", "wall-clock time of the record, seconds since the Unix epoch, with a "
-      .. "fractional part (microseconds)" },
-   { "iface", "string", "the interface name" },
-   { "elapsed", "number", "seconds since counting started" },
-   { "final", "boolean", "true on the last record, written at exit" },
+local RECORD = cli.count_keys("sockex3", {
    { "flows", "array", "most bytes first, of {\"bytes\": integer, \"dport\": integer, \"dst\": "
       .. "string, \"family\": \"inet\"/\"inet6\", \"packets\": integer, \"proto\": "
       .. "\"tcp\"/\"udp\"/\"icmp\"/\"icmpv6\", \"sport\": integer, \"src\": string}, totals "
@@ -38,7 +32,7 @@ local RECORD = {
    { "unparsed", "object", "{\"bytes\": integer, \"packets\": integer}: IP frames not "
       .. "followed to their end within the parsers' bounds (more than 4 VLAN tags, more than 8 "
       .. "IPv6 extension headers, more than 16 headers in all), not counted under any flow" },
-}
+})
 
 -- --metrics families: no per-flow series (a flow is a 4-tuple: unbounded cardinality, it
 -- stays in the NDJSON); the HASH `flows` read at each scrape gives the number of flows and
@@ -127,9 +121,7 @@ local function record(ctx, rows, final)
 end
 
 local function text(ctx, rows)
-   local by = {}
-   for _, r in ipairs(rows) do by[r.key] = { packets = r.packets, bytes = r.bytes } end
-   local rate = ctx.rates(by)
+   local rate = ctx.rates(rows, "key")
    for _, r in ipairs(rows) do
       local d = rate[r.key]
       r.pps, r.bps = d and d.packets, d and d.bytes

@@ -227,6 +227,23 @@ function cli.serve_metrics(name, args, obj, families, opts)
    return srv, reg
 end
 
+--- cli.count_keys(name, keys [, after_iface]) -> a counting script's --json keys (for
+-- cli.json_help and cli.count's spec.keys): the standard type, ts, iface, then after_iface's,
+-- then elapsed and final, then the script's own keys.
+function cli.count_keys(name, keys, after_iface)
+   local out = {
+      { "type", "string", ("always \"%s\""):format(name) },
+      { "ts", "number", "wall-clock time of the record, seconds since the Unix epoch, with a "
+         .. "fractional part (microseconds)" },
+      { "iface", "string", "the interface name" },
+   }
+   for _, k in ipairs(after_iface or {}) do out[#out + 1] = k end
+   out[#out + 1] = { "elapsed", "number", "seconds since counting started" }
+   out[#out + 1] = { "final", "boolean", "true on the last record, written at exit" }
+   for _, k in ipairs(keys) do out[#out + 1] = k end
+   return out
+end
+
 --- cli.json_help(keys) -> the help text of a tool's --json record: keys is the sequence of
 -- {name, JSON type, what} the tool writes, in that order; one line "  name  type: what" each,
 -- the names padded to one width. cli.json_order(keys) -> the names, for sockhost.ndjson.
@@ -409,9 +426,9 @@ end
 -- stopped>): <spec.summary(ctx, rows)>" (spec.summary a noun such as "flows": the standard
 -- "N flows, P packets, B bytes, M missed[, U unparsed (X bytes)]" of the object's
 -- `missed`/`unparsed` globals). ctx is { obj =, args =, start =, now =, elapsed = }
--- (sockhost.now() seconds) and ctx.rates(by) -> {key = {field = per-second rate}}: the rates
--- of the counters in by ({key = {field = n}}) since the previous call (sockhost.interval; the
--- first call measures from the start). spec.metrics, the tool's metric families, are served
+-- (sockhost.now() seconds) and ctx.rates(rows, key) -> {[row[key]] = {packets =, bytes =}}:
+-- the per-second rates of each row's packets and bytes since the previous call
+-- (sockhost.interval; the first call measures from the start). spec.metrics, the tool's metric families, are served
 -- on args.metrics (cli.serve_metrics) before the filter is attached. spec.name, .args,
 -- .object, .program, .map, .counting, .keys, .read, .record, .text and .summary are required.
 function cli.count(spec)
@@ -445,8 +462,9 @@ function cli.count_run(spec)
    local function ctx()
       local now = sockhost.now()
       return { obj = obj, args = args, start = start, now = now, elapsed = now - start,
-         rates = function(by)
-            local rate = {}
+         rates = function(rows, key)
+            local by, rate = {}, {}
+            for _, r in ipairs(rows) do by[r[key]] = { packets = r.packets, bytes = r.bytes } end
             for _, d in ipairs(tracker:update(by, now)) do rate[d.key] = d.rate end
             return rate
          end }

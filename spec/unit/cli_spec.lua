@@ -80,6 +80,15 @@ describe("sockhost.cli #unit", function()
          { pcall(cli.serve_metrics, "x", { metrics_limit = 3 }, nil, {}) })
    end)
 
+   it("cli.count_keys: the standard keys around a counting script's own", function()
+      local keys = cli.count_keys("sx", { { "rows", "array", "R" } }, { { "dir", "string", "D" } })
+      local names = {}
+      for i, k in ipairs(keys) do names[i] = k[1] end
+      assert.same({ "type", "ts", "iface", "dir", "elapsed", "final", "rows" }, names)
+      assert.same({ "type", "string", 'always "sx"' }, keys[1])
+      assert.equal(6, #cli.count_keys("sx", { { "rows", "array", "R" } }))
+   end)
+
    it("cli.count_families: the unparsed (and missed) globals of a counting script", function()
       local fams = cli.count_families("sx", { unparsed = "past the walks' bounds",
          not_by = "by protocol", missed = "the table (8 entries)" })
