@@ -305,6 +305,17 @@ int sh_btf_validate(const struct btf *btf, char *err, size_t len)
 
 	if (len)
 		err[0] = '\0';
+	/*
+	 * Every record is a multiple of 4 bytes, so the first one's address says whether all are
+	 * aligned as struct btf_type must be: a header length or type offset that is not a
+	 * multiple of 4 (which libbpf 1.1.2 accepts) would have every read below misaligned.
+	 */
+	if (c.n > 1 && ((uintptr_t)btf__type_by_id(btf, 1) & (__alignof__(struct btf_type) - 1))) {
+		snprintf(err, len,
+			 "BTF type section is not 4-byte aligned (header length plus type offset "
+			 "must be a multiple of 4)");
+		return -1;
+	}
 	for (__u32 id = 1; id < c.n && !rc; id++)
 		rc = check_type(&c, id);
 	if (rc)
