@@ -23,18 +23,25 @@ local M = {}
 function M.serve(addr, opts)
    opts = opts or {}
    local reg = opts.registry or metrics.default
-   if opts.builtin then
-      require("sockhost.metrics.builtin").register(reg, { programs = opts.programs })
-   end
    local server_opts = {}
    for _, k in ipairs({ "max_connections", "timeout", "max_request_bytes" }) do
       server_opts[k] = opts[k]
    end
-   return sockhost.serve_http(addr, function(req)
+   -- listening first: a bad address takes nothing (the built-ins hold the BPF statistics on)
+   local srv = sockhost.serve_http(addr, function(req)
       if req.path ~= "/metrics" then return 404, "text/plain; charset=utf-8", "not found\n" end
       local format, ctype = metrics.content_type(req.accept)
       return 200, ctype, reg:render(format)
    end, server_opts)
+   if opts.builtin then
+      local ok, err = pcall(require("sockhost.metrics.builtin").register, reg,
+         { programs = opts.programs })
+      if not ok then
+         srv:close()
+         error(err, 0)
+      end
+   end
+   return srv
 end
 
 return M
